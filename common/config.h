@@ -1,0 +1,133 @@
+/* config.h: one configuration grammar and a declarative key table for every plugin. */
+#ifndef OVP_CONFIG_H
+#define OVP_CONFIG_H
+
+#include <stddef.h>
+
+/*
+ * Grammar (that of openvpn-auth-ldap, so its files load unchanged):
+ *   # comment                      whole-line or after a value
+ *   Key value words                value = rest of the line, trimmed
+ *   Key "quoted value"             \" and \\ escapes inside quotes; '#' kept
+ *   <Section>  ...  </Section>     nested blocks; a section may repeat
+ * or, inline on the plugin line, words of the form key=value (top level only).
+ * Keys and section names match case-insensitively. Lines may be at most
+ * OVP_CFG_LINE_MAX bytes; NUL bytes and invalid UTF-8 are errors.
+ */
+#define OVP_CFG_LINE_MAX  8192
+#define OVP_CFG_DEPTH_MAX 8
+
+/* One "Key value" as read, with where it was read. */
+struct ovp_cfg_entry
+{
+    char *key;
+    char *value;
+    int line; /* 0 for inline words */
+    int used; /* set by ovp_cfg_bind */
+};
+
+/* A section (or the document root, whose name is NULL). */
+struct ovp_cfg_node
+{
+    char *name;
+    const char *file; /* borrowed from the root; "plugin line" for inline words */
+    int line;
+    struct ovp_cfg_entry *entries;
+    size_t n_entries;
+    struct ovp_cfg_node *children;
+    size_t n_children;
+    char *file_storage; /* root only: owns the file name */
+};
+
+/*
+ * Parses the file at PATH into a fresh tree *ROOT. Returns 0, or -1 with an
+ * error "file:line: what" in ERR. The tree is freed with ovp_cfg_free.
+ */
+int ovp_cfg_parse_file(const char *path, struct ovp_cfg_node **root, char *err, size_t errlen);
+
+/* Parses an in-memory text (NAME is used in messages). Same contract. */
+int ovp_cfg_parse_string(const char *text, size_t len, const char *name,
+                         struct ovp_cfg_node **root, char *err, size_t errlen);
+
+/*
+ * Parses the leading key=value words of WORDS (N of them) into a tree; stops at
+ * the first word without '=' and stores its index in *CONSUMED (N if all).
+ * An empty key ("=x") is an error.
+ */
+int ovp_cfg_parse_words(const char *const *words, size_t n, size_t *consumed,
+                        struct ovp_cfg_node **root, char *err, size_t errlen);
+
+/*
+ * The usual plugin line: exactly one word without '=' is a config file path;
+ * otherwise every word must be key=value. N == 0 gives an empty tree.
+ */
+int ovp_cfg_parse_args(const char *const *words, size_t n, struct ovp_cfg_node **root,
+                       char *err, size_t errlen);
+
+/* Frees a tree from any parse function. NULL-safe. */
+void ovp_cfg_free(struct ovp_cfg_node *root);
+
+/* Value types a key table can ask for. */
+enum ovp_cfg_type
+{
+    OVP_CFG_STRING,   /* char * (malloc'd) */
+    OVP_CFG_INT,      /* long, checked against [min, max] */
+    OVP_CFG_BOOL,     /* int 0/1: yes/no, true/false, on/off, 1/0 */
+    OVP_CFG_ENUM,     /* int: index into choices */
+    OVP_CFG_DURATION, /* long milliseconds: "250ms", "15s", "2m", "1h", bare = seconds */
+    OVP_CFG_SIZE,     /* long bytes: "512", "64k", "16M" */
+};
+
+/* Flags on a key. */
+#define OVP_CFG_REQUIRED      (1u << 0) /* must be given (or its File variant) */
+#define OVP_CFG_SECRET        (1u << 1) /* never shown; also accepted as <Key>File */
+#define OVP_CFG_FILE_READABLE (1u << 2) /* STRING is a path that must be readable at open */
+#define OVP_CFG_MULTI         (1u << 3) /* STRING may repeat: struct ovp_strv */
+
+/* Storage for OVP_CFG_MULTI strings. */
+struct ovp_strv
+{
+    char **v; /* n malloc'd strings, then NULL */
+    size_t n;
+};
+
+/*
+ * One key of a plugin's table. OFFSET is offsetof() into the plugin's config
+ * struct; the field's C type follows from TYPE (and MULTI). DEF is a default in
+ * the same text form a user would write (NULL: none; the field stays zero/NULL).
+ */
+struct ovp_cfg_key
+{
+    const char *name;
+    enum ovp_cfg_type type;
+    unsigned flags;
+    const char *def;
+    size_t offset;
+    const char *const *choices; /* ENUM: NULL-terminated, case-insensitive */
+    long min, max;              /* INT, DURATION, SIZE: inclusive (0, 0 = unbounded) */
+    const char *help;           /* one line for messages and --help */
+};
+
+/*
+ * Binds the entries of NODE to TABLE (N keys) into the struct at BASE:
+ * defaults first, then each entry parsed by type. Errors, naming file:line, the
+ * key and the value (masked when SECRET) and what would be valid:
+ * unknown key (with a "did you mean" hint), duplicate key (unless MULTI), bad
+ * value, REQUIRED key missing, both Key and KeyFile given, a secret file
+ * readable by others, a FILE_READABLE path that cannot be read.
+ * Child sections whose names are not in SECTIONS (NULL-terminated, may be NULL)
+ * are errors; the caller binds the allowed ones itself.
+ * Returns 0, or -1 with the first error in ERR. On error, what was bound stays
+ * owned by BASE: release it with ovp_cfg_release.
+ */
+int ovp_cfg_bind(struct ovp_cfg_node *node, const struct ovp_cfg_key *table, size_t n,
+                 void *base, const char *const *sections, char *err, size_t errlen);
+
+/* Frees the strings ovp_cfg_bind stored in BASE (secrets wiped first). */
+void ovp_cfg_release(const struct ovp_cfg_key *table, size_t n, void *base);
+
+/* Child sections of NODE named NAME (case-insensitive), in order, via index. */
+size_t ovp_cfg_count_sections(const struct ovp_cfg_node *node, const char *name);
+struct ovp_cfg_node *ovp_cfg_section(struct ovp_cfg_node *node, const char *name, size_t index);
+
+#endif
