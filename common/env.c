@@ -1,5 +1,5 @@
 /* env.c: look-ups in the argv/envp arrays OpenVPN hands to a plugin call. */
-#include "config.h"
+#include "ovpbuild.h"
 
 #include <errno.h>
 #include <stdlib.h>

@@ -1,5 +1,5 @@
 /* log.c: logging through OpenVPN's callbacks, with a queue for lines from other threads. */
-#include "config.h"
+#include "ovpbuild.h"
 
 #include <errno.h>
 #include <pthread.h>

@@ -1,5 +1,5 @@
 /* plugin.c: the one place exporting OpenVPN's plugin entry points, built on a descriptor. */
-#include "config.h"
+#include "ovpbuild.h"
 
 #include <stdio.h>
 #include <stdlib.h>

@@ -1,5 +1,5 @@
 /* fakehost.c: captures what a plugin logs through the host callbacks, for assertions. */
-#include "config.h"
+#include "ovpbuild.h"
 
 #include <pthread.h>
 #include <stdio.h>

@@ -1,5 +1,5 @@
 /* test_env.c: unit tests for common/env.c (envp/argv look-ups). */
-#include "config.h"
+#include "ovpbuild.h"
 
 #include <setjmp.h>
 #include <stdarg.h>

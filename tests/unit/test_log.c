@@ -1,5 +1,5 @@
 /* test_log.c: unit tests for common/log.c (host thread, worker queue, client context). */
-#include "config.h"
+#include "ovpbuild.h"
 
 #include <errno.h>
 #include <pthread.h>

@@ -1,5 +1,5 @@
 /* test_plugin.c: unit tests for common/plugin.c, in process and through a real dlopen. */
-#include "config.h"
+#include "ovpbuild.h"
 
 #include <dlfcn.h>
 #include <pthread.h>

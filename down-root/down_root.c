@@ -1,0 +1,619 @@
+/* down_root.c: ovp-down-root, OpenVPN's down-root done right: glue to OpenVPN and the helper. */
+#include "ovpbuild.h"
+
+#include <errno.h>
+#include <signal.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "config.h"
+#include "env.h"
+#include "envfilter.h"
+#include "plugin.h"
+#include "privsep.h"
+#include "runner.h"
+
+/* Request and reply types on the helper channel. */
+enum
+{
+    DR_REQ_RUN = OVP_PRIV_USER, /* u32 event, argv strings, env strings */
+    DR_REP_DONE,                /* struct dr_done */
+};
+
+/* What the helper tells the unprivileged side after a run. */
+struct dr_done
+{
+    int32_t started;
+    int32_t exec_errno;
+    int32_t status;
+    int32_t timed_out;
+    int32_t ms;
+};
+
+/* Most standard script arguments appended (dev tun_mtu link_mtu local remote init). */
+#define DR_ARGS_MAX    6
+#define DR_ARG_LEN_MAX 256
+
+struct dr_conf
+{
+    long timeout_ms;
+    int script_args;
+    char *up;
+    char *route_predown;
+    struct ovp_strv env;
+};
+
+static const char *const no_sections[] = {NULL};
+
+static const struct ovp_cfg_key dr_keys[] = {
+    {.name = "timeout",
+     .type = OVP_CFG_DURATION,
+     .def = "30s",
+     .offset = offsetof(struct dr_conf, timeout_ms),
+     .min = 100,
+     .max = 3600000,
+     .help = "how long a command may run before its process group is killed"},
+    {.name = "script_args",
+     .type = OVP_CFG_BOOL,
+     .def = "no",
+     .offset = offsetof(struct dr_conf, script_args),
+     .help = "append dev tun_mtu link_mtu ifconfig_local ifconfig_remote init|restart"},
+    {.name = "up",
+     .type = OVP_CFG_STRING,
+     .offset = offsetof(struct dr_conf, up),
+     .help = "command run as root at UP (words split on spaces)"},
+    {.name = "route_predown",
+     .type = OVP_CFG_STRING,
+     .offset = offsetof(struct dr_conf, route_predown),
+     .help = "command run as root at ROUTE_PREDOWN (words split on spaces)"},
+    {.name = "env",
+     .type = OVP_CFG_STRING,
+     .flags = OVP_CFG_MULTI,
+     .offset = offsetof(struct dr_conf, env),
+     .help = "an extra environment variable name the commands may see"},
+};
+#define DR_NKEYS (sizeof(dr_keys) / sizeof(dr_keys[0]))
+
+/* The three hooks a command can hang on, by OpenVPN event. */
+struct dr_cmd
+{
+    char **argv; /* NULL: nothing configured for this event */
+};
+
+struct dr_state
+{
+    struct ovp_plugin *plugin;
+    struct dr_conf conf;
+    struct dr_cmd down, up, predown;
+    struct ovp_priv *priv;
+    uint32_t next_id;
+};
+
+static void
+strv_free(char **v)
+{
+    for (size_t i = 0; v && v[i]; i++)
+    {
+        free(v[i]);
+    }
+    free(v);
+}
+
+/* Splits S on blanks into a malloc'd NULL-terminated vector. */
+static char **
+split_words(const char *s)
+{
+    size_t cap = 8, n = 0;
+    char **v = calloc(cap, sizeof(*v));
+    const char *p = s;
+    while (v && *p)
+    {
+        while (*p == ' ' || *p == '\t')
+        {
+            p++;
+        }
+        if (!*p)
+        {
+            break;
+        }
+        const char *e = p;
+        while (*e && *e != ' ' && *e != '\t')
+        {
+            e++;
+        }
+        if (n + 2 > cap)
+        {
+            char **nv = realloc(v, (cap *= 2) * sizeof(*v));
+            if (!nv)
+            {
+                strv_free(v);
+                return NULL;
+            }
+            v = nv;
+        }
+        v[n] = strndup(p, (size_t)(e - p));
+        v[++n] = NULL;
+        p = e;
+    }
+    return v;
+}
+
+static char **
+copy_words(const char *const *w, size_t n)
+{
+    char **v = calloc(n + 1, sizeof(*v));
+    for (size_t i = 0; v && i < n; i++)
+    {
+        if (!(v[i] = strdup(w[i])))
+        {
+            strv_free(v);
+            return NULL;
+        }
+    }
+    return v;
+}
+
+static struct dr_cmd *
+cmd_for(struct dr_state *st, int event)
+{
+    switch (event)
+    {
+        case OPENVPN_PLUGIN_DOWN:
+            return &st->down;
+        case OPENVPN_PLUGIN_UP:
+            return &st->up;
+        case OPENVPN_PLUGIN_ROUTE_PREDOWN:
+            return &st->predown;
+        default:
+            return NULL;
+    }
+}
+
+static const char *
+script_type_for(int event)
+{
+    switch (event)
+    {
+        case OPENVPN_PLUGIN_UP:
+            return "up";
+        case OPENVPN_PLUGIN_ROUTE_PREDOWN:
+            return "route-pre-down";
+        default:
+            return "down";
+    }
+}
+
+/* ----------------------------------------------------------- root helper side */
+
+struct line_ctx
+{
+    struct ovp_priv_chan *chan;
+    const char *what;
+};
+
+static void
+priv_answer_line(void *ctx, const char *line)
+{
+    struct line_ctx *lc = ctx;
+    ovp_priv_log(lc->chan, PLOG_NOTE, "%s: %s", lc->what, line);
+}
+
+static int
+arg_ok(const uint8_t *s, size_t n)
+{
+    if (n > DR_ARG_LEN_MAX)
+    {
+        return 0;
+    }
+    for (size_t i = 0; i < n; i++)
+    {
+        if (s[i] < 0x20 || s[i] == 0x7f)
+        {
+            return 0;
+        }
+    }
+    return 1;
+}
+
+/*
+ * Runs in the root helper for DR_REQ_RUN. Trust: the payload comes from the
+ * unprivileged OpenVPN process and may be hostile. It only chooses WHICH of the
+ * commands fixed at open runs (by event) and supplies env values and standard
+ * arguments; every env entry is filtered again here and PATH is ours.
+ */
+static int
+priv_answer_run(struct ovp_priv_chan *chan, void *ctx, const struct ovp_priv_frame *req)
+{
+    struct dr_state *st = ctx;
+    struct dr_done done = {.exec_errno = EINVAL};
+    const char *argv[64 + DR_ARGS_MAX + 1] = {0};
+    char *owned[DR_ARGS_MAX] = {0};
+    char **envp = calloc(DR_ENV_MAX + 2, sizeof(*envp));
+    size_t pos = 0, n, na = 0, nowned = 0, ne = 0;
+    const uint8_t *s;
+    uint32_t event = 0;
+
+    if (!envp || req->len < sizeof(event) + 1)
+    {
+        goto refuse;
+    }
+    memcpy(&event, req->payload, sizeof(event));
+    pos = sizeof(event);
+    struct dr_cmd *cmd = cmd_for(st, (int)event);
+    if (!cmd || !cmd->argv)
+    {
+        goto refuse; /* only the commands fixed at open, chosen by event */
+    }
+    for (; cmd->argv[na] && na < 64; na++)
+    {
+        argv[na] = cmd->argv[na];
+    }
+
+    /* Standard script arguments: checked, and used only when the operator asked. */
+    uint8_t nargs = req->payload[pos++];
+    if (nargs > DR_ARGS_MAX)
+    {
+        goto refuse;
+    }
+    for (uint8_t i = 0; i < nargs; i++)
+    {
+        if (ovp_priv_unpack(req->payload, req->len, &pos, &s, &n) < 0 || !arg_ok(s, n))
+        {
+            goto refuse;
+        }
+        if (st->conf.script_args)
+        {
+            if (!(owned[nowned] = strndup((const char *)s, n)))
+            {
+                goto refuse;
+            }
+            argv[na++] = owned[nowned++];
+        }
+    }
+
+    /* The environment is filtered again here, at the trust boundary; PATH is ours. */
+    if (!(envp[ne++] = strdup("PATH=" DR_SAFE_PATH)))
+    {
+        goto refuse;
+    }
+    while (pos < req->len && ne < DR_ENV_MAX)
+    {
+        if (ovp_priv_unpack(req->payload, req->len, &pos, &s, &n) < 0)
+        {
+            goto refuse;
+        }
+        char *e = strndup((const char *)s, n);
+        if (e && strlen(e) == n &&
+            envfilter_check(e, (const char *const *)st->conf.env.v, st->conf.env.n) ==
+                DR_ENV_OK)
+        {
+            envp[ne++] = e;
+        }
+        else
+        {
+            free(e); /* dropped; the unprivileged side already said why */
+        }
+    }
+
+    struct line_ctx lc = {chan, argv[0]};
+    struct dr_run_result res;
+    if (dr_run(argv, (const char *const *)envp, (int)st->conf.timeout_ms, priv_answer_line, &lc,
+               &res) < 0)
+    {
+        done.exec_errno = errno;
+        ovp_priv_log(chan, PLOG_ERR | PLOG_ERRNO, "cannot start %s", argv[0]);
+    }
+    else
+    {
+        done.started = res.started;
+        done.exec_errno = res.exec_errno;
+        done.status = res.status;
+        done.timed_out = res.timed_out;
+        done.ms = (int32_t)res.ms;
+    }
+    goto reply;
+
+refuse:
+    ovp_priv_log(chan, PLOG_ERR, "refused a malformed run request");
+reply:
+    for (size_t i = 0; i < nowned; i++)
+    {
+        free(owned[i]);
+    }
+    strv_free(envp);
+    return ovp_priv_reply(chan, DR_REP_DONE, req->id, &done, sizeof(done)) < 0 ? -1 : 0;
+}
+
+/* ------------------------------------------------------ unprivileged side */
+
+static void
+dr_free(struct dr_state *st)
+{
+    if (!st)
+    {
+        return;
+    }
+    strv_free(st->down.argv);
+    strv_free(st->up.argv);
+    strv_free(st->predown.argv);
+    ovp_cfg_release(dr_keys, DR_NKEYS, &st->conf);
+    free(st);
+}
+
+static int
+dr_open(struct ovp_plugin *p, const char *const *argv, const char *const *envp, void **state)
+{
+    struct ovp_log *log = ovp_plugin_log(p);
+    struct ovp_cfg_node *root = NULL;
+    char err[512];
+    size_t n = ovp_argc(argv), consumed = 0;
+    (void)envp;
+
+    struct dr_state *st = calloc(1, sizeof(*st));
+    if (!st)
+    {
+        ovp_err(log, "out of memory");
+        return -1;
+    }
+    st->plugin = p;
+    const char *const *words = n > 1 ? argv + 1 : argv + n;
+    size_t nwords = n > 1 ? n - 1 : 0;
+    if (ovp_cfg_parse_words(words, nwords, &consumed, &root, err, sizeof(err)) < 0 ||
+        ovp_cfg_bind(root, dr_keys, DR_NKEYS, &st->conf, no_sections, err, sizeof(err)) < 0)
+    {
+        ovp_err(log, "%s", err);
+        goto fail;
+    }
+    if (consumed >= nwords)
+    {
+        ovp_err(log, "no command given: use plugin ovp-down-root.so [key=value...] "
+                     "/path/to/command [args...]");
+        goto fail;
+    }
+    st->down.argv = copy_words(words + consumed, nwords - consumed);
+    if (st->conf.up && *st->conf.up)
+    {
+        st->up.argv = split_words(st->conf.up);
+    }
+    if (st->conf.route_predown && *st->conf.route_predown)
+    {
+        st->predown.argv = split_words(st->conf.route_predown);
+    }
+    if (!st->down.argv || (st->conf.up && !st->up.argv) ||
+        (st->conf.route_predown && !st->predown.argv))
+    {
+        ovp_err(log, "out of memory");
+        goto fail;
+    }
+    if (ovp_argc((const char *const *)st->down.argv) > 63)
+    {
+        ovp_err(log, "the command has more than 63 words");
+        goto fail;
+    }
+    /* A missing command is found now, not at shutdown when nobody is watching. */
+    struct dr_cmd *cmds[] = {&st->down, &st->up, &st->predown};
+    const char *names[] = {"down", "up", "route_predown"};
+    for (size_t i = 0; i < 3; i++)
+    {
+        if (cmds[i]->argv &&
+            (!cmds[i]->argv[0] || dr_check_command(cmds[i]->argv[0], err, sizeof(err)) < 0))
+        {
+            ovp_err(log, "%s command: %s", names[i], cmds[i]->argv[0] ? err : "empty");
+            goto fail;
+        }
+    }
+    if (geteuid() != 0)
+    {
+        ovp_warn(log,
+                 "opened without root (uid %u): commands will run as this user and may "
+                 "fail. After a SIGHUP OpenVPN reopens plugins without privileges; "
+                 "restart OpenVPN instead to run them as root again",
+                 (unsigned)geteuid());
+    }
+
+    static const uint16_t permitted[] = {DR_REQ_RUN};
+    struct ovp_priv_spec spec = {
+        .name = "down-root helper",
+        .permitted = permitted,
+        .n_permitted = 1,
+        .answer = priv_answer_run,
+        .ctx = st,
+    };
+    st->priv = ovp_priv_start(&spec, log, err, sizeof(err));
+    if (!st->priv)
+    {
+        ovp_err(log, "cannot start the root helper: %s", err);
+        goto fail;
+    }
+    ovp_cfg_free(root);
+    ovp_note(log, "root helper pid %ld ready: down=%s%s%s%s%s timeout=%ld ms",
+             (long)ovp_priv_pid(st->priv), st->down.argv[0], st->up.argv ? " up=" : "",
+             st->up.argv ? st->up.argv[0] : "", st->predown.argv ? " route_predown=" : "",
+             st->predown.argv ? st->predown.argv[0] : "", st->conf.timeout_ms);
+    *state = st;
+    return 0;
+
+fail:
+    ovp_cfg_free(root);
+    dr_free(st);
+    return -1;
+}
+
+/* Builds the request: event, standard arguments, the filtered env. */
+static int
+build_request(struct dr_state *st, const struct ovp_event *ev, struct ovp_priv_buf *b)
+{
+    struct ovp_log *log = ovp_plugin_log(st->plugin);
+    uint32_t event = (uint32_t)ev->type;
+    if (b->cap < sizeof(event) + 1)
+    {
+        return -1;
+    }
+    memcpy(b->data, &event, sizeof(event));
+    b->len = sizeof(event);
+
+    /* argv from OpenVPN: [0] .so, then dev tun_mtu link_mtu local remote init|restart */
+    size_t argc = ovp_argc(ev->argv);
+    uint8_t nargs = 0;
+    size_t nargs_at = b->len++;
+    for (size_t i = 1; i < argc && nargs < DR_ARGS_MAX; i++)
+    {
+        const char *a = ev->argv[i];
+        if (!arg_ok((const uint8_t *)a, strlen(a)))
+        {
+            ovp_warn(log, "%s: argument %zu is not a plain short word; passing it empty",
+                     ovp_event_name(ev->type), i);
+            a = "";
+        }
+        if (ovp_priv_pack_str(b, a) < 0)
+        {
+            return -1;
+        }
+        nargs++;
+    }
+    b->data[nargs_at] = nargs;
+
+    char st_entry[64];
+    snprintf(st_entry, sizeof(st_entry), "script_type=%s", script_type_for(ev->type));
+    if (ovp_priv_pack_str(b, st_entry) < 0)
+    {
+        return -1;
+    }
+    for (size_t i = 0; ev->envp[i]; i++)
+    {
+        const char *e = ev->envp[i];
+        if (strncmp(e, "script_type=", 12) == 0)
+        {
+            continue; /* ours, set above for the event that really happened */
+        }
+        enum dr_env_verdict v =
+            envfilter_check(e, (const char *const *)st->conf.env.v, st->conf.env.n);
+        if (v == DR_ENV_OK)
+        {
+            if (ovp_priv_pack_str(b, e) < 0)
+            {
+                ovp_warn(log, "environment too large for one request: the rest is dropped");
+                break;
+            }
+        }
+        else if (v != DR_ENV_NOT_ALLOWED)
+        {
+            const char *eq = strchr(e, '=');
+            int nlen = eq ? (int)(eq - e) : (int)strlen(e);
+            ovp_warn(log, "not passing %.*s to the command: %s", nlen > 64 ? 64 : nlen, e,
+                     envfilter_reason(v));
+        }
+    }
+    return 0;
+}
+
+static int
+dr_event(struct ovp_plugin *p, void *state, const struct ovp_event *ev)
+{
+    struct dr_state *st = state;
+    struct ovp_log *log = ovp_plugin_log(p);
+    struct dr_cmd *cmd = cmd_for(st, ev->type);
+    if (!cmd || !cmd->argv)
+    {
+        return OPENVPN_PLUGIN_FUNC_SUCCESS; /* nothing configured for this event */
+    }
+    /*
+     * The one blocking call ovp makes on OpenVPN's thread: OpenVPN runs --down
+     * scripts synchronously too, at a point where no client traffic is served.
+     */
+    if (!ovp_priv_alive(st->priv))
+    {
+        ovp_err(log,
+                "%s: the root helper is gone (killed or crashed), so %s cannot run as "
+                "root; failing the event",
+                ovp_event_name(ev->type), cmd->argv[0]);
+        return OPENVPN_PLUGIN_FUNC_ERROR;
+    }
+    uint8_t data[60 * 1024];
+    struct ovp_priv_buf b = {data, 0, sizeof(data)};
+    if (build_request(st, ev, &b) < 0)
+    {
+        ovp_err(log, "%s: cannot build the request for %s", ovp_event_name(ev->type),
+                cmd->argv[0]);
+        return OPENVPN_PLUGIN_FUNC_ERROR;
+    }
+    struct ovp_priv_frame reply;
+    uint32_t id = ++st->next_id;
+    int wait_ms = (int)st->conf.timeout_ms + DR_KILL_GRACE_MS + 3000;
+    int rc = ovp_priv_call(st->priv, DR_REQ_RUN, id, b.data, b.len, &reply, wait_ms);
+    if (rc <= 0 || reply.type != DR_REP_DONE || reply.len != sizeof(struct dr_done))
+    {
+        ovp_err(log, "%s: no answer from the root helper for %s (%s)", ovp_event_name(ev->type),
+                cmd->argv[0], rc == 0 ? "timed out" : "helper gone or broken");
+        return OPENVPN_PLUGIN_FUNC_ERROR;
+    }
+    struct dr_done done;
+    memcpy(&done, reply.payload, sizeof(done));
+    const char *what = ovp_event_name(ev->type);
+    if (!done.started)
+    {
+        ovp_err(log, "%s: cannot run %s: %s", what, cmd->argv[0], strerror(done.exec_errno));
+        return OPENVPN_PLUGIN_FUNC_ERROR;
+    }
+    if (done.timed_out)
+    {
+        ovp_err(log, "%s: %s did not finish within %ld ms and was killed", what, cmd->argv[0],
+                st->conf.timeout_ms);
+        return OPENVPN_PLUGIN_FUNC_ERROR;
+    }
+    if (WIFEXITED(done.status) && WEXITSTATUS(done.status) == 0)
+    {
+        ovp_note(log, "%s: %s succeeded (%d ms)", what, cmd->argv[0], done.ms);
+        return OPENVPN_PLUGIN_FUNC_SUCCESS;
+    }
+    if (WIFEXITED(done.status))
+    {
+        ovp_err(log, "%s: %s failed with exit status %d", what, cmd->argv[0],
+                WEXITSTATUS(done.status));
+    }
+    else
+    {
+        ovp_err(log, "%s: %s was killed by signal %d", what, cmd->argv[0],
+                WIFSIGNALED(done.status) ? WTERMSIG(done.status) : -1);
+    }
+    return OPENVPN_PLUGIN_FUNC_ERROR;
+}
+
+static void
+dr_close(struct ovp_plugin *p, void *state)
+{
+    struct dr_state *st = state;
+    (void)p;
+    if (st)
+    {
+        ovp_priv_stop(st->priv, 2000);
+        dr_free(st);
+    }
+}
+
+static void
+dr_abort(struct ovp_plugin *p, void *state)
+{
+    struct dr_state *st = state;
+    (void)p;
+    if (st && st->priv && ovp_priv_pid(st->priv) > 0)
+    {
+        kill(ovp_priv_pid(st->priv), SIGKILL);
+    }
+}
+
+static const struct ovp_plugin_desc dr_desc = {
+    .name = "ovp-down-root",
+    .events = OPENVPN_PLUGIN_MASK(OPENVPN_PLUGIN_UP) |
+              OPENVPN_PLUGIN_MASK(OPENVPN_PLUGIN_DOWN) |
+              OPENVPN_PLUGIN_MASK(OPENVPN_PLUGIN_ROUTE_PREDOWN),
+    .open = dr_open,
+    .event = dr_event,
+    .close = dr_close,
+    .abort = dr_abort,
+};
+OVP_PLUGIN(dr_desc);

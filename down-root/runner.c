@@ -1,0 +1,247 @@
+/* runner.c: runs one configured command as root with a timeout; output read line by line. */
+#include "ovpbuild.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "runner.h"
+
+#define LINE_MAX_BYTES 1024
+
+static long
+now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+int
+dr_check_command(const char *path, char *err, size_t errlen)
+{
+    struct stat st;
+    if (!path || path[0] != '/')
+    {
+        snprintf(err, errlen, "'%s': the command must be given by absolute path",
+                 path ? path : "");
+        return -1;
+    }
+    if (stat(path, &st) < 0)
+    {
+        snprintf(err, errlen, "%s: %s", path, strerror(errno));
+        return -1;
+    }
+    if (!S_ISREG(st.st_mode))
+    {
+        snprintf(err, errlen, "%s: not a regular file", path);
+        return -1;
+    }
+    if (access(path, X_OK) < 0)
+    {
+        snprintf(err, errlen, "%s: not executable (%s)", path, strerror(errno));
+        return -1;
+    }
+    return 0;
+}
+
+/* In the child: from here on only async-signal-safe calls until execve. */
+static void __attribute__((noreturn))
+child(const char *const *argv, const char *const *envp, int out, int errpipe)
+{
+    /* Own session and process group, so a timeout can kill everything it started. */
+    setsid();
+    int devnull = open("/dev/null", O_RDONLY);
+    if (devnull >= 0)
+    {
+        dup2(devnull, 0);
+    }
+    dup2(out, 1);
+    dup2(out, 2);
+    /* The helper ignores SIGINT/SIGHUP/...; ignored dispositions survive execve. */
+    for (int s = 1; s < NSIG; s++)
+    {
+        signal(s, SIG_DFL);
+    }
+    sigset_t none;
+    sigemptyset(&none);
+    sigprocmask(SIG_SETMASK, &none, NULL);
+    /* execve's prototype predates const; it does not modify the arrays. */
+    execve(argv[0], (char *const *)argv, (char *const *)envp);
+    int e = errno;
+    if (write(errpipe, &e, sizeof(e)) < 0)
+    {
+        /* nothing more to do */
+    }
+    _exit(127);
+}
+
+/* Splits BUF (LEN bytes, plus what PEND holds) into lines for LINE. */
+static void
+feed(char *pend, size_t *plen, const char *buf, size_t len, dr_line_fn line, void *ctx)
+{
+    for (size_t i = 0; i < len; i++)
+    {
+        char c = buf[i];
+        if (c == '\n' || *plen == LINE_MAX_BYTES - 1)
+        {
+            pend[*plen] = '\0';
+            if (line)
+            {
+                line(ctx, pend);
+            }
+            *plen = 0;
+            if (c == '\n')
+            {
+                continue;
+            }
+        }
+        pend[(*plen)++] = c;
+    }
+}
+
+int
+dr_run(const char *const *argv, const char *const *envp, int timeout_ms, dr_line_fn line,
+       void *ctx, struct dr_run_result *res)
+{
+    int out[2] = {-1, -1}, ep[2] = {-1, -1};
+    memset(res, 0, sizeof(*res));
+    if (pipe2(out, O_CLOEXEC) < 0 || pipe2(ep, O_CLOEXEC) < 0)
+    {
+        goto fail;
+    }
+    long start = now_ms();
+    pid_t pid = fork();
+    if (pid < 0)
+    {
+        goto fail;
+    }
+    if (pid == 0)
+    {
+        close(out[0]);
+        close(ep[0]);
+        child(argv, envp, out[1], ep[1]);
+    }
+    close(out[1]);
+    close(ep[1]);
+    out[1] = ep[1] = -1;
+    /* Non-blocking on our side only: a grandchild may keep the pipe open forever. */
+    fcntl(out[0], F_SETFL, fcntl(out[0], F_GETFL) | O_NONBLOCK);
+
+    /* execve succeeded exactly when the CLOEXEC error pipe closes without data. */
+    int e = 0;
+    ssize_t n;
+    do
+    {
+        n = read(ep[0], &e, sizeof(e));
+    } while (n < 0 && errno == EINTR);
+    close(ep[0]);
+    ep[0] = -1;
+    res->started = (n == 0);
+    res->exec_errno = (n == sizeof(e)) ? e : 0;
+
+    char pend[LINE_MAX_BYTES];
+    size_t plen = 0;
+    long deadline = start + timeout_ms;
+    int term_sent = 0, open_out = 1;
+    int status = 0;
+    for (;;)
+    {
+        pid_t w = waitpid(pid, &status, WNOHANG);
+        if (w == pid && !open_out)
+        {
+            break;
+        }
+        long now = now_ms();
+        if (now >= deadline)
+        {
+            if (!term_sent)
+            {
+                kill(-pid, SIGTERM);
+                kill(pid, SIGTERM);
+                res->timed_out = 1;
+                term_sent = 1;
+                deadline = now + DR_KILL_GRACE_MS;
+            }
+            else
+            {
+                kill(-pid, SIGKILL);
+                kill(pid, SIGKILL);
+                if (w != pid)
+                {
+                    waitpid(pid, &status, 0);
+                }
+                break;
+            }
+        }
+        if (w == pid)
+        {
+            /* Exited; children it left behind may still hold the pipe: not our wait. */
+            if (open_out)
+            {
+                char buf[4096];
+                ssize_t r;
+                while ((r = read(out[0], buf, sizeof(buf))) > 0)
+                {
+                    feed(pend, &plen, buf, (size_t)r, line, ctx);
+                    if (r < (ssize_t)sizeof(buf))
+                    {
+                        break;
+                    }
+                }
+            }
+            break;
+        }
+        struct pollfd pfd = {.fd = open_out ? out[0] : -1, .events = POLLIN};
+        long wait = deadline - now;
+        if (wait > 50)
+        {
+            wait = 50; /* re-check the child's exit at least this often */
+        }
+        if (poll(&pfd, 1, (int)wait) > 0 && open_out)
+        {
+            char buf[4096];
+            ssize_t r = read(out[0], buf, sizeof(buf));
+            if (r > 0)
+            {
+                feed(pend, &plen, buf, (size_t)r, line, ctx);
+            }
+            else if (r == 0 || (r < 0 && errno != EINTR && errno != EAGAIN))
+            {
+                open_out = 0;
+            }
+        }
+    }
+    if (plen && line)
+    {
+        pend[plen] = '\0';
+        line(ctx, pend);
+    }
+    close(out[0]);
+    res->status = status;
+    res->ms = now_ms() - start;
+    return 0;
+
+fail:;
+    int saved = errno;
+    for (int i = 0; i < 2; i++)
+    {
+        if (out[i] >= 0)
+        {
+            close(out[i]);
+        }
+        if (ep[i] >= 0)
+        {
+            close(ep[i]);
+        }
+    }
+    errno = saved;
+    return -1;
+}

@@ -1,0 +1,38 @@
+/* runner.h: running one command as root with a timeout, its output read line by line. */
+#ifndef OVP_DR_RUNNER_H
+#define OVP_DR_RUNNER_H
+
+#include <stddef.h>
+
+/* Grace between SIGTERM and SIGKILL to the command's process group at the timeout. */
+#define DR_KILL_GRACE_MS 2000
+
+struct dr_run_result
+{
+    int started;    /* 1 when execve succeeded */
+    int exec_errno; /* why execve failed (started == 0) */
+    int status;     /* wait status (valid when started) */
+    int timed_out;  /* 1 when the timeout killed it */
+    long ms;        /* how long it ran */
+};
+
+/* Receives each line (without newline) the command wrote to stdout or stderr. */
+typedef void (*dr_line_fn)(void *ctx, const char *line);
+
+/*
+ * Runs ARGV[0] with ARGV and exactly ENVP (both NULL-terminated), in a new
+ * session/process group, stdin from /dev/null, default signal dispositions. After
+ * TIMEOUT_MS the whole group gets SIGTERM, DR_KILL_GRACE_MS later SIGKILL. Always
+ * reaps the child. Returns 0 with RES filled (even when the command failed), or -1
+ * when it could not even fork (errno set).
+ */
+int dr_run(const char *const *argv, const char *const *envp, int timeout_ms, dr_line_fn line,
+           void *ctx, struct dr_run_result *res);
+
+/*
+ * Checks at open that PATH is an absolute path to an executable regular file.
+ * Returns 0, or -1 with a message in ERR.
+ */
+int dr_check_command(const char *path, char *err, size_t errlen);
+
+#endif
