@@ -150,6 +150,8 @@ defang(char *s)
 }
 
 /* Formats PREFIX + FMT into BUF, resolving PLOG_ERRNO here with the caller's errno. */
+static int format_line(char *buf, size_t len, const char *prefix, int flags, int saved_errno,
+                       const char *fmt, va_list ap) __attribute__((format(printf, 6, 0)));
 static int
 format_line(char *buf, size_t len, const char *prefix, int flags, int saved_errno,
             const char *fmt, va_list ap)
@@ -181,6 +183,8 @@ format_line(char *buf, size_t len, const char *prefix, int flags, int saved_errn
     return flags & ~PLOG_ERRNO;
 }
 
+static void log_line(struct ovp_log *log, const char *prefix, int flags, const char *fmt,
+                     va_list ap) __attribute__((format(printf, 4, 0)));
 static void
 log_line(struct ovp_log *log, const char *prefix, int flags, const char *fmt, va_list ap)
 {

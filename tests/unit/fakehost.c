@@ -51,6 +51,8 @@ fakehost_vlog(openvpn_plugin_log_flags_t flags, const char *name, const char *fm
     pthread_mutex_unlock(&lock);
 }
 
+static void fakehost_log(openvpn_plugin_log_flags_t flags, const char *name, const char *fmt,
+                         ...) __attribute__((format(printf, 3, 4)));
 static void
 fakehost_log(openvpn_plugin_log_flags_t flags, const char *name, const char *fmt, ...)
 {

@@ -11,7 +11,7 @@ void fakehost_reset(void);
 
 /* The host's vlog: records "flags name text" and which thread called. */
 void fakehost_vlog(openvpn_plugin_log_flags_t flags, const char *name, const char *fmt,
-                   va_list ap);
+                   va_list ap) __attribute__((format(printf, 3, 0)));
 
 /* A callbacks struct as OpenVPN 2.6 passes it (log, vlog, memzero, base64). */
 extern struct openvpn_plugin_callbacks fakehost_callbacks;

@@ -1,0 +1,500 @@
+/* test_secret.c: cmocka tests for common/secret.c (wipe, constant-time compare, secret files). */
+#include "ovpbuild.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <dirent.h>
+#include <limits.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+#include <cmocka.h>
+
+#include "secret.h"
+
+#define assert_has(hay, needle)                                                                \
+    do                                                                                         \
+    {                                                                                          \
+        if (strstr((hay), (needle)) == NULL)                                                   \
+        {                                                                                      \
+            print_error("\"%s\" does not contain \"%s\"\n", (hay), (needle));                  \
+            fail();                                                                            \
+        }                                                                                      \
+    } while (0)
+
+#define assert_lacks(hay, needle)                                                              \
+    do                                                                                         \
+    {                                                                                          \
+        if (strstr((hay), (needle)) != NULL)                                                   \
+        {                                                                                      \
+            print_error("\"%s\" contains \"%s\"\n", (hay), (needle));                          \
+            fail();                                                                            \
+        }                                                                                      \
+    } while (0)
+
+static char tmpdir[256];
+static char err[1024];
+
+/* Removes PATH and, for a directory, what it holds (the tests make no deep trees). */
+static int
+rm_tree(const char *path)
+{
+    struct stat st;
+    DIR *d;
+    struct dirent *de;
+    int rc = 0;
+
+    if (lstat(path, &st) != 0)
+    {
+        return -1;
+    }
+    if (!S_ISDIR(st.st_mode))
+    {
+        return unlink(path);
+    }
+    d = opendir(path);
+    if (d == NULL)
+    {
+        return -1;
+    }
+    while ((de = readdir(d)) != NULL)
+    {
+        char sub[PATH_MAX];
+
+        if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
+        {
+            continue;
+        }
+        snprintf(sub, sizeof(sub), "%s/%s", path, de->d_name);
+        if (rm_tree(sub) != 0)
+        {
+            rc = -1;
+        }
+    }
+    closedir(d);
+    return rmdir(path) != 0 ? -1 : rc;
+}
+
+/* NAME inside the test directory (one of a few rotating buffers). */
+static const char *
+tpath(const char *name)
+{
+    static char paths[8][PATH_MAX];
+    static int next;
+    char *path = paths[next++ % 8];
+
+    snprintf(path, PATH_MAX, "%s/%s", tmpdir, name);
+    return path;
+}
+
+static int
+group_setup(void **state)
+{
+    snprintf(tmpdir, sizeof(tmpdir), "%s/ovp-test-secret.XXXXXX",
+             getenv("TMPDIR") != NULL ? getenv("TMPDIR") : "/tmp");
+    return mkdtemp(tmpdir) != NULL ? 0 : -1;
+}
+
+static int
+group_teardown(void **state)
+{
+    return rm_tree(tmpdir);
+}
+
+/* Writes LEN bytes of DATA to NAME in the test directory with MODE; returns the path. */
+static const char *
+write_file(const char *name, const char *data, size_t len, mode_t mode)
+{
+    const char *path = tpath(name);
+    int fd;
+
+    unlink(path);
+    fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+    assert_true(fd >= 0);
+    assert_int_equal(write(fd, data, len), (ssize_t)len);
+    assert_int_equal(close(fd), 0);
+    assert_int_equal(chmod(path, mode), 0);
+    return path;
+}
+
+static char *
+read_ok(const char *path)
+{
+    char *s;
+
+    err[0] = '\0';
+    s = ovp_secret_file_read(path, err, sizeof(err));
+    if (s == NULL)
+    {
+        print_error("unexpected error: %s\n", err);
+    }
+    assert_non_null(s);
+    return s;
+}
+
+static void
+read_fails(const char *path, const char *needle)
+{
+    char *s;
+
+    err[0] = '\0';
+    s = ovp_secret_file_read(path, err, sizeof(err));
+    assert_null(s);
+    assert_has(err, needle);
+}
+
+/* ------------------------------------------------------------------ wipe */
+
+static void
+wipe__zeroes_every_byte(void **state)
+{
+    unsigned char buf[64];
+    size_t i;
+
+    memset(buf, 0xa5, sizeof(buf));
+    ovp_wipe(buf + 8, 48);
+    for (i = 0; i < sizeof(buf); i++)
+    {
+        assert_int_equal(buf[i], i < 8 || i >= 56 ? 0xa5 : 0);
+    }
+}
+
+static void
+wipe__null_and_zero_length_are_safe(void **state)
+{
+    char c = 'x';
+
+    ovp_wipe(NULL, 10);
+    ovp_wipe(&c, 0);
+    assert_int_equal(c, 'x');
+    ovp_free_secret(NULL);
+}
+
+static void
+strdup_secret__copies_and_frees(void **state)
+{
+    char *s = ovp_strdup_secret("hunter2");
+
+    assert_non_null(s);
+    assert_string_equal(s, "hunter2");
+    ovp_free_secret(s);
+    assert_null(ovp_strdup_secret(NULL));
+    s = ovp_strdup_secret("");
+    assert_non_null(s);
+    assert_string_equal(s, "");
+    ovp_free_secret(s);
+}
+
+/* ------------------------------------------------------------- compare */
+
+static void
+ct_equal__equal_and_unequal(void **state)
+{
+    const char a[] = "0123456789abcdef";
+    char b[sizeof(a)];
+
+    memcpy(b, a, sizeof(a));
+    assert_int_equal(ovp_ct_equal(a, b, sizeof(a)), 1);
+    b[0] ^= 1;
+    assert_int_equal(ovp_ct_equal(a, b, sizeof(a)), 0);
+    b[0] ^= 1;
+    b[sizeof(a) - 2] ^= 0x80;
+    assert_int_equal(ovp_ct_equal(a, b, sizeof(a)), 0);
+    assert_int_equal(ovp_ct_equal(a, b, sizeof(a) - 2), 1);
+    assert_int_equal(ovp_ct_equal(a, b, 0), 1);
+    assert_int_equal(ovp_ct_equal(NULL, b, 4), 0);
+    assert_int_equal(ovp_ct_equal(a, NULL, 4), 0);
+}
+
+static void
+ct_streq__compares_whole_strings(void **state)
+{
+    assert_int_equal(ovp_ct_streq("secret", "secret"), 1);
+    assert_int_equal(ovp_ct_streq("", ""), 1);
+    assert_int_equal(ovp_ct_streq("secret", "secreT"), 0);
+    assert_int_equal(ovp_ct_streq("Secret", "secret"), 0);
+    assert_int_equal(ovp_ct_streq("secret", "secret2"), 0);
+    assert_int_equal(ovp_ct_streq("secret2", "secret"), 0);
+    assert_int_equal(ovp_ct_streq("", "x"), 0);
+    assert_int_equal(ovp_ct_streq("x", ""), 0);
+}
+
+static void
+ct_streq__null_equals_nothing(void **state)
+{
+    assert_int_equal(ovp_ct_streq(NULL, NULL), 0);
+    assert_int_equal(ovp_ct_streq(NULL, ""), 0);
+    assert_int_equal(ovp_ct_streq("", NULL), 0);
+}
+
+static double
+now_sec(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* Best of several runs of comparing A and B, in seconds. */
+static double
+time_compare(const char *a, const char *b, size_t n, int strings)
+{
+    double best = 1e9;
+    int run;
+
+    for (run = 0; run < 5; run++)
+    {
+        double t0 = now_sec();
+        int r = strings ? ovp_ct_streq(a, b) : ovp_ct_equal(a, b, n);
+        double t = now_sec() - t0;
+
+        assert_int_equal(r, 0);
+        if (t < best)
+        {
+            best = t;
+        }
+    }
+    return best;
+}
+
+/*
+ * An early exit would make a first-byte difference thousands of times faster than a
+ * last-byte one on 4 MiB; a constant-time loop takes about the same time for both.
+ * The bound is loose (10x) so that a busy machine cannot make it flaky.
+ */
+static void
+ct_compare__time_does_not_depend_on_where_bytes_differ(void **state)
+{
+    const size_t n = 4u << 20;
+    char *a = malloc(n + 1);
+    char *first = malloc(n + 1);
+    char *last = malloc(n + 1);
+    double t_first, t_last;
+
+    assert_non_null(a);
+    assert_non_null(first);
+    assert_non_null(last);
+    memset(a, 'a', n);
+    a[n] = '\0';
+    memcpy(first, a, n + 1);
+    memcpy(last, a, n + 1);
+    first[0] = 'b';
+    last[n - 1] = 'b';
+
+    t_first = time_compare(a, first, n, 0);
+    t_last = time_compare(a, last, n, 0);
+    assert_true(t_first * 10 > t_last);
+    assert_true(t_last * 10 > t_first);
+
+    t_first = time_compare(a, first, n, 1);
+    t_last = time_compare(a, last, n, 1);
+    assert_true(t_first * 10 > t_last);
+    assert_true(t_last * 10 > t_first);
+
+    free(a);
+    free(first);
+    free(last);
+}
+
+/* --------------------------------------------------------- secret files */
+
+static void
+file_read__returns_content_without_trailing_newline(void **state)
+{
+    char *s;
+
+    s = read_ok(write_file("lf", "hunter2\n", 8, 0600));
+    assert_string_equal(s, "hunter2");
+    ovp_free_secret(s);
+
+    s = read_ok(write_file("crlf", "hunter2\r\n", 9, 0600));
+    assert_string_equal(s, "hunter2");
+    ovp_free_secret(s);
+
+    s = read_ok(write_file("none", "hunter2", 7, 0400));
+    assert_string_equal(s, "hunter2");
+    ovp_free_secret(s);
+}
+
+static void
+file_read__removes_only_one_newline(void **state)
+{
+    char *s = read_ok(write_file("two", "pass word\n\n", 11, 0600));
+
+    assert_string_equal(s, "pass word\n");
+    ovp_free_secret(s);
+    s = read_ok(write_file("lead", "\nx", 2, 0600));
+    assert_string_equal(s, "\nx");
+    ovp_free_secret(s);
+}
+
+static void
+file_read__readable_by_others_is_refused(void **state)
+{
+    const char *p = write_file("o", "hunter2\n", 8, 0604);
+
+    read_fails(p, "group or others");
+    assert_has(err, p);
+    assert_has(err, "0604");
+    assert_lacks(err, "hunter2");
+}
+
+static void
+file_read__group_readable_or_writable_is_refused(void **state)
+{
+    read_fails(write_file("gr", "hunter2\n", 8, 0640), "group or others");
+    assert_lacks(err, "hunter2");
+    read_fails(write_file("gw", "hunter2\n", 8, 0620), "group or others");
+    read_fails(write_file("ow", "hunter2\n", 8, 0602), "group or others");
+    read_fails(write_file("all", "hunter2\n", 8, 0666), "0666");
+}
+
+static void
+file_read__symlink_to_private_file_is_accepted(void **state)
+{
+    const char *link;
+    const char *target = write_file("target", "linked\n", 7, 0600);
+    char *s;
+
+    link = tpath("link");
+    unlink(link);
+    assert_int_equal(symlink(target, link), 0);
+    s = read_ok(link);
+    assert_string_equal(s, "linked");
+    ovp_free_secret(s);
+}
+
+static void
+file_read__symlink_to_public_file_is_refused(void **state)
+{
+    const char *link;
+    const char *target = write_file("pubtarget", "linked\n", 7, 0644);
+
+    link = tpath("publink");
+    unlink(link);
+    assert_int_equal(symlink(target, link), 0);
+    read_fails(link, "group or others");
+}
+
+static void
+file_read__directory_is_refused(void **state)
+{
+    const char *dir;
+
+    dir = tpath("adir");
+    assert_int_equal(mkdir(dir, 0700), 0);
+    read_fails(dir, "not a regular file");
+    assert_int_equal(rmdir(dir), 0);
+}
+
+static void
+file_read__fifo_is_refused_without_blocking(void **state)
+{
+    const char *fifo;
+
+    fifo = tpath("fifo");
+    assert_int_equal(mkfifo(fifo, 0600), 0);
+    read_fails(fifo, "not a regular file");
+    assert_int_equal(unlink(fifo), 0);
+}
+
+static void
+file_read__missing_file_is_error(void **state)
+{
+    const char *path;
+
+    path = tpath("does-not-exist");
+    read_fails(path, "No such file");
+    assert_has(err, path);
+    read_fails("", "no path");
+    assert_null(ovp_secret_file_read(NULL, err, sizeof(err)));
+    /* A NULL error buffer is allowed. */
+    assert_null(ovp_secret_file_read(path, NULL, 0));
+}
+
+static void
+file_read__empty_file_is_refused(void **state)
+{
+    read_fails(write_file("empty", "", 0, 0600), "empty");
+    read_fails(write_file("nl", "\n", 1, 0600), "empty");
+    read_fails(write_file("crlf-only", "\r\n", 2, 0600), "empty");
+}
+
+static void
+file_read__nul_byte_is_refused(void **state)
+{
+    read_fails(write_file("nul", "hun\0ter2\n", 9, 0600), "NUL");
+    assert_lacks(err, "ter2");
+}
+
+static void
+file_read__length_limit(void **state)
+{
+    char *buf = malloc(OVP_SECRET_FILE_MAX + 3);
+    char *s;
+
+    assert_non_null(buf);
+    memset(buf, 'k', OVP_SECRET_FILE_MAX + 2);
+    buf[OVP_SECRET_FILE_MAX] = '\r';
+    buf[OVP_SECRET_FILE_MAX + 1] = '\n';
+
+    /* Exactly the maximum, with or without its line ending, is accepted. */
+    s = read_ok(write_file("max", buf, OVP_SECRET_FILE_MAX, 0600));
+    assert_int_equal(strlen(s), OVP_SECRET_FILE_MAX);
+    ovp_free_secret(s);
+    s = read_ok(write_file("maxcrlf", buf, OVP_SECRET_FILE_MAX + 2, 0600));
+    assert_int_equal(strlen(s), OVP_SECRET_FILE_MAX);
+    ovp_free_secret(s);
+
+    memset(buf, 'k', OVP_SECRET_FILE_MAX + 3);
+    read_fails(write_file("over", buf, OVP_SECRET_FILE_MAX + 1, 0600), "longer than");
+    read_fails(write_file("over3", buf, OVP_SECRET_FILE_MAX + 3, 0600), "longer than");
+    free(buf);
+}
+
+static void
+file_read__error_never_contains_content(void **state)
+{
+    /* Every refusal path, with a recognisable secret in the file. */
+    read_fails(write_file("leak1", "S3cretValue\n", 12, 0644), "secret file");
+    assert_lacks(err, "S3cretValue");
+    read_fails(write_file("leak2", "S3cretValue\0x", 13, 0600), "secret file");
+    assert_lacks(err, "S3cretValue");
+}
+
+int
+main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(wipe__zeroes_every_byte),
+        cmocka_unit_test(wipe__null_and_zero_length_are_safe),
+        cmocka_unit_test(strdup_secret__copies_and_frees),
+        cmocka_unit_test(ct_equal__equal_and_unequal),
+        cmocka_unit_test(ct_streq__compares_whole_strings),
+        cmocka_unit_test(ct_streq__null_equals_nothing),
+        cmocka_unit_test(ct_compare__time_does_not_depend_on_where_bytes_differ),
+        cmocka_unit_test(file_read__returns_content_without_trailing_newline),
+        cmocka_unit_test(file_read__removes_only_one_newline),
+        cmocka_unit_test(file_read__readable_by_others_is_refused),
+        cmocka_unit_test(file_read__group_readable_or_writable_is_refused),
+        cmocka_unit_test(file_read__symlink_to_private_file_is_accepted),
+        cmocka_unit_test(file_read__symlink_to_public_file_is_refused),
+        cmocka_unit_test(file_read__directory_is_refused),
+        cmocka_unit_test(file_read__fifo_is_refused_without_blocking),
+        cmocka_unit_test(file_read__missing_file_is_error),
+        cmocka_unit_test(file_read__empty_file_is_refused),
+        cmocka_unit_test(file_read__nul_byte_is_refused),
+        cmocka_unit_test(file_read__length_limit),
+        cmocka_unit_test(file_read__error_never_contains_content),
+    };
+
+    return cmocka_run_group_tests(tests, group_setup, group_teardown);
+}
