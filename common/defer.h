@@ -136,6 +136,8 @@ int ovp_defer_req_answered(const struct ovp_defer_req *req);
  * Stops the engine: refuses new requests, answers queued and in-flight ones with
  * TEMP ("server is reloading"), calls ops.cancel, joins every thread, frees.
  * After it returns no engine thread runs plugin code, so the host may dlclose.
+ * Event-driven plugins must stop their own backend thread in ops.cancel (or before
+ * calling close); nothing may call ovp_defer_take or ovp_defer_finish afterwards.
  * NULL-safe.
  */
 void ovp_defer_close(struct ovp_defer *d);
@@ -147,7 +149,9 @@ void ovp_defer_get_stats(struct ovp_defer *d, struct ovp_defer_stats *st);
  * Writes a deferred answer the way OpenVPN wants it: REASON (if REASON_FILE and
  * REASON are non-NULL and non-empty) to the reason file first, then '1' (allow)
  * or '0' to the control file. Files are opened without O_CREAT: OpenVPN made them.
- * Returns 0, or -1 with ERR set.
+ * If the reason file cannot be written the control file is still written (a client
+ * without a reason beats one left hanging until hand-window) and -1 is returned
+ * with "(control file written)" in ERR. Returns 0, or -1 with ERR set.
  */
 int ovp_auth_write_answer(const char *control_file, const char *reason_file, int allow,
                           const char *reason, char *err, size_t errlen);
