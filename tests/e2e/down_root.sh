@@ -9,12 +9,15 @@ PLUGIN="$top_builddir/down-root/.libs/ovp-down-root.so"
 [ -f "$PLUGIN" ] || e2e_fail "plugin not built: $PLUGIN"
 e2e_sanitized "$PLUGIN"
 
-# A script that records who ran it and what it saw.
+# A script that records who ran it and what it saw (in a dir anyone may write: after a
+# SIGHUP reopen the command runs as nobody).
+mkdir -m 777 "$E2E_DIR/out"
 mkscript() { # mkscript NAME [extra shell]
     cat > "$E2E_DIR/$1.sh" <<SH
 #!/bin/sh
+rm -f "$E2E_DIR/out/$1.out"
 { echo "uid=\$(id -u) signal=\$signal script_type=\$script_type dev=\$dev args=\$*"
-  echo "ld_preload=\${LD_PRELOAD:-unset} path=\$PATH"; } > "$E2E_DIR/$1.out"
+  echo "ld_preload=\${LD_PRELOAD:-unset} path=\$PATH"; } > "$E2E_DIR/out/$1.out"
 echo "hello from $1 on stderr" >&2
 ${2:-}
 SH
@@ -22,7 +25,7 @@ SH
 }
 
 server_run() { # server_run PLUGIN-ARGS: start, then stop with SIGTERM
-    rm -f "$E2E_DIR"/*.out
+    rm -f "$E2E_DIR"/out/*.out
     e2e_server_conf "route 203.0.113.0 255.255.255.0
 setenv LD_PRELOAD /nonexistent/evil.so
 setenv ovp_hostile 'x'
@@ -33,16 +36,16 @@ plugin $PLUGIN $1"
 # 1. UP, ROUTE_PREDOWN and DOWN run as root, with the event's own environment.
 mkscript up; mkscript predown; mkscript down
 server_run "up=$E2E_DIR/up.sh route_predown=$E2E_DIR/predown.sh script_args=yes $E2E_DIR/down.sh"
-grep -q "uid=0 .*script_type=up" "$E2E_DIR/up.out" || e2e_fail "UP did not run as root: $(cat "$E2E_DIR/up.out" 2>&1)"
+grep -q "uid=0 .*script_type=up" "$E2E_DIR/out/up.out" || e2e_fail "UP did not run as root: $(cat "$E2E_DIR/out/up.out" 2>&1)"
 e2e_stop server
-grep -q "uid=0 signal=sigterm script_type=down dev=tun" "$E2E_DIR/down.out" \
-    || e2e_fail "DOWN did not run as root with signal and script_type: $(cat "$E2E_DIR/down.out" 2>&1)"
-grep -q "args=tun[0-9]* 1500 0 198.51.100.1 255.255.255.0 init" "$E2E_DIR/down.out" \
-    || e2e_fail "script_args missing: $(cat "$E2E_DIR/down.out")"
-grep -q "uid=0 signal=sigterm script_type=route-pre-down" "$E2E_DIR/predown.out" \
-    || e2e_fail "ROUTE_PREDOWN did not run as root: $(cat "$E2E_DIR/predown.out" 2>&1)"
-grep -q "ld_preload=unset path=/usr/local/sbin:" "$E2E_DIR/down.out" \
-    || e2e_fail "hostile LD_PRELOAD or PATH reached the command: $(cat "$E2E_DIR/down.out")"
+grep -q "uid=0 signal=sigterm script_type=down dev=tun" "$E2E_DIR/out/down.out" \
+    || e2e_fail "DOWN did not run as root with signal and script_type: $(cat "$E2E_DIR/out/down.out" 2>&1)"
+grep -q "args=tun[0-9]* 1500 0 198.51.100.1 255.255.255.0 init" "$E2E_DIR/out/down.out" \
+    || e2e_fail "script_args missing: $(cat "$E2E_DIR/out/down.out")"
+grep -q "uid=0 signal=sigterm script_type=route-pre-down" "$E2E_DIR/out/predown.out" \
+    || e2e_fail "ROUTE_PREDOWN did not run as root: $(cat "$E2E_DIR/out/predown.out" 2>&1)"
+grep -q "ld_preload=unset path=/usr/local/sbin:" "$E2E_DIR/out/down.out" \
+    || e2e_fail "hostile LD_PRELOAD or PATH reached the command: $(cat "$E2E_DIR/out/down.out")"
 grep -q "not passing LD_PRELOAD to the command" "$E2E_DIR/server.log" \
     || e2e_fail "the dropped LD_PRELOAD was not reported"
 grep -q "hello from down on stderr" "$E2E_DIR/server.log" || e2e_fail "command stderr not logged"
@@ -74,6 +77,20 @@ hpid=$(pgrep -P "$spid" | head -n 1)
 [ -n "$hpid" ] || e2e_fail "no helper process under the server"
 kill -9 "$hpid"
 e2e_stop server
-[ -f "$E2E_DIR/down.out" ] && e2e_fail "DOWN ran although its helper was killed"
+[ -f "$E2E_DIR/out/down.out" ] && e2e_fail "DOWN ran although its helper was killed"
 grep -q "the root helper is gone" "$E2E_DIR/server.log" || e2e_fail "helper death not reported"
 e2e_log "ok: a killed helper is reported at DOWN"
+
+# 5. SIGHUP: OpenVPN reopens plugins as nobody; the DOWN of the SIGHUP itself still runs as
+#    root (old helper), and the reopened plugin says clearly that it has no root.
+mkscript down
+server_run "$E2E_DIR/down.sh"
+kill -HUP "$(cat "$E2E_DIR/server.pid")"
+e2e_wait_log server.log "opened without root" 15 || e2e_fail "no clear word after the SIGHUP reopen"
+grep -q "uid=0 signal=sighup script_type=down" "$E2E_DIR/out/down.out" \
+    || e2e_fail "the DOWN of the SIGHUP did not run as root: $(cat "$E2E_DIR/out/down.out" 2>&1)"
+e2e_wait_log server.log "Initialization Sequence Completed" 15 || e2e_fail "no restart after SIGHUP"
+e2e_stop server
+grep -q "uid=65534 signal=sigterm script_type=down" "$E2E_DIR/out/down.out" \
+    || e2e_fail "after the reopen DOWN should run as nobody: $(cat "$E2E_DIR/out/down.out" 2>&1)"
+e2e_log "ok: SIGHUP: root DOWN before the reopen, a clear warning after it"

@@ -44,6 +44,10 @@ e2e_require() {
         [ "${CI:-}" = true ] && e2e_fail "cannot run in CI: $why"
         e2e_skip "$why"
     fi
+    # OpenVPN 2.6 keeps CAP_NET_ADMIN after `user nobody`, so a SIGHUP can reopen the tun
+    # device, but only when /dev/net/tun has its usual mode 0666 (udev's default; some
+    # containers create it 0600).
+    [ "$(stat -c %a /dev/net/tun)" = 666 ] || chmod 666 /dev/net/tun
 }
 
 e2e_cleanup() {
@@ -95,7 +99,8 @@ e2e_pki() {
         mk server serverAuth
         for cn in "$@"; do mk "$cn" clientAuth; done
     ) || e2e_fail "PKI generation with openssl failed"
-    chmod 644 "$d"/*.crt
+    # Throwaway keys, readable by nobody: OpenVPN re-reads its config as nobody at SIGHUP.
+    chmod 644 "$d"/*.crt "$d"/*.key
 }
 
 # Starts E2E_DIR so that it is reachable by nobody (SIGHUP reopens as nobody).
@@ -147,10 +152,16 @@ CONF
 
 # e2e_start_server: runs openvpn in the server namespace, waits for it to listen.
 e2e_start_server() {
+    # The pid file is rewritten as nobody at SIGHUP: keep it where nobody may write.
+    mkdir -p "$E2E_DIR/run"
+    : > "$E2E_DIR/run/server.pid"
+    chown nobody "$E2E_DIR/run" "$E2E_DIR/run/server.pid"
+    ln -sf run/server.pid "$E2E_DIR/server.pid"
     ip netns exec "$E2E_SRV" ${E2E_SERVER_WRAP:-} openvpn --config "$E2E_DIR/server.conf" \
-        --writepid "$E2E_DIR/server.pid" > "$E2E_DIR/server.log" 2>&1 &
+        --writepid "$E2E_DIR/run/server.pid" > "$E2E_DIR/server.log" 2>&1 &
     local pid=$!
     E2E_PIDS="$E2E_PIDS $pid"
+
     local t=200
     while ! grep -q "Initialization Sequence Completed" "$E2E_DIR/server.log" 2>/dev/null; do
         kill -0 "$pid" 2>/dev/null || e2e_fail "server exited at start"
