@@ -1,0 +1,499 @@
+/* query.c: who / current / history over the address database, and time parsing. */
+#include "ovpbuild.h"
+
+#include <ctype.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+
+#include "query.h"
+
+/* ------------------------------------------------------------ results */
+
+void
+query_result_free(struct qresult *r)
+{
+    if (!r)
+    {
+        return;
+    }
+    for (size_t i = 0; i < r->nrows * r->ncols; i++)
+    {
+        free(r->vals[i].s);
+    }
+    free(r->vals);
+    r->vals = NULL;
+    r->nrows = r->cap = 0;
+}
+
+const struct qval *
+query_cell(const struct qresult *r, size_t row, const char *name)
+{
+    if (!r || row >= r->nrows || !name)
+    {
+        return NULL;
+    }
+    for (size_t c = 0; c < r->ncols; c++)
+    {
+        if (strcmp(r->cols[c].name, name) == 0)
+        {
+            return &r->vals[row * r->ncols + c];
+        }
+    }
+    return NULL;
+}
+
+/* Appends the current row of ST (its columns match R's, in order). */
+static int
+add_row(struct qresult *r, sqlite3_stmt *st)
+{
+    if (r->nrows == r->cap)
+    {
+        size_t cap = r->cap ? r->cap * 2 : 16;
+        struct qval *v = realloc(r->vals, cap * r->ncols * sizeof(*v));
+        if (!v)
+        {
+            return -1;
+        }
+        r->vals = v;
+        r->cap = cap;
+    }
+    struct qval *row = &r->vals[r->nrows * r->ncols];
+    memset(row, 0, r->ncols * sizeof(*row));
+    r->nrows++; /* counted now, so that a failure below is freed with the rest */
+    for (size_t c = 0; c < r->ncols; c++)
+    {
+        int i = (int)c;
+        if (sqlite3_column_type(st, i) == SQLITE_NULL)
+        {
+            row[c].null = 1;
+        }
+        else if (r->cols[c].type == Q_TEXT)
+        {
+            const unsigned char *t = sqlite3_column_text(st, i);
+            row[c].s = strdup(t ? (const char *)t : "");
+            if (!row[c].s)
+            {
+                return -1;
+            }
+        }
+        else
+        {
+            row[c].i = sqlite3_column_int64(st, i);
+        }
+    }
+    return 0;
+}
+
+/* Runs a prepared, bound statement to its end, adding every row. */
+static int
+collect(sqlite3 *db, sqlite3_stmt *st, struct qresult *r, char *err, size_t errlen)
+{
+    int rc;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW)
+    {
+        if (add_row(r, st) < 0)
+        {
+            snprintf(err, errlen, "out of memory");
+            return -1;
+        }
+    }
+    if (rc != SQLITE_DONE)
+    {
+        snprintf(err, errlen, "query failed: %s", sqlite3_errmsg(db));
+        return -1;
+    }
+    return 0;
+}
+
+static int
+prepare(sqlite3 *db, const char *sql, sqlite3_stmt **st, char *err, size_t errlen)
+{
+    if (sqlite3_prepare_v2(db, sql, -1, st, NULL) != SQLITE_OK)
+    {
+        snprintf(err, errlen, "query failed: %s", sqlite3_errmsg(db));
+        return -1;
+    }
+    return 0;
+}
+
+/* ---------------------------------------------------------------- who */
+
+static const struct qcol who_cols[] = {
+    {"instance", Q_TEXT},      {"address", Q_TEXT},   {"common_name", Q_TEXT},
+    {"username", Q_TEXT},      {"real_ip", Q_TEXT},   {"real_port", Q_INT},
+    {"since", Q_TIME},         {"until", Q_TIME},     {"session_connected", Q_TIME},
+    {"session_ended", Q_TIME}, {"session_id", Q_INT},
+};
+
+/*
+ * For one (instance, key): the last event at or before ?3; when it made an
+ * owner, the first later event that ended the holding (delete, reset, or a
+ * different owner) gives "until".
+ */
+static const char who_sql[] =
+    "WITH last AS (SELECT id, time_ms, op, common_name, session_id FROM address_event"
+    "  WHERE address = ?1 AND instance = ?2 AND time_ms <= ?3"
+    "  ORDER BY time_ms DESC, id DESC LIMIT 1)"
+    " SELECT ?2, ?1, last.common_name, s.username, s.real_ip, s.real_port, last.time_ms,"
+    "  (SELECT e.time_ms FROM address_event e WHERE e.address = ?1 AND e.instance = ?2"
+    "    AND (e.time_ms > last.time_ms OR (e.time_ms = last.time_ms AND e.id > last.id))"
+    "    AND (e.op IN ('delete', 'reset') OR e.common_name IS NOT last.common_name"
+    "         OR e.session_id IS NOT last.session_id)"
+    "    ORDER BY e.time_ms, e.id LIMIT 1),"
+    "  s.connect_ms, s.disconnect_ms, last.session_id"
+    " FROM last LEFT JOIN session s ON s.id = last.session_id"
+    " WHERE last.op IN ('add', 'update')";
+
+int
+query_who(sqlite3 *db, const struct addr *a, int64_t at_ms, struct qresult *out, char *err,
+          size_t errlen)
+{
+    char keys[ADDR_COVER_MAX][ADDR_TEXT_MAX];
+    sqlite3_stmt *inst = NULL, *st = NULL;
+    int rc = -1;
+
+    memset(out, 0, sizeof(*out));
+    out->cols = who_cols;
+    out->ncols = sizeof(who_cols) / sizeof(who_cols[0]);
+    size_t nkeys = addr_covering(a, keys, ADDR_COVER_MAX);
+
+    if (prepare(db, "SELECT name FROM instance ORDER BY name", &inst, err, errlen) < 0 ||
+        prepare(db, who_sql, &st, err, errlen) < 0)
+    {
+        goto cleanup;
+    }
+    /* One index seek per (instance, key): fast at any table size. */
+    while ((rc = sqlite3_step(inst)) == SQLITE_ROW)
+    {
+        const unsigned char *name = sqlite3_column_text(inst, 0);
+        for (size_t k = 0; k < nkeys; k++)
+        {
+            sqlite3_bind_text(st, 1, keys[k], -1, SQLITE_STATIC);
+            sqlite3_bind_text(st, 2, (const char *)name, -1, SQLITE_TRANSIENT);
+            sqlite3_bind_int64(st, 3, at_ms);
+            if (collect(db, st, out, err, errlen) < 0)
+            {
+                rc = -1;
+                goto cleanup;
+            }
+            sqlite3_reset(st);
+        }
+    }
+    if (rc != SQLITE_DONE)
+    {
+        snprintf(err, errlen, "query failed: %s", sqlite3_errmsg(db));
+        rc = -1;
+        goto cleanup;
+    }
+    rc = 0;
+
+cleanup:
+    sqlite3_finalize(inst);
+    sqlite3_finalize(st);
+    return rc;
+}
+
+/* ------------------------------------------------------------ current */
+
+static const struct qcol current_cols[] = {
+    {"instance", Q_TEXT},  {"common_name", Q_TEXT}, {"username", Q_TEXT}, {"real_ip", Q_TEXT},
+    {"real_port", Q_INT},  {"vaddr4", Q_TEXT},      {"vaddr6", Q_TEXT},   {"since", Q_TIME},
+    {"addresses", Q_TEXT}, {"session_id", Q_INT},
+};
+
+static const char current_sql[] =
+    "SELECT s.instance, s.common_name, s.username, s.real_ip, s.real_port, s.vaddr4,"
+    "  s.vaddr6, s.connect_ms,"
+    "  (SELECT group_concat(address, ' ') FROM (SELECT address FROM current_address c"
+    "    WHERE c.session_id = s.id ORDER BY address)),"
+    "  s.id"
+    " FROM session s WHERE s.disconnect_ms IS NULL"
+    " UNION ALL"
+    " SELECT c.instance, c.common_name, NULL, NULL, NULL, NULL, NULL, c.since_ms, c.address,"
+    "  c.session_id"
+    " FROM current_address c WHERE c.session_id IS NULL OR NOT EXISTS (SELECT 1 FROM session s"
+    "  WHERE s.id = c.session_id AND s.disconnect_ms IS NULL)"
+    " ORDER BY 1, 2, 8";
+
+int
+query_current(sqlite3 *db, struct qresult *out, char *err, size_t errlen)
+{
+    sqlite3_stmt *st = NULL;
+    memset(out, 0, sizeof(*out));
+    out->cols = current_cols;
+    out->ncols = sizeof(current_cols) / sizeof(current_cols[0]);
+    int rc =
+        prepare(db, current_sql, &st, err, errlen) < 0 ? -1 : collect(db, st, out, err, errlen);
+    sqlite3_finalize(st);
+    return rc;
+}
+
+/* ------------------------------------------------------------ history */
+
+static const struct qcol history_cols[] = {
+    {"instance", Q_TEXT},   {"common_name", Q_TEXT},   {"username", Q_TEXT},
+    {"real_ip", Q_TEXT},    {"real_port", Q_INT},      {"vaddr4", Q_TEXT},
+    {"vaddr6", Q_TEXT},     {"connected", Q_TIME},     {"disconnected", Q_TIME},
+    {"duration_s", Q_INT},  {"bytes_received", Q_INT}, {"bytes_sent", Q_INT},
+    {"end_reason", Q_TEXT}, {"addresses", Q_TEXT},     {"session_id", Q_INT},
+};
+
+/* %s is the indexed column: the WHERE is built from a fixed list, never from input. */
+static const char history_sql[] =
+    "SELECT s.instance, s.common_name, s.username, s.real_ip, s.real_port, s.vaddr4,"
+    "  s.vaddr6, s.connect_ms, s.disconnect_ms, s.duration_s, s.bytes_received,"
+    "  s.bytes_sent, s.end_reason,"
+    "  (SELECT group_concat(address, ' ') FROM (SELECT DISTINCT address FROM address_event e"
+    "    WHERE e.session_id = s.id AND e.op IN ('add', 'update') ORDER BY address)),"
+    "  s.id"
+    " FROM session s WHERE s.%s = ?1 AND s.connect_ms <= ?3"
+    "  AND (s.disconnect_ms IS NULL OR s.disconnect_ms >= ?2)"
+    " ORDER BY s.connect_ms, s.id";
+
+int
+query_history(sqlite3 *db, enum query_by by, const char *value, int64_t since_ms,
+              int64_t until_ms, struct qresult *out, char *err, size_t errlen)
+{
+    static const char *const column[] = {
+        [QUERY_BY_USER] = "username",
+        [QUERY_BY_CN] = "common_name",
+        [QUERY_BY_REAL_IP] = "real_ip",
+    };
+    char sql[sizeof(history_sql) + 32];
+    sqlite3_stmt *st = NULL;
+    struct addr a;
+    int rc = -1;
+
+    memset(out, 0, sizeof(*out));
+    out->cols = history_cols;
+    out->ncols = sizeof(history_cols) / sizeof(history_cols[0]);
+    if ((int)by < 0 || by > QUERY_BY_REAL_IP || !value)
+    {
+        snprintf(err, errlen, "internal error: bad history query");
+        return -1;
+    }
+    /* Real addresses are stored as the plugin normalised them. */
+    if (by == QUERY_BY_REAL_IP && addr_parse(value, &a) == 0 &&
+        (a.kind == ADDR_IPV4 || a.kind == ADDR_IPV6))
+    {
+        value = a.text;
+    }
+    snprintf(sql, sizeof(sql), history_sql, column[by]);
+    if (prepare(db, sql, &st, err, errlen) == 0)
+    {
+        sqlite3_bind_text(st, 1, value, -1, SQLITE_STATIC);
+        sqlite3_bind_int64(st, 2, since_ms);
+        sqlite3_bind_int64(st, 3, until_ms);
+        rc = collect(db, st, out, err, errlen);
+    }
+    sqlite3_finalize(st);
+    return rc;
+}
+
+/* ------------------------------------------------------------- times */
+
+/* Reads exactly N digits at *P into *OUT. */
+static int
+digits(const char **p, int n, int *out)
+{
+    int v = 0;
+    for (int i = 0; i < n; i++)
+    {
+        if (!isdigit((unsigned char)(*p)[i]))
+        {
+            return -1;
+        }
+        v = v * 10 + ((*p)[i] - '0');
+    }
+    *p += n;
+    *out = v;
+    return 0;
+}
+
+/* Reads ".ddd..." (any number of digits) as milliseconds; none is 0. */
+static int
+fraction_ms(const char **p, int *ms)
+{
+    int v = 0, scale = 100, n = 0;
+    if (**p != '.' && **p != ',')
+    {
+        *ms = 0;
+        return 0;
+    }
+    (*p)++;
+    while (isdigit((unsigned char)**p))
+    {
+        v += (**p - '0') * scale;
+        scale /= 10;
+        (*p)++;
+        n++;
+    }
+    *ms = v;
+    return n > 0 ? 0 : -1;
+}
+
+static int
+days_in_month(int y, int m)
+{
+    static const int d[] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+    int leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
+    return m == 2 && leap ? 29 : d[m - 1];
+}
+
+static int
+parse_unix(const char *s, int64_t *ms)
+{
+    const char *p = s + (*s == '@');
+    long long sec = 0;
+    int frac = 0, n = 0;
+    while (isdigit((unsigned char)*p))
+    {
+        if (sec > (INT64_MAX / 1000 - 9) / 10)
+        {
+            return -1;
+        }
+        sec = sec * 10 + (*p++ - '0');
+        n++;
+    }
+    if (n == 0 || fraction_ms(&p, &frac) < 0 || *p)
+    {
+        return -1;
+    }
+    *ms = (int64_t)sec * 1000 + frac;
+    return 0;
+}
+
+int
+query_parse_time(const char *s, int64_t *ms)
+{
+    struct tm tm;
+    int y, mo, d, h = 0, mi = 0, sec = 0, frac = 0, zone = 0, off = 0;
+    const char *p = s;
+
+    if (!s || !*s)
+    {
+        return -1;
+    }
+    if (*s == '@' || strspn(s, "0123456789.") == strlen(s))
+    {
+        return parse_unix(s, ms);
+    }
+    if (digits(&p, 4, &y) < 0 || *p++ != '-' || digits(&p, 2, &mo) < 0 || *p++ != '-' ||
+        digits(&p, 2, &d) < 0)
+    {
+        return -1;
+    }
+    if (mo < 1 || mo > 12 || d < 1 || d > days_in_month(y, mo) || y < 1970)
+    {
+        return -1;
+    }
+    if (*p == 'T' || *p == 't' || *p == ' ')
+    {
+        p++;
+        if (digits(&p, 2, &h) < 0 || *p++ != ':' || digits(&p, 2, &mi) < 0)
+        {
+            return -1;
+        }
+        if (*p == ':')
+        {
+            p++;
+            if (digits(&p, 2, &sec) < 0 || fraction_ms(&p, &frac) < 0)
+            {
+                return -1;
+            }
+        }
+        if (h > 23 || mi > 59 || sec > 60)
+        {
+            return -1;
+        }
+        if (*p == 'Z' || *p == 'z')
+        {
+            zone = 1;
+            p++;
+        }
+        else if (*p == '+' || *p == '-')
+        {
+            int sign = *p++ == '-' ? -1 : 1, oh, om = 0;
+            if (digits(&p, 2, &oh) < 0)
+            {
+                return -1;
+            }
+            if (*p == ':')
+            {
+                p++;
+            }
+            if (*p && digits(&p, 2, &om) < 0)
+            {
+                return -1;
+            }
+            if (oh > 23 || om > 59)
+            {
+                return -1;
+            }
+            zone = 1;
+            off = sign * (oh * 3600 + om * 60);
+        }
+    }
+    if (*p)
+    {
+        return -1;
+    }
+    memset(&tm, 0, sizeof(tm));
+    tm.tm_year = y - 1900;
+    tm.tm_mon = mo - 1;
+    tm.tm_mday = d;
+    tm.tm_hour = h;
+    tm.tm_min = mi;
+    tm.tm_sec = sec;
+    time_t t;
+    if (zone)
+    {
+        t = timegm(&tm) - off;
+    }
+    else
+    {
+        tm.tm_isdst = -1; /* local time, with the DST rule of that date */
+        t = mktime(&tm);
+    }
+    if (t == (time_t)-1)
+    {
+        return -1;
+    }
+    *ms = (int64_t)t * 1000 + frac;
+    return 0;
+}
+
+void
+query_format_time(int64_t ms, int utc, char *buf, size_t len)
+{
+    struct tm tm;
+    time_t t = (time_t)(ms / 1000);
+    int frac = (int)(ms % 1000);
+    if (frac < 0)
+    {
+        frac += 1000;
+        t--;
+    }
+    if (utc)
+    {
+        char base[32];
+        gmtime_r(&t, &tm);
+        strftime(base, sizeof(base), "%Y-%m-%dT%H:%M:%S", &tm);
+        if (frac)
+        {
+            snprintf(buf, len, "%s.%03dZ", base, frac);
+        }
+        else
+        {
+            snprintf(buf, len, "%sZ", base);
+        }
+    }
+    else
+    {
+        localtime_r(&t, &tm);
+        strftime(buf, len, "%Y-%m-%d %H:%M:%S", &tm);
+    }
+}

@@ -1,0 +1,1143 @@
+/* test_store.c: unit tests for learn-address-db's schema, writer thread and queries. */
+#include "ovpbuild.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+#include <cmocka.h>
+
+#include <sqlite3.h>
+
+#include "addr.h"
+#include "fakehost.h"
+#include "query.h"
+#include "schema.h"
+#include "store.h"
+
+/* ------------------------------------------------------------ fixture */
+
+struct t
+{
+    char dir[64];
+    char path[128];
+    struct ovp_log *log;
+    struct store *s;
+};
+
+static int
+setup(void **state)
+{
+    struct t *t = calloc(1, sizeof(*t));
+    assert_non_null(t);
+    snprintf(t->dir, sizeof(t->dir), "/tmp/ovp-test-store-XXXXXX");
+    assert_non_null(mkdtemp(t->dir));
+    snprintf(t->path, sizeof(t->path), "%s/addr.sqlite", t->dir);
+    fakehost_reset();
+    t->log = ovp_log_new("lad", fakehost_vlog, 4, 1024);
+    assert_non_null(t->log);
+    *state = t;
+    return 0;
+}
+
+static int
+teardown(void **state)
+{
+    struct t *t = *state;
+    char p[160];
+    store_close(t->s);
+    ovp_log_free(t->log);
+    const char *const side[] = {"", "-wal", "-shm", "-journal"};
+    for (size_t i = 0; i < 4; i++)
+    {
+        snprintf(p, sizeof(p), "%s%s", t->path, side[i]);
+        unlink(p);
+    }
+    rmdir(t->dir);
+    free(t);
+    return 0;
+}
+
+static struct store_config
+config_for(const struct t *t)
+{
+    struct store_config c = {
+        .path = t->path,
+        .instance = "test",
+        .flush_ms = 20,
+        .busy_ms = 100,
+        .close_ms = 3000,
+        .retention_days = 0,
+        .queue_size = 4096,
+    };
+    return c;
+}
+
+static void
+open_store(struct t *t, const struct store_config *c)
+{
+    int degraded = -1;
+    assert_int_equal(store_open(c, t->log, &t->s, &degraded), 0);
+    assert_int_equal(degraded, 0);
+}
+
+static void
+close_store(struct t *t)
+{
+    store_close(t->s);
+    t->s = NULL;
+    ovp_log_drain(t->log);
+}
+
+/* First column of the first row of SQL on a fresh connection, or -1. */
+static long long
+q_int(const char *path, const char *sql)
+{
+    sqlite3 *db = NULL;
+    sqlite3_stmt *st = NULL;
+    long long v = -1;
+    if (sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL) == SQLITE_OK)
+    {
+        sqlite3_busy_timeout(db, 2000);
+        if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) == SQLITE_OK &&
+            sqlite3_step(st) == SQLITE_ROW)
+        {
+            v = sqlite3_column_type(st, 0) == SQLITE_NULL ? -2 : sqlite3_column_int64(st, 0);
+        }
+    }
+    sqlite3_finalize(st);
+    sqlite3_close(db);
+    return v;
+}
+
+/* Runs SQL (several statements) on a fresh read-write connection. */
+static void
+q_exec(const char *path, const char *sql)
+{
+    sqlite3 *db = NULL;
+    char *msg = NULL;
+    assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+    sqlite3_busy_timeout(db, 2000);
+    if (sqlite3_exec(db, sql, NULL, NULL, &msg) != SQLITE_OK)
+    {
+        fail_msg("%s: %s", sql, msg);
+    }
+    sqlite3_close(db);
+}
+
+static int64_t
+mono_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* Polls SQL until it answers WANT (draining the log meanwhile). Returns 1 when it did. */
+static int
+wait_for(struct t *t, const char *sql, long long want, int timeout_ms)
+{
+    int64_t end = mono_ms() + timeout_ms;
+    do
+    {
+        ovp_log_drain(t->log);
+        if (q_int(t->path, sql) == want)
+        {
+            return 1;
+        }
+        usleep(10000);
+    } while (mono_ms() < end);
+    return 0;
+}
+
+/* Drains the log until a line contains NEEDLE. Returns 1 when one did. */
+static int
+wait_log(struct t *t, const char *needle, int timeout_ms)
+{
+    int64_t end = mono_ms() + timeout_ms;
+    do
+    {
+        ovp_log_drain(t->log);
+        if (fakehost_find(needle) >= 0)
+        {
+            return 1;
+        }
+        usleep(10000);
+    } while (mono_ms() < end);
+    return 0;
+}
+
+static struct addr
+A(const char *text)
+{
+    struct addr a;
+    assert_int_equal(addr_parse(text, &a), 0);
+    return a;
+}
+
+static void
+add(struct t *t, enum store_op op, const char *addr, const char *cn, uint64_t sid, int64_t ms)
+{
+    struct addr a = A(addr);
+    assert_int_equal(store_address(t->s, op, &a, cn, sid, ms), 0);
+}
+
+static void
+connect_session(struct t *t, uint64_t sid, const char *cn, const char *user, const char *ip,
+                long port, int64_t ms)
+{
+    struct store_session ss = {
+        .id = sid,
+        .connect_ms = ms,
+        .common_name = cn,
+        .username = user,
+        .real_ip = ip,
+        .real_port = port,
+        .vaddr4 = "10.8.0.14",
+        .vaddr6 = "fd00::14",
+    };
+    assert_int_equal(store_connect(t->s, &ss), 0);
+}
+
+static void
+disconnect_session(struct t *t, uint64_t sid, const char *cn, const char *ip, long port,
+                   int64_t ms)
+{
+    struct store_disconnect sd = {
+        .id = sid,
+        .disconnect_ms = ms,
+        .common_name = cn,
+        .real_ip = ip,
+        .real_port = port,
+        .bytes_received = 1000,
+        .bytes_sent = 2000,
+        .duration_s = 42,
+        .reason = "disconnect",
+    };
+    assert_int_equal(store_disconnect(t->s, &sd), 0);
+}
+
+/* ------------------------------------------------------------- schema */
+
+static void
+schema__fresh_file_is_created_at_current_version(void **state)
+{
+    struct t *t = *state;
+    sqlite3 *db = NULL;
+    char err[512];
+    int created = 0;
+    assert_int_equal(schema_open_rw(t->path, 100, 0, &db, &created, err, sizeof(err)), 0);
+    assert_int_equal(created, 1);
+    sqlite3_close(db);
+    assert_int_equal(q_int(t->path, "PRAGMA user_version"), SCHEMA_VERSION);
+    assert_int_equal(q_int(t->path, "PRAGMA application_id"), SCHEMA_APP_ID);
+    assert_int_equal(q_int(t->path, "SELECT count(*) FROM sqlite_master WHERE name IN"
+                                    " ('session', 'address_event', 'current_address',"
+                                    " 'instance')"),
+                     4);
+    assert_int_equal(q_int(t->path, "SELECT count(*) FROM sqlite_master WHERE type = 'index'"
+                                    " AND name = 'address_event_by_address'"),
+                     1);
+    /* WAL is a property of the file: a new connection sees it. */
+    sqlite3_open(t->path, &db);
+    sqlite3_stmt *st = NULL;
+    sqlite3_prepare_v2(db, "PRAGMA journal_mode", -1, &st, NULL);
+    assert_int_equal(sqlite3_step(st), SQLITE_ROW);
+    assert_string_equal((const char *)sqlite3_column_text(st, 0), "wal");
+    sqlite3_finalize(st);
+    sqlite3_close(db);
+}
+
+static void
+schema__reopen_keeps_rows_and_does_not_recreate(void **state)
+{
+    struct t *t = *state;
+    sqlite3 *db = NULL;
+    char err[512];
+    int created = 0;
+    assert_int_equal(schema_open_rw(t->path, 100, 0, &db, &created, err, sizeof(err)), 0);
+    sqlite3_close(db);
+    q_exec(t->path, "INSERT INTO instance(name) VALUES ('kept')");
+    assert_int_equal(schema_open_rw(t->path, 100, 1, &db, &created, err, sizeof(err)), 0);
+    assert_int_equal(created, 0);
+    sqlite3_close(db);
+    assert_int_equal(q_int(t->path, "SELECT count(*) FROM instance WHERE name = 'kept'"), 1);
+    /* And the query side accepts it. */
+    assert_int_equal(schema_open_ro(t->path, 100, &db, err, sizeof(err)), 0);
+    sqlite3_close(db);
+}
+
+static void
+schema__version_zero_of_ours_is_migrated(void **state)
+{
+    struct t *t = *state;
+    sqlite3 *db = NULL;
+    char err[512], sql[64];
+    int created = 0;
+    /* Our application id but no schema yet (an interrupted first start). */
+    snprintf(sql, sizeof(sql), "PRAGMA application_id = %d", SCHEMA_APP_ID);
+    q_exec(t->path, sql);
+    assert_int_equal(schema_open_rw(t->path, 100, 0, &db, &created, err, sizeof(err)), 0);
+    assert_int_equal(created, 1);
+    sqlite3_close(db);
+    assert_int_equal(q_int(t->path, "PRAGMA user_version"), SCHEMA_VERSION);
+}
+
+static void
+schema__newer_version_is_refused(void **state)
+{
+    struct t *t = *state;
+    sqlite3 *db = NULL;
+    char err[512];
+    assert_int_equal(schema_open_rw(t->path, 100, 0, &db, NULL, err, sizeof(err)), 0);
+    sqlite3_close(db);
+    q_exec(t->path, "PRAGMA user_version = 99");
+    assert_int_equal(schema_open_rw(t->path, 100, 0, &db, NULL, err, sizeof(err)), -1);
+    assert_null(db);
+    assert_non_null(strstr(err, "newer"));
+    assert_non_null(strstr(err, t->path));
+    assert_int_equal(schema_open_ro(t->path, 100, &db, err, sizeof(err)), -1);
+    assert_non_null(strstr(err, "newer"));
+    assert_int_equal(q_int(t->path, "PRAGMA user_version"), 99);
+}
+
+static void
+schema__foreign_database_is_refused_and_untouched(void **state)
+{
+    struct t *t = *state;
+    sqlite3 *db = NULL;
+    char err[512];
+    q_exec(t->path, "CREATE TABLE accounts(id INTEGER); PRAGMA user_version = 1");
+    assert_int_equal(schema_open_rw(t->path, 100, 0, &db, NULL, err, sizeof(err)), -1);
+    assert_non_null(strstr(err, "another application"));
+    assert_int_equal(schema_open_ro(t->path, 100, &db, err, sizeof(err)), -1);
+    assert_non_null(strstr(err, "another application"));
+    assert_int_equal(q_int(t->path, "SELECT count(*) FROM sqlite_master"), 1);
+}
+
+static void
+schema__text_file_is_refused_and_untouched(void **state)
+{
+    struct t *t = *state;
+    sqlite3 *db = NULL;
+    char err[512], buf[64] = "";
+    const char text[] = "not a database at all, just some text that is long enough\n";
+    FILE *f = fopen(t->path, "w");
+    assert_non_null(f);
+    fputs(text, f);
+    fclose(f);
+    assert_int_equal(schema_open_rw(t->path, 100, 0, &db, NULL, err, sizeof(err)), -1);
+    assert_non_null(strstr(err, "not an SQLite database"));
+    assert_int_equal(schema_open_ro(t->path, 100, &db, err, sizeof(err)), -1);
+    f = fopen(t->path, "r");
+    assert_non_null(fgets(buf, sizeof(buf), f));
+    fclose(f);
+    assert_int_equal(strncmp(buf, text, 20), 0);
+}
+
+static void
+schema__empty_file_is_initialised(void **state)
+{
+    struct t *t = *state;
+    sqlite3 *db = NULL;
+    char err[512];
+    int created = 0;
+    int fd = open(t->path, O_CREAT | O_WRONLY, 0600);
+    assert_true(fd >= 0);
+    close(fd);
+    assert_int_equal(schema_open_rw(t->path, 100, 0, &db, &created, err, sizeof(err)), 0);
+    assert_int_equal(created, 1);
+    sqlite3_close(db);
+}
+
+static void
+schema__query_side_never_creates_and_explains(void **state)
+{
+    struct t *t = *state;
+    sqlite3 *db = NULL;
+    char err[512];
+    struct stat sb;
+    assert_int_equal(schema_open_ro(t->path, 100, &db, err, sizeof(err)), -1);
+    assert_non_null(strstr(err, "No such file"));
+    assert_int_equal(stat(t->path, &sb), -1);
+    int fd = open(t->path, O_CREAT | O_WRONLY, 0600);
+    close(fd);
+    assert_int_equal(schema_open_ro(t->path, 100, &db, err, sizeof(err)), -1);
+    assert_non_null(strstr(err, "empty"));
+    assert_int_equal(stat(t->path, &sb), 0);
+    assert_int_equal(sb.st_size, 0);
+}
+
+/* -------------------------------------------------------------- writer */
+
+static void
+store__many_events_then_close_all_present(void **state)
+{
+    struct t *t = *state;
+    struct store_config c = config_for(t);
+    c.queue_size = 50000;
+    c.flush_ms = 100;
+    open_store(t, &c);
+    int64_t now = store_now_ms();
+    connect_session(t, 7, "bulk", "bulk-user", "192.0.2.1", 1194, now);
+    for (int i = 0; i < 20000; i++)
+    {
+        char ip[32];
+        snprintf(ip, sizeof(ip), "10.%d.%d.%d", 64 + i / 65536, (i / 256) % 256, i % 256);
+        add(t, STORE_ADD, ip, "bulk", 7, now);
+    }
+    close_store(t);
+    assert_int_equal(q_int(t->path, "SELECT count(*) FROM address_event WHERE op = 'add'"),
+                     20000);
+    assert_int_equal(q_int(t->path, "SELECT count(DISTINCT address) FROM address_event"),
+                     20000);
+    /* A clean close releases what this run held, so nothing looks current afterwards. */
+    assert_int_equal(q_int(t->path, "SELECT count(*) FROM address_event WHERE op = 'reset'"),
+                     20000);
+    assert_int_equal(q_int(t->path, "SELECT count(*) FROM current_address"), 0);
+    assert_int_equal(q_int(t->path, "SELECT count(*) FROM session WHERE end_reason ="
+                                    " 'shutdown' AND disconnect_ms IS NOT NULL"),
+                     1);
+    assert_int_equal(q_int(t->path, "SELECT closed_ms IS NOT NULL FROM instance"), 1);
+    assert_int_equal(fakehost_find("lost"), -1);
+    assert_int_equal(fakehost_foreign_calls(), 0);
+}
+
+static void
+store__flush_interval_is_honoured(void **state)
+{
+    struct t *t = *state;
+    struct store_config c = config_for(t);
+    c.flush_ms = 400;
+    open_store(t, &c);
+    /* Let the writer's first transaction (registering the instance) pass. */
+    assert_true(wait_for(t, "SELECT count(*) FROM instance", 1, 3000));
+    int64_t t0 = mono_ms();
+    add(t, STORE_ADD, "10.8.0.1", "one", 0, store_now_ms());
+    usleep(100000);
+    assert_int_equal(q_int(t->path, "SELECT count(*) FROM address_event"), 0);
+    assert_true(wait_for(t, "SELECT count(*) FROM address_event", 1, 3000));
+    int64_t took = mono_ms() - t0;
+    assert_true(took >= 350);
+    assert_true(took < 3000);
+}
+
+static void
+store__a_full_batch_is_flushed_before_the_interval(void **state)
+{
+    struct t *t = *state;
+    struct store_config c = config_for(t);
+    c.flush_ms = 5000;
+    c.queue_size = 64; /* the writer is woken at 32 waiting */
+    open_store(t, &c);
+    assert_true(wait_for(t, "SELECT count(*) FROM instance", 1, 3000));
+    int64_t t0 = mono_ms();
+    for (int i = 0; i < 32; i++)
+    {
+        char ip[32];
+        snprintf(ip, sizeof(ip), "10.8.1.%d", i);
+        add(t, STORE_ADD, ip, "many", 0, store_now_ms());
+    }
+    assert_true(wait_for(t, "SELECT count(*) FROM address_event", 32, 4000));
+    assert_true(mono_ms() - t0 < 4000);
+}
+
+static void
+store__full_queue_drops_are_counted(void **state)
+{
+    struct t *t = *state;
+    struct store_config c = config_for(t);
+    struct store_stats st;
+    sqlite3 *blocker = NULL;
+    int refused = 0;
+    c.queue_size = 16;
+    c.busy_ms = 50;
+    open_store(t, &c);
+    assert_true(wait_for(t, "SELECT count(*) FROM instance", 1, 3000));
+    /* Hold the write lock so that the writer cannot empty the queue. */
+    assert_int_equal(sqlite3_open(t->path, &blocker), SQLITE_OK);
+    assert_int_equal(sqlite3_exec(blocker, "BEGIN IMMEDIATE", NULL, NULL, NULL), SQLITE_OK);
+    for (int i = 0; i < 60; i++)
+    {
+        struct addr a = A("10.8.2.1");
+        refused += store_address(t->s, STORE_ADD, &a, "q", 0, store_now_ms()) < 0;
+    }
+    store_get_stats(t->s, &st);
+    assert_true(refused >= 60 - 32); /* at most a queue and a batch in memory */
+    assert_int_equal(st.dropped, (unsigned long long)refused);
+    assert_int_equal(st.queued + st.dropped, 60);
+    sqlite3_exec(blocker, "ROLLBACK", NULL, NULL, NULL);
+    sqlite3_close(blocker);
+    close_store(t);
+    assert_int_equal(q_int(t->path, "SELECT count(*) FROM address_event WHERE op = 'add'"),
+                     60 - refused);
+}
+
+static void
+store__delete_is_attributed_to_the_current_owner(void **state)
+{
+    struct t *t = *state;
+    struct store_config c = config_for(t);
+    open_store(t, &c);
+    int64_t now = store_now_ms();
+    connect_session(t, 1001, "alice", "alice@example.org", "198.51.100.7", 50000, now);
+    add(t, STORE_ADD, "10.8.0.14", "alice", 1001, now + 1);
+    add(t, STORE_DELETE, "10.8.0.14", NULL, 0, now + 2);
+    /* Unknown address: recorded, owner unknown. */
+    add(t, STORE_DELETE, "10.8.0.99", NULL, 0, now + 3);
+    assert_true(wait_for(t, "SELECT count(*) FROM address_event", 3, 3000));
+    assert_int_equal(q_int(t->path, "SELECT session_id FROM address_event WHERE op = 'delete'"
+                                    " AND address = '10.8.0.14' AND common_name = 'alice'"),
+                     1001);
+    assert_int_equal(q_int(t->path, "SELECT session_id FROM address_event WHERE op = 'delete'"
+                                    " AND address = '10.8.0.99' AND common_name IS NULL"),
+                     -2);
+    assert_int_equal(q_int(t->path, "SELECT count(*) FROM current_address"), 0);
+}
+
+static void
+store__update_moves_the_address_to_the_new_owner(void **state)
+{
+    struct t *t = *state;
+    struct store_config c = config_for(t);
+    open_store(t, &c);
+    int64_t now = store_now_ms();
+    add(t, STORE_ADD, "2001:db8::14", "alice", 11, now);
+    add(t, STORE_UPDATE, "2001:DB8:0::14", "bob", 12, now + 1);
+    assert_true(wait_for(t, "SELECT count(*) FROM address_event", 2, 3000));
+    assert_int_equal(q_int(t->path, "SELECT session_id FROM current_address WHERE address ="
+                                    " '2001:db8::14' AND common_name = 'bob'"),
+                     12);
+    add(t, STORE_DELETE, "2001:db8::14", NULL, 0, now + 2);
+    assert_true(
+        wait_for(t, "SELECT session_id FROM address_event WHERE op = 'delete'", 12, 3000));
+}
+
+static void
+store__add_without_client_context_joins_the_open_session(void **state)
+{
+    struct t *t = *state;
+    struct store_config c = config_for(t);
+    open_store(t, &c);
+    int64_t now = store_now_ms();
+    connect_session(t, 77, "carol", NULL, "192.0.2.9", 1000, now);
+    add(t, STORE_ADD, "10.8.0.20", "carol", 0, now + 1);
+    assert_true(wait_for(t, "SELECT session_id FROM address_event WHERE address = '10.8.0.20'",
+                         77, 3000));
+}
+
+static void
+store__disconnect_without_id_matches_name_and_real_address(void **state)
+{
+    struct t *t = *state;
+    struct store_config c = config_for(t);
+    open_store(t, &c);
+    int64_t now = store_now_ms();
+    connect_session(t, 501, "dave", "dave", "192.0.2.7", 5000, now - 42000);
+    connect_session(t, 502, "dave", "dave", "192.0.2.8", 5000, now - 1000);
+    disconnect_session(t, 0, "dave", "192.0.2.7", 5000, now);
+    assert_true(wait_for(t, "SELECT bytes_sent FROM session WHERE id = 501", 2000, 3000));
+    assert_int_equal(q_int(t->path, "SELECT duration_s FROM session WHERE id = 501"), 42);
+    assert_int_equal(q_int(t->path, "SELECT disconnect_ms IS NULL FROM session WHERE id = 502"),
+                     1);
+}
+
+static void
+store__sql_fragments_in_names_are_stored_verbatim(void **state)
+{
+    struct t *t = *state;
+    struct store_config c = config_for(t);
+    static const char *const names[] = {
+        "Robert'); DROP TABLE session;--",
+        "x' OR '1'='1",
+        "quote\"d;semi;colon",
+        "back\\slash'--",
+        "%s%n%x",
+        "sn\xc3\xb6wman \xe2\x98\x83",
+        "1); DELETE FROM address_event; SELECT (1",
+    };
+    const size_t n = sizeof(names) / sizeof(names[0]);
+    open_store(t, &c);
+    int64_t now = store_now_ms();
+    for (size_t i = 0; i < n; i++)
+    {
+        char ip[32];
+        snprintf(ip, sizeof(ip), "10.8.3.%zu", i + 1);
+        connect_session(t, 900 + i, names[i], names[i], "192.0.2.50", (long)(4000 + i), now);
+        add(t, STORE_ADD, ip, names[i], 900 + i, now + 1);
+    }
+    close_store(t);
+    assert_int_equal(q_int(t->path, "SELECT count(*) FROM session"), (long long)n);
+    assert_int_equal(q_int(t->path, "SELECT count(*) FROM address_event WHERE op = 'add'"),
+                     (long long)n);
+
+    sqlite3 *db = NULL;
+    char err[512];
+    assert_int_equal(schema_open_ro(t->path, 100, &db, err, sizeof(err)), 0);
+    for (size_t i = 0; i < n; i++)
+    {
+        struct qresult r;
+        assert_int_equal(
+            query_history(db, QUERY_BY_CN, names[i], 0, INT64_MAX, &r, err, sizeof(err)), 0);
+        assert_int_equal(r.nrows, 1);
+        assert_string_equal(query_cell(&r, 0, "common_name")->s, names[i]);
+        assert_string_equal(query_cell(&r, 0, "username")->s, names[i]);
+        query_result_free(&r);
+    }
+    sqlite3_close(db);
+}
+
+static void
+store__locked_database_is_reported_and_rows_land_later(void **state)
+{
+    struct t *t = *state;
+    struct store_config c = config_for(t);
+    sqlite3 *blocker = NULL;
+    c.busy_ms = 100;
+    open_store(t, &c);
+    assert_true(wait_for(t, "SELECT count(*) FROM instance", 1, 3000));
+
+    assert_int_equal(sqlite3_open(t->path, &blocker), SQLITE_OK);
+    assert_int_equal(sqlite3_exec(blocker, "BEGIN IMMEDIATE", NULL, NULL, NULL), SQLITE_OK);
+    for (int i = 0; i < 10; i++)
+    {
+        char ip[32];
+        snprintf(ip, sizeof(ip), "10.8.4.%d", i);
+        add(t, STORE_ADD, ip, "locked-out", 0, store_now_ms());
+    }
+    assert_true(wait_log(t, "another process holds a lock", 3000));
+    assert_int_equal(store_failing(t->s), 1);
+    usleep(300000); /* the lock is held for a while, with retries meanwhile */
+    assert_int_equal(q_int(t->path, "SELECT count(*) FROM address_event"), 0);
+
+    sqlite3_exec(blocker, "ROLLBACK", NULL, NULL, NULL);
+    sqlite3_close(blocker);
+    assert_true(wait_for(t, "SELECT count(*) FROM address_event", 10, 8000));
+    assert_true(wait_log(t, "writable again", 3000));
+    assert_int_equal(store_failing(t->s), 0);
+    assert_int_equal(fakehost_foreign_calls(), 0);
+}
+
+/*
+ * Runs in a child (as nobody when root, since root writes anything): a
+ * read-only database at open is reported, kept events land once it is
+ * writable. Returns the exit status: 0 ok, else which check failed.
+ */
+static int
+readonly_child(struct t *t)
+{
+    struct store_config c = config_for(t);
+    sqlite3 *db = NULL;
+    char err[512];
+    int degraded = 0;
+
+    if (geteuid() == 0 &&
+        (chown(t->dir, 65534, 65534) < 0 || setgid(65534) < 0 || setuid(65534) < 0))
+    {
+        return 10;
+    }
+    if (schema_open_rw(t->path, 100, 0, &db, NULL, err, sizeof(err)) < 0)
+    {
+        return 11;
+    }
+    sqlite3_close(db);
+    if (chmod(t->path, 0444) < 0)
+    {
+        return 12;
+    }
+    if (store_open(&c, t->log, &t->s, &degraded) < 0 || !degraded)
+    {
+        return 13;
+    }
+    ovp_log_drain(t->log);
+    if (fakehost_find("read-only") < 0)
+    {
+        return 14;
+    }
+    struct addr a = A("10.8.5.1");
+    if (store_address(t->s, STORE_ADD, &a, "ro", 0, store_now_ms()) < 0)
+    {
+        return 15;
+    }
+    usleep(300000);
+    if (q_int(t->path, "SELECT count(*) FROM address_event") != 0 || !store_failing(t->s))
+    {
+        return 16;
+    }
+    /* What our message names: the database and the -shm SQLite made with its mode. */
+    ovp_log_drain(t->log);
+    char shm[200];
+    snprintf(shm, sizeof(shm), "%s-shm", t->path);
+    if (fakehost_find(shm) < 0)
+    {
+        return 17;
+    }
+    if (chmod(t->path, 0644) < 0 || chmod(shm, 0644) < 0)
+    {
+        return 20;
+    }
+    if (!wait_for(t, "SELECT count(*) FROM address_event", 1, 10000))
+    {
+        return 18;
+    }
+    close_store(t);
+    if (fakehost_find("writable again") < 0)
+    {
+        return 19;
+    }
+    return 0;
+}
+
+static void
+store__read_only_database_is_reported_and_recovers(void **state)
+{
+    struct t *t = *state;
+    int status = 0;
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0)
+    {
+        int rc = readonly_child(t);
+        if (rc)
+        {
+            fakehost_dump();
+        }
+        _exit(rc);
+    }
+    assert_int_equal(waitpid(pid, &status, 0), pid);
+    assert_true(WIFEXITED(status));
+    if (WEXITSTATUS(status) != 0)
+    {
+        fail_msg("read-only child failed at check %d", WEXITSTATUS(status));
+    }
+}
+
+/* A process id that is certainly not running. */
+static pid_t
+dead_pid(void)
+{
+    pid_t pid = fork();
+    if (pid == 0)
+    {
+        _exit(0);
+    }
+    waitpid(pid, NULL, 0);
+    return pid;
+}
+
+static void
+store__restart_closes_what_a_crashed_run_left_open(void **state)
+{
+    struct t *t = *state;
+    struct store_config c = config_for(t);
+    char host[256] = "", sql[1024];
+    int64_t seen = store_now_ms() - 3600000;
+    gethostname(host, sizeof(host) - 1);
+    open_store(t, &c);
+    close_store(t);
+    /* What a kill -9 leaves: an open session, a held address, no closed_ms. */
+    snprintf(
+        sql, sizeof(sql),
+        "UPDATE instance SET pid = %d, hostname = '%s', closed_ms = NULL,"
+        " last_seen_ms = %lld;"
+        "INSERT INTO session(id, instance, common_name, connect_ms)"
+        " VALUES (5, 'test', 'eve', %lld);"
+        "INSERT INTO address_event(time_ms, instance, op, address, kind, common_name,"
+        " session_id) VALUES (%lld, 'test', 'add', '10.8.0.50', 'ipv4', 'eve', 5);"
+        "INSERT INTO current_address VALUES ('test', '10.8.0.50', 'ipv4', 'eve', 5, %lld);",
+        (int)dead_pid(), host, (long long)seen, (long long)(seen - 60000),
+        (long long)(seen - 59000), (long long)(seen - 59000));
+    q_exec(t->path, sql);
+
+    fakehost_reset();
+    open_store(t, &c);
+    snprintf(sql, sizeof(sql),
+             "SELECT count(*) FROM session WHERE id = 5 AND end_reason = 'restart'"
+             " AND disconnect_ms = %lld AND duration_s = 60",
+             (long long)seen);
+    assert_true(wait_for(t, sql, 1, 3000));
+    snprintf(sql, sizeof(sql),
+             "SELECT session_id FROM address_event WHERE op = 'reset' AND time_ms = %lld"
+             " AND address = '10.8.0.50' AND common_name = 'eve'",
+             (long long)seen);
+    assert_int_equal(q_int(t->path, sql), 5);
+    assert_int_equal(q_int(t->path, "SELECT count(*) FROM current_address"), 0);
+    assert_int_equal(q_int(t->path, "SELECT pid FROM instance"), getpid());
+    assert_true(wait_log(t, "stopped without closing", 1000));
+}
+
+static void
+store__instance_of_a_live_process_is_left_alone(void **state)
+{
+    struct t *t = *state;
+    struct store_config c = config_for(t);
+    char host[256] = "", sql[512];
+    gethostname(host, sizeof(host) - 1);
+    open_store(t, &c);
+    close_store(t);
+    snprintf(sql, sizeof(sql),
+             "UPDATE instance SET pid = %d, hostname = '%s', closed_ms = NULL;"
+             "INSERT INTO session(id, instance, common_name, connect_ms)"
+             " VALUES (6, 'test', 'frank', 1);",
+             (int)getppid(), host);
+    q_exec(t->path, sql);
+
+    fakehost_reset();
+    open_store(t, &c);
+    assert_true(wait_log(t, "also in use by process", 3000));
+    close_store(t);
+    assert_int_equal(q_int(t->path, "SELECT disconnect_ms IS NULL FROM session WHERE id = 6"),
+                     1);
+}
+
+static void
+store__retention_deletes_old_rows_in_batches_and_keeps_current_ones(void **state)
+{
+    struct t *t = *state;
+    struct store_config c = config_for(t);
+    char sql[1024];
+    int64_t now = store_now_ms(), old = now - 10 * 86400000LL;
+    open_store(t, &c);
+    close_store(t);
+    /* Another instance's history: 1500 ended sessions and 1500 events, 10 days old. */
+    snprintf(sql, sizeof(sql),
+             "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 1500)"
+             " INSERT INTO session(id, instance, common_name, connect_ms, disconnect_ms)"
+             " SELECT 10000 + i, 'other', 'old' || i, %lld, %lld FROM n;"
+             "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 1500)"
+             " INSERT INTO address_event(time_ms, instance, op, address, kind, common_name)"
+             " SELECT %lld, 'other', 'add', '10.20.' || (i / 256) || '.' || (i %% 256), 'ipv4',"
+             " 'old' || i FROM n;",
+             (long long)old, (long long)(old + 1000), (long long)old);
+    q_exec(t->path, sql);
+    /* Still current (connected 10 days ago): its session and its add stay. */
+    snprintf(sql, sizeof(sql),
+             "INSERT INTO session(id, instance, common_name, connect_ms)"
+             " VALUES (20000, 'other', 'long', %lld);"
+             "INSERT INTO address_event(time_ms, instance, op, address, kind, common_name,"
+             " session_id) VALUES (%lld, 'other', 'add', '10.30.0.1', 'ipv4', 'long', 20000);"
+             "INSERT INTO current_address VALUES ('other', '10.30.0.1', 'ipv4', 'long', 20000,"
+             " %lld);"
+             "INSERT INTO address_event(time_ms, instance, op, address, kind)"
+             " VALUES (%lld, 'other', 'delete', '10.20.0.1', 'ipv4');",
+             (long long)old, (long long)old, (long long)old, (long long)now);
+    q_exec(t->path, sql);
+
+    c.retention_days = 1;
+    fakehost_reset();
+    open_store(t, &c);
+    assert_true(wait_for(t, "SELECT count(*) FROM session WHERE instance = 'other'", 1, 15000));
+    assert_true(
+        wait_for(t, "SELECT count(*) FROM address_event WHERE instance = 'other'", 2, 5000));
+    assert_int_equal(q_int(t->path, "SELECT count(*) FROM session WHERE id = 20000"), 1);
+    assert_int_equal(q_int(t->path, "SELECT count(*) FROM address_event WHERE address ="
+                                    " '10.30.0.1'"),
+                     1);
+    assert_true(
+        wait_log(t, "retention: deleted 1500 session(s) and 1500 address event(s)", 3000));
+    struct store_stats st;
+    store_get_stats(t->s, &st);
+    assert_int_equal(st.retention, 3000);
+}
+
+/* ------------------------------------------------------------- queries */
+
+/*
+ * A small history: alice holds 10.8.0.14 from T+1 s to T+5 s; bob gets it at
+ * T+7 s with an iroute 10.9.0.0/24 and is still connected. T is an hour ago.
+ */
+static int64_t
+story(struct t *t)
+{
+    struct store_config c = config_for(t);
+    int64_t T = store_now_ms() - 3600000;
+    open_store(t, &c);
+    connect_session(t, 301, "alice", "alice@example.org", "198.51.100.7", 50000, T);
+    add(t, STORE_ADD, "10.8.0.14", "alice", 301, T + 1000);
+    disconnect_session(t, 301, "alice", "198.51.100.7", 50000, T + 4000);
+    add(t, STORE_DELETE, "10.8.0.14", NULL, 0, T + 5000);
+    connect_session(t, 302, "bob", "bob@example.org", "2001:db8:ffff::9", 40000, T + 6000);
+    add(t, STORE_ADD, "10.8.0.14", "bob", 302, T + 7000);
+    add(t, STORE_ADD, "10.9.0.0/24", "bob", 302, T + 7000);
+    add(t, STORE_ADD, "02:00:5e:00:53:01@0", "bob", 302, T + 7000);
+    assert_true(wait_for(t, "SELECT count(*) FROM address_event", 5, 3000));
+    return T;
+}
+
+static sqlite3 *
+open_ro(struct t *t)
+{
+    sqlite3 *db = NULL;
+    char err[512];
+    if (schema_open_ro(t->path, 100, &db, err, sizeof(err)) < 0)
+    {
+        fail_msg("%s", err);
+    }
+    return db;
+}
+
+static void
+query__who_answers_for_a_past_time(void **state)
+{
+    struct t *t = *state;
+    struct qresult r;
+    char err[256];
+    int64_t T = story(t);
+    sqlite3 *db = open_ro(t);
+    struct addr a = A("10.8.0.14");
+
+    assert_int_equal(query_who(db, &a, T + 2000, &r, err, sizeof(err)), 0);
+    assert_int_equal(r.nrows, 1);
+    assert_string_equal(query_cell(&r, 0, "common_name")->s, "alice");
+    assert_string_equal(query_cell(&r, 0, "username")->s, "alice@example.org");
+    assert_string_equal(query_cell(&r, 0, "real_ip")->s, "198.51.100.7");
+    assert_int_equal(query_cell(&r, 0, "real_port")->i, 50000);
+    assert_int_equal(query_cell(&r, 0, "since")->i, T + 1000);
+    assert_int_equal(query_cell(&r, 0, "until")->i, T + 5000);
+    assert_int_equal(query_cell(&r, 0, "session_ended")->i, T + 4000);
+    assert_string_equal(query_cell(&r, 0, "instance")->s, "test");
+    query_result_free(&r);
+
+    assert_int_equal(query_who(db, &a, T + 5500, &r, err, sizeof(err)), 0);
+    assert_int_equal(r.nrows, 0);
+    query_result_free(&r);
+    assert_int_equal(query_who(db, &a, T - 1, &r, err, sizeof(err)), 0);
+    assert_int_equal(r.nrows, 0);
+    query_result_free(&r);
+
+    assert_int_equal(query_who(db, &a, T + 8000, &r, err, sizeof(err)), 0);
+    assert_int_equal(r.nrows, 1);
+    assert_string_equal(query_cell(&r, 0, "common_name")->s, "bob");
+    assert_string_equal(query_cell(&r, 0, "real_ip")->s, "2001:db8:ffff::9");
+    assert_true(query_cell(&r, 0, "until")->null);
+    query_result_free(&r);
+    sqlite3_close(db);
+}
+
+static void
+query__who_finds_an_address_inside_an_iroute_and_a_mac(void **state)
+{
+    struct t *t = *state;
+    struct qresult r;
+    char err[256];
+    int64_t T = story(t);
+    sqlite3 *db = open_ro(t);
+    struct addr a = A("10.9.0.77");
+    assert_int_equal(query_who(db, &a, T + 8000, &r, err, sizeof(err)), 0);
+    assert_int_equal(r.nrows, 1);
+    assert_string_equal(query_cell(&r, 0, "address")->s, "10.9.0.0/24");
+    assert_string_equal(query_cell(&r, 0, "common_name")->s, "bob");
+    query_result_free(&r);
+
+    a = A("02:00:5E:00:53:01");
+    assert_int_equal(query_who(db, &a, T + 8000, &r, err, sizeof(err)), 0);
+    assert_int_equal(r.nrows, 1);
+    assert_string_equal(query_cell(&r, 0, "common_name")->s, "bob");
+    query_result_free(&r);
+    sqlite3_close(db);
+}
+
+static void
+query__current_lists_open_sessions_with_their_addresses(void **state)
+{
+    struct t *t = *state;
+    struct qresult r;
+    char err[256];
+    story(t);
+    sqlite3 *db = open_ro(t);
+    assert_int_equal(query_current(db, &r, err, sizeof(err)), 0);
+    assert_int_equal(r.nrows, 1);
+    assert_string_equal(query_cell(&r, 0, "common_name")->s, "bob");
+    assert_string_equal(query_cell(&r, 0, "addresses")->s,
+                        "02:00:5e:00:53:01 10.8.0.14 10.9.0.0/24");
+    assert_int_equal(query_cell(&r, 0, "session_id")->i, 302);
+    query_result_free(&r);
+    sqlite3_close(db);
+
+    /* After a clean close nobody is current. */
+    close_store(t);
+    db = open_ro(t);
+    assert_int_equal(query_current(db, &r, err, sizeof(err)), 0);
+    assert_int_equal(r.nrows, 0);
+    query_result_free(&r);
+    sqlite3_close(db);
+}
+
+static void
+query__history_filters_by_user_cn_real_ip_and_time(void **state)
+{
+    struct t *t = *state;
+    struct qresult r;
+    char err[256];
+    int64_t T = story(t);
+    sqlite3 *db = open_ro(t);
+
+    assert_int_equal(
+        query_history(db, QUERY_BY_CN, "alice", 0, INT64_MAX, &r, err, sizeof(err)), 0);
+    assert_int_equal(r.nrows, 1);
+    assert_int_equal(query_cell(&r, 0, "bytes_sent")->i, 2000);
+    assert_int_equal(query_cell(&r, 0, "disconnected")->i, T + 4000);
+    assert_string_equal(query_cell(&r, 0, "end_reason")->s, "disconnect");
+    assert_string_equal(query_cell(&r, 0, "addresses")->s, "10.8.0.14");
+    query_result_free(&r);
+
+    assert_int_equal(
+        query_history(db, QUERY_BY_USER, "bob@example.org", 0, INT64_MAX, &r, err, sizeof(err)),
+        0);
+    assert_int_equal(r.nrows, 1);
+    assert_true(query_cell(&r, 0, "disconnected")->null);
+    query_result_free(&r);
+
+    /* The real address is matched in its normalised spelling. */
+    assert_int_equal(query_history(db, QUERY_BY_REAL_IP, "2001:DB8:FFFF:0::9", 0, INT64_MAX, &r,
+                                   err, sizeof(err)),
+                     0);
+    assert_int_equal(r.nrows, 1);
+    assert_string_equal(query_cell(&r, 0, "common_name")->s, "bob");
+    query_result_free(&r);
+
+    /* alice's session ended at T+4 s: a window after it finds nothing, one across it does. */
+    assert_int_equal(
+        query_history(db, QUERY_BY_CN, "alice", T + 4500, INT64_MAX, &r, err, sizeof(err)), 0);
+    assert_int_equal(r.nrows, 0);
+    query_result_free(&r);
+    assert_int_equal(
+        query_history(db, QUERY_BY_CN, "alice", T + 3000, T + 3500, &r, err, sizeof(err)), 0);
+    assert_int_equal(r.nrows, 1);
+    query_result_free(&r);
+    assert_int_equal(query_history(db, QUERY_BY_CN, "alice", 0, T - 1, &r, err, sizeof(err)),
+                     0);
+    assert_int_equal(r.nrows, 0);
+    query_result_free(&r);
+    sqlite3_close(db);
+}
+
+static void
+time__unix_seconds_and_iso8601_are_parsed(void **state)
+{
+    int64_t ms = 0;
+    (void)state;
+    setenv("TZ", "UTC", 1);
+    tzset();
+    assert_int_equal(query_parse_time("1715688180", &ms), 0);
+    assert_int_equal(ms, 1715688180000LL);
+    assert_int_equal(query_parse_time("@1715688180.25", &ms), 0);
+    assert_int_equal(ms, 1715688180250LL);
+    assert_int_equal(query_parse_time("2024-05-14T12:03:00Z", &ms), 0);
+    assert_int_equal(ms, 1715688180000LL);
+    assert_int_equal(query_parse_time("2024-05-14T14:03:00+02:00", &ms), 0);
+    assert_int_equal(ms, 1715688180000LL);
+    assert_int_equal(query_parse_time("2024-05-14T07:03:00-0500", &ms), 0);
+    assert_int_equal(ms, 1715688180000LL);
+    assert_int_equal(query_parse_time("2024-05-14 12:03:00.5Z", &ms), 0);
+    assert_int_equal(ms, 1715688180500LL);
+    assert_int_equal(query_parse_time("2024-05-14 12:03", &ms), 0); /* local = UTC here */
+    assert_int_equal(ms, 1715688180000LL);
+    assert_int_equal(query_parse_time("2024-05-14", &ms), 0);
+    assert_int_equal(ms, 1715644800000LL);
+    assert_int_equal(query_parse_time("2024-02-29T00:00Z", &ms), 0);
+    setenv("TZ", "Europe/Berlin", 1);
+    tzset();
+    assert_int_equal(query_parse_time("2024-05-14 14:03", &ms), 0); /* CEST, +02:00 */
+    assert_int_equal(ms, 1715688180000LL);
+    unsetenv("TZ");
+    tzset();
+}
+
+static void
+time__garbage_is_refused(void **state)
+{
+    int64_t ms = 0;
+    (void)state;
+    const char *const bad[] = {
+        "",
+        "yesterday",
+        "12:00",
+        "2024-13-01",
+        "2024-02-30",
+        "2023-02-29",
+        "2024-5-14",
+        "2024-05-14T25:00Z",
+        "2024-05-14T12:60Z",
+        "2024-05-14T12:03:00+2",
+        "2024-05-14T12:03:00+02:00x",
+        "1715688180x",
+        "17156.",
+        "@",
+        "2024-05-14T",
+        "1969-12-31",
+    };
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+    {
+        if (query_parse_time(bad[i], &ms) == 0)
+        {
+            fail_msg("'%s' was accepted as %lld", bad[i], (long long)ms);
+        }
+    }
+    assert_int_equal(query_parse_time(NULL, &ms), -1);
+}
+
+static void
+time__format_is_iso8601_utc_with_milliseconds(void **state)
+{
+    char buf[64];
+    (void)state;
+    query_format_time(1715688180123LL, 1, buf, sizeof(buf));
+    assert_string_equal(buf, "2024-05-14T12:03:00.123Z");
+    query_format_time(1715688180000LL, 1, buf, sizeof(buf));
+    assert_string_equal(buf, "2024-05-14T12:03:00Z");
+    setenv("TZ", "UTC", 1);
+    tzset();
+    query_format_time(1715688180000LL, 0, buf, sizeof(buf));
+    assert_string_equal(buf, "2024-05-14 12:03:00");
+    unsetenv("TZ");
+    tzset();
+}
+
+#define T(name) cmocka_unit_test_setup_teardown(name, setup, teardown)
+
+int
+main(void)
+{
+    const struct CMUnitTest tests[] = {
+        T(schema__fresh_file_is_created_at_current_version),
+        T(schema__reopen_keeps_rows_and_does_not_recreate),
+        T(schema__version_zero_of_ours_is_migrated),
+        T(schema__newer_version_is_refused),
+        T(schema__foreign_database_is_refused_and_untouched),
+        T(schema__text_file_is_refused_and_untouched),
+        T(schema__empty_file_is_initialised),
+        T(schema__query_side_never_creates_and_explains),
+        T(store__many_events_then_close_all_present),
+        T(store__flush_interval_is_honoured),
+        T(store__a_full_batch_is_flushed_before_the_interval),
+        T(store__full_queue_drops_are_counted),
+        T(store__delete_is_attributed_to_the_current_owner),
+        T(store__update_moves_the_address_to_the_new_owner),
+        T(store__add_without_client_context_joins_the_open_session),
+        T(store__disconnect_without_id_matches_name_and_real_address),
+        T(store__sql_fragments_in_names_are_stored_verbatim),
+        T(store__locked_database_is_reported_and_rows_land_later),
+        T(store__read_only_database_is_reported_and_recovers),
+        T(store__restart_closes_what_a_crashed_run_left_open),
+        T(store__instance_of_a_live_process_is_left_alone),
+        T(store__retention_deletes_old_rows_in_batches_and_keeps_current_ones),
+        T(query__who_answers_for_a_past_time),
+        T(query__who_finds_an_address_inside_an_iroute_and_a_mac),
+        T(query__current_lists_open_sessions_with_their_addresses),
+        T(query__history_filters_by_user_cn_real_ip_and_time),
+        cmocka_unit_test(time__unix_seconds_and_iso8601_are_parsed),
+        cmocka_unit_test(time__garbage_is_refused),
+        cmocka_unit_test(time__format_is_iso8601_utc_with_milliseconds),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
