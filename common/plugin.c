@@ -75,6 +75,17 @@ ovp_plugin_has_event(const struct ovp_plugin *p, int event)
            (p->mask & OPENVPN_PLUGIN_MASK(event)) != 0;
 }
 
+unsigned
+ovp_plugin_set_events(struct ovp_plugin *p, unsigned mask)
+{
+    if (!p)
+    {
+        return 0;
+    }
+    p->mask = mask & (p->desc->events | p->desc->optional_events) & p->host_mask;
+    return p->mask;
+}
+
 /* Names the events in MASK into BUF, comma-separated. */
 static void
 mask_names(unsigned mask, char *buf, size_t len)
@@ -97,8 +108,11 @@ static const char *const empty_list[] = {NULL};
 static int
 may_defer(int type)
 {
+    /* DEFERRED from the DEFER calls means "not yet, ask again" (multi.c) */
     return type == OPENVPN_PLUGIN_AUTH_USER_PASS_VERIFY ||
-           type == OPENVPN_PLUGIN_CLIENT_CONNECT || type == OPENVPN_PLUGIN_CLIENT_CONNECT_V2;
+           type == OPENVPN_PLUGIN_CLIENT_CONNECT || type == OPENVPN_PLUGIN_CLIENT_CONNECT_V2 ||
+           type == OPENVPN_PLUGIN_CLIENT_CONNECT_DEFER ||
+           type == OPENVPN_PLUGIN_CLIENT_CONNECT_DEFER_V2;
 }
 
 OVP_EXPORT int

@@ -63,6 +63,13 @@ unsigned ovp_plugin_host_mask(const struct ovp_plugin *p);
 /* 1 when EVENT was registered with the host (required, or optional and offered). */
 int ovp_plugin_has_event(const struct ovp_plugin *p, int event);
 
+/*
+ * Narrows what is registered with the host to MASK, for a plugin whose hooks depend
+ * on its configuration. Call it from open. Bits the descriptor did not name (events
+ * or optional_events) or the host does not offer are dropped. Returns the new mask.
+ */
+unsigned ovp_plugin_set_events(struct ovp_plugin *p, unsigned mask);
+
 /* Human name of an OPENVPN_PLUGIN_* event ("AUTH_USER_PASS_VERIFY"), never NULL. */
 const char *ovp_event_name(int type);
 

@@ -1,0 +1,124 @@
+/* pam_args.h: ovp-auth-pam's pure logic: plugin-line arguments, prompt mapping, SCRV1. */
+#ifndef OVP_AP_PAM_ARGS_H
+#define OVP_AP_PAM_ARGS_H
+
+#include <stddef.h>
+
+/*
+ * The plugin line after our key=value options, as OpenVPN's bundled auth-pam
+ * takes it:  <service> [<prompt-prefix> <value>]...
+ * A prompt matches a prefix when, after skipping the prompt's leading
+ * characters that are not ASCII letters or digits, it starts with the prefix,
+ * compared case-insensitively (ASCII). The first matching pair wins, so an
+ * empty prefix ("") is a catch-all that belongs last.
+ *
+ * A value is literal text in which the words USERNAME, PASSWORD, COMMONNAME and
+ * OTP (upper case, anywhere, also inside other text) are replaced by the
+ * client's username, password, certificate common name and static-challenge
+ * response. Every occurrence of every word is replaced, left to right
+ * ("PASSWORDOTP", "USERNAME@example.org"); there is no escape for a literal
+ * placeholder word.
+ */
+
+/* Most prompt/value pairs (the bundled plugin takes 16). */
+#define AP_PROMPTS_MAX 64
+/* Longest service name, prompt prefix or value on the plugin line. */
+#define AP_WORD_MAX 1024
+
+enum ap_part_kind
+{
+    AP_LIT = 0,
+    AP_USERNAME,
+    AP_PASSWORD,
+    AP_COMMONNAME,
+    AP_OTP,
+};
+
+/* One piece of a value: literal text, or a placeholder. */
+struct ap_part
+{
+    enum ap_part_kind kind;
+    const char *text; /* AP_LIT: points into the prompt's value */
+    size_t len;       /* AP_LIT: bytes of text */
+};
+
+struct ap_prompt
+{
+    char *prefix;
+    char *value;
+    struct ap_part *parts;
+    size_t n_parts;
+};
+
+struct ap_args
+{
+    char *service;
+    struct ap_prompt *prompts;
+    size_t n_prompts;
+};
+
+/* What the placeholders stand for in one transaction (borrowed strings, never NULL). */
+struct ap_creds
+{
+    const char *username;
+    const char *password;
+    const char *common_name;
+    const char *otp;
+};
+
+/*
+ * Parses WORDS (N of them: the service, then pairs) into A, which must be zeroed.
+ * Errors (in ERR, naming the word): no service, an empty service or one with a
+ * '/' or a control character, an odd number of pair words, more than
+ * AP_PROMPTS_MAX pairs, a word longer than AP_WORD_MAX, control characters.
+ * Returns 0, or -1 (A is then released). Free with ap_args_free.
+ */
+int ap_args_parse(const char *const *words, size_t n, struct ap_args *a, char *err,
+                  size_t errlen);
+
+/* Releases what ap_args_parse stored in A and zeroes it. NULL-safe. */
+void ap_args_free(struct ap_args *a);
+
+/* 1 when PROMPT (a PAM message; NULL never matches) matches PREFIX, else 0. */
+int ap_prompt_matches(const char *prompt, const char *prefix);
+
+/* Index of the first mapping matching PROMPT, or -1. */
+int ap_prompt_find(const struct ap_args *a, const char *prompt);
+
+/*
+ * Expands P's value with C into a malloc'd string (it may hold the password:
+ * free it with ovp_free_secret). NULL when out of memory.
+ */
+char *ap_expand(const struct ap_prompt *p, const struct ap_creds *c);
+
+/*
+ * Describes P's value for a log line without any credential: e.g.
+ * PASSWORD+OTP, USERNAME+"@example.org". Cut to fit BUF.
+ */
+void ap_describe(const struct ap_prompt *p, char *buf, size_t len);
+
+/* Outcomes of ap_scrv1_split. */
+enum ap_scrv1
+{
+    AP_SCRV1_NONE = 0,      /* not "SCRV1:...": *PW is a copy, *OTP is "" */
+    AP_SCRV1_SPLIT = 1,     /* *PW and *OTP are the decoded parts */
+    AP_SCRV1_MALFORMED = 2, /* looked like SCRV1 but did not decode: *PW is a copy of
+                             * the whole password (as the bundled plugin does), *OTP "" */
+    AP_SCRV1_NOMEM = -1,    /* nothing allocated */
+};
+
+/*
+ * Splits OpenVPN's static-challenge password "SCRV1:<base64 password>:<base64
+ * response>". Both *PW and *OTP are malloc'd (free with ovp_free_secret) unless
+ * AP_SCRV1_NOMEM. A decoded part holding a NUL byte counts as malformed.
+ */
+enum ap_scrv1 ap_scrv1_split(const char *password, char **pw, char **otp);
+
+/*
+ * Decodes standard base64 (RFC 4648 alphabet, '=' padding optional but only at
+ * the end, no whitespace) from IN (INLEN bytes) into OUT (OUTCAP bytes).
+ * Returns the decoded length, or -1 when malformed or OUT is too small.
+ */
+long ap_base64_decode(const char *in, size_t inlen, unsigned char *out, size_t outcap);
+
+#endif

@@ -1,0 +1,655 @@
+/* pam_helper.c: ovp-auth-pam's root side: the helper and its per-request PAM children. */
+#include "ovpbuild.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <security/pam_appl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "defer.h"
+#include "pam_helper.h"
+#include "pam_wire.h"
+#include "secret.h"
+
+/*
+ * Design, and why.
+ *
+ * The helper is forked by privsep at open, as root, before any thread exists.
+ * It never calls PAM itself: for each AP_REQ_AUTH it forks a child that runs one
+ * whole transaction (pam_start, pam_authenticate, pam_acct_mgmt, pam_end),
+ * replies on the channel with ovp_priv_reply (which only needs the fd) and
+ * _exits. Why a process per transaction rather than threads or a pre-forked pool:
+ * - PAM modules are not all thread-safe (getpwnam, static buffers, global state
+ *   in vendor modules), so transactions must not share an address space;
+ * - a module that crashes or leaks takes down one child, never the helper, so
+ *   the helper (tiny, single-threaded, no PAM state) is what survives;
+ * - a transaction that hangs is killed with SIGKILL at the timeout and its slot
+ *   comes back, which a pooled worker stuck inside a module cannot offer;
+ * - fork of the small helper costs well under a millisecond, noise next to the
+ *   tens or hundreds of milliseconds a PAM stack takes.
+ * Children count against root's process limit (exempt from RLIMIT_NPROC), not
+ * against the unprivileged user's, which OpenVPN's systemd unit sets to 10.
+ *
+ * Reaping: the helper keeps pid -> request id. A SIGCHLD handler writes a byte
+ * to a self-pipe; between requests the helper polls the channel and that pipe,
+ * reaps with waitpid(WNOHANG) and answers TEMP for any child that did not exit
+ * 0 (crashed, killed at the timeout, or could not reply). A child exits 0 only
+ * after its reply was sent, so every request is answered exactly once. Each
+ * child resets SIGCHLD to the default before PAM runs, because modules such as
+ * pam_unix fork helpers (unix_chkpwd) and wait for them.
+ *
+ * The helper returns from the answer callback only when the channel is
+ * readable, so privsep's blocking read never stalls reaping.
+ */
+
+/* One running transaction. */
+struct ap_child
+{
+    pid_t pid;
+    uint32_t id;
+    int64_t deadline_ms;
+    int killed;
+};
+
+/* Extra time a child gets past the timeout before SIGKILL. */
+#define AP_KILL_GRACE_MS 500
+/* Child exit codes. */
+#define AP_CHILD_REPLIED 0
+#define AP_CHILD_NOREPLY 1
+
+static int sigchld_fd = -1; /* the helper's self-pipe write end */
+
+static int64_t
+now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static void
+on_sigchld(int sig)
+{
+    int saved = errno;
+    (void)sig;
+    if (sigchld_fd >= 0)
+    {
+        ssize_t n = write(sigchld_fd, "c", 1); /* a full pipe already holds a wake-up */
+        (void)n;
+    }
+    errno = saved;
+}
+
+/* Sends a reply from the helper itself (not from a child). */
+static void
+helper_reply(struct ovp_priv_chan *chan, uint32_t id, int verdict, int pam_status,
+             const char *reason, const char *detail)
+{
+    struct ap_wire_rep rep;
+    uint8_t buf[sizeof(rep) + 16];
+    long n;
+
+    memset(&rep, 0, sizeof(rep));
+    rep.verdict = (uint32_t)verdict;
+    rep.pam_status = pam_status;
+    snprintf(rep.reason, sizeof(rep.reason), "%s", reason ? reason : "");
+    snprintf(rep.detail, sizeof(rep.detail), "%s", detail ? detail : "");
+    n = ap_wire_rep_encode(&rep, buf, sizeof(buf));
+    if (n < 0 || ovp_priv_reply(chan, AP_REP_RESULT, id, buf, (size_t)n) < 0)
+    {
+        ovp_priv_log(chan, PLOG_ERR | PLOG_ERRNO, "cannot answer request %u", (unsigned)id);
+    }
+}
+
+/* ------------------------------------------------------------ the PAM child */
+
+struct conv_ctx
+{
+    const struct ap_helper *h;
+    struct ovp_priv_chan *chan;
+    const struct ap_wire_req *req;
+    struct ap_creds creds;
+    int in_acct;          /* pam_acct_mgmt is running */
+    char unanswered[128]; /* the first prompt no mapping answered */
+    char acct_msg[160];   /* what a module told the user during pam_acct_mgmt */
+};
+
+/* Copies a module's text for a log line or a reason: no control bytes, cut. */
+static void
+copy_clean(char *dst, size_t cap, const char *src)
+{
+    size_t i = 0;
+    for (; src && src[i] && i + 1 < cap; i++)
+    {
+        unsigned char c = (unsigned char)src[i];
+        dst[i] = (c < 0x20 || c == 0x7f) ? ' ' : (char)c;
+    }
+    dst[i] = '\0';
+}
+
+static void
+free_responses(struct pam_response *r, int n)
+{
+    for (int i = 0; r && i < n; i++)
+    {
+        ovp_free_secret(r[i].resp);
+    }
+    free(r);
+}
+
+/*
+ * The conversation. With prompt mappings on the plugin line, a question is
+ * answered by the first mapping whose prefix matches; without, echo-off
+ * questions get the password and echo-on ones the username (both as the
+ * bundled plugin). Messages (PAM_TEXT_INFO, PAM_ERROR_MSG) need no answer and
+ * never fail the conversation; the last one seen during pam_acct_mgmt may go
+ * to the client. No answer is ever logged.
+ */
+static int
+conv(int n, const struct pam_message **msgs, struct pam_response **resp, void *appdata)
+{
+    struct conv_ctx *cx = appdata;
+    struct pam_response *r;
+    int ret = PAM_SUCCESS;
+
+    *resp = NULL;
+    if (n <= 0 || n > PAM_MAX_NUM_MSG)
+    {
+        return PAM_CONV_ERR;
+    }
+    r = calloc((size_t)n, sizeof(*r));
+    if (!r)
+    {
+        return PAM_BUF_ERR;
+    }
+    for (int i = 0; i < n && ret == PAM_SUCCESS; i++)
+    {
+        const struct pam_message *m = msgs[i];
+        const char *text = m->msg ? m->msg : "";
+        char shown[128];
+        copy_clean(shown, sizeof(shown), text);
+        switch (m->msg_style)
+        {
+            case PAM_PROMPT_ECHO_OFF:
+            case PAM_PROMPT_ECHO_ON:
+            {
+                const struct ap_prompt *p = NULL;
+                const char *plain;
+                if (cx->h->args->n_prompts > 0)
+                {
+                    int k = ap_prompt_find(cx->h->args, text);
+                    if (k < 0)
+                    {
+                        if (!cx->unanswered[0])
+                        {
+                            snprintf(cx->unanswered, sizeof(cx->unanswered), "%s", shown);
+                        }
+                        ret = PAM_CONV_ERR;
+                        break;
+                    }
+                    p = &cx->h->args->prompts[k];
+                    r[i].resp = ap_expand(p, &cx->creds);
+                }
+                else
+                {
+                    plain = m->msg_style == PAM_PROMPT_ECHO_OFF ? cx->creds.password
+                                                                : cx->creds.username;
+                    r[i].resp = ovp_strdup_secret(plain);
+                }
+                if (!r[i].resp)
+                {
+                    ret = PAM_BUF_ERR;
+                    break;
+                }
+                if (cx->h->verb >= 7)
+                {
+                    char desc[160];
+                    if (p)
+                    {
+                        ap_describe(p, desc, sizeof(desc));
+                    }
+                    else
+                    {
+                        snprintf(desc, sizeof(desc), "%s",
+                                 m->msg_style == PAM_PROMPT_ECHO_OFF ? "PASSWORD" : "USERNAME");
+                    }
+                    ovp_priv_log(cx->chan, PLOG_DEBUG,
+                                 "%s PAM asks \"%s\" (echo %s): answered with %s", cx->req->who,
+                                 shown, m->msg_style == PAM_PROMPT_ECHO_OFF ? "off" : "on",
+                                 desc);
+                }
+                break;
+            }
+            case PAM_ERROR_MSG:
+            case PAM_TEXT_INFO:
+                if (cx->in_acct)
+                {
+                    copy_clean(cx->acct_msg, sizeof(cx->acct_msg), text);
+                }
+                if (cx->h->verb >= 7)
+                {
+                    ovp_priv_log(cx->chan, PLOG_DEBUG, "%s PAM says \"%s\"", cx->req->who,
+                                 shown);
+                }
+                break;
+            default:
+                ovp_priv_log(
+                    cx->chan, PLOG_WARN,
+                    "%s PAM sent a message of style %d that ovp-auth-pam cannot answer",
+                    cx->req->who, m->msg_style);
+                ret = PAM_CONV_ERR;
+                break;
+        }
+    }
+    if (ret != PAM_SUCCESS)
+    {
+        free_responses(r, n);
+        return ret;
+    }
+    *resp = r;
+    return PAM_SUCCESS;
+}
+
+/* 1 for PAM codes that say the service, not the user, is at fault. */
+static int
+is_service_fault(int status)
+{
+    switch (status)
+    {
+        case PAM_AUTHINFO_UNAVAIL:
+        case PAM_SERVICE_ERR:
+        case PAM_SYSTEM_ERR:
+        case PAM_BUF_ERR:
+        case PAM_ABORT:
+        case PAM_TRY_AGAIN:
+        case PAM_OPEN_ERR:
+        case PAM_SYMBOL_ERR:
+#ifdef PAM_MODULE_UNKNOWN
+        case PAM_MODULE_UNKNOWN:
+#endif
+            return 1;
+        default:
+            return 0;
+    }
+}
+
+/* Runs one transaction and fills REP. Runs in the child, as root. */
+static void
+run_pam(const struct ap_helper *h, struct ovp_priv_chan *chan, const struct ap_wire_req *req,
+        struct ap_wire_rep *rep)
+{
+    struct conv_ctx cx;
+    struct pam_conv pc;
+    pam_handle_t *pamh = NULL;
+    const char *user = req->username;
+    int status;
+
+    memset(&cx, 0, sizeof(cx));
+    cx.h = h;
+    cx.chan = chan;
+    cx.req = req;
+    cx.creds.username = req->username;
+    cx.creds.password = req->password;
+    cx.creds.common_name = req->common_name;
+    cx.creds.otp = req->otp;
+    pc.conv = conv;
+    pc.appdata_ptr = &cx;
+
+    /*
+     * As the bundled plugin: with prompt mappings PAM asks for the user name
+     * itself (a mapping may answer it with, e.g., USERNAME@example.org).
+     */
+    status = pam_start(h->args->service, h->args->n_prompts > 0 ? NULL : user, &pc, &pamh);
+    if (status != PAM_SUCCESS)
+    {
+        rep->verdict = OVP_TEMP;
+        snprintf(rep->detail, sizeof(rep->detail), "pam_start(\"%s\") failed: %s",
+                 h->args->service, pam_strerror(pamh, status));
+        goto out;
+    }
+    if (req->rhost[0] && (status = pam_set_item(pamh, PAM_RHOST, req->rhost)) != PAM_SUCCESS)
+    {
+        rep->verdict = OVP_TEMP;
+        snprintf(rep->detail, sizeof(rep->detail), "pam_set_item(PAM_RHOST) failed: %s",
+                 pam_strerror(pamh, status));
+        goto end;
+    }
+    /*
+     * Why PAM_DISALLOW_NULL_AUTHTOK: an account with an empty password (pam_unix
+     * nullok) must never open a VPN. The bundled plugin passes 0 here.
+     */
+    status = pam_authenticate(pamh, PAM_DISALLOW_NULL_AUTHTOK);
+    if (status != PAM_SUCCESS)
+    {
+        /* An unanswered question is a mapping the user cannot fix by retrying. */
+        rep->verdict = is_service_fault(status) && !cx.unanswered[0] ? OVP_TEMP : OVP_DENY;
+        if (cx.unanswered[0])
+        {
+            snprintf(rep->detail, sizeof(rep->detail),
+                     "user \"%s\": PAM asked \"%s\", which no prompt mapping on the plugin "
+                     "line answers",
+                     req->username, cx.unanswered);
+        }
+        else
+        {
+            snprintf(rep->detail, sizeof(rep->detail), "user \"%s\": pam_authenticate: %s",
+                     req->username, pam_strerror(pamh, status));
+        }
+        /* Why generic: before the password is proven, say nothing about the account. */
+        goto end;
+    }
+    cx.in_acct = 1;
+    status = pam_acct_mgmt(pamh, PAM_DISALLOW_NULL_AUTHTOK);
+    if (status != PAM_SUCCESS)
+    {
+        /* The password was right: the client may learn why the account is refused. */
+        rep->verdict = is_service_fault(status) ? OVP_TEMP : OVP_DENY;
+        snprintf(rep->detail, sizeof(rep->detail), "user \"%s\": pam_acct_mgmt: %s%s%s",
+                 req->username, pam_strerror(pamh, status), cx.acct_msg[0] ? ": " : "",
+                 cx.acct_msg);
+        if (status == PAM_ACCT_EXPIRED)
+        {
+            snprintf(rep->reason, sizeof(rep->reason), "account expired");
+        }
+        else if (status == PAM_NEW_AUTHTOK_REQD)
+        {
+            snprintf(rep->reason, sizeof(rep->reason),
+                     "password expired: change it before connecting");
+        }
+        else if (rep->verdict == OVP_DENY)
+        {
+            snprintf(rep->reason, sizeof(rep->reason), "account not permitted%s%s",
+                     cx.acct_msg[0] ? ": " : "", cx.acct_msg);
+        }
+        goto end;
+    }
+    rep->verdict = OVP_ALLOW;
+    snprintf(rep->detail, sizeof(rep->detail), "user \"%s\": PAM accepted", req->username);
+
+end:
+    pam_end(pamh, status);
+out:
+    rep->pam_status = status;
+}
+
+static void __attribute__((noreturn))
+child_main(struct ap_helper *h, struct ovp_priv_chan *chan, const struct ovp_priv_frame *f)
+{
+    struct ap_wire_req req;
+    struct ap_wire_rep rep;
+    uint8_t buf[sizeof(rep) + 16];
+    struct sigaction sa;
+    sigset_t none;
+    long n;
+    int rc;
+
+    /*
+     * Why: PAM modules fork and wait for their own helpers, which fails with
+     * SIGCHLD ignored or caught by ours; and the self-pipe is the helper's.
+     */
+    memset(&sa, 0, sizeof(sa));
+    sa.sa_handler = SIG_DFL;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGCHLD, &sa, NULL);
+    sigemptyset(&none);
+    sigprocmask(SIG_SETMASK, &none, NULL);
+    sigchld_fd = -1;
+    close(h->sigpipe[0]);
+    close(h->sigpipe[1]);
+    /*
+     * Why: if the helper dies, its children must too, or they would hold the
+     * channel open and OpenVPN's side would never see the helper go.
+     */
+    prctl(PR_SET_PDEATHSIG, SIGKILL);
+    if (getppid() != h->self)
+    {
+        _exit(AP_CHILD_NOREPLY);
+    }
+
+    memset(&rep, 0, sizeof(rep));
+    rc = ap_wire_req_decode(f->payload, f->len, &req);
+    /* The frame is ours to wipe: privsep's receive buffer, copied by fork. */
+    ovp_wipe((void *)(uintptr_t)f->payload, f->len);
+    if (rc < 0)
+    {
+        rep.verdict = OVP_TEMP;
+        snprintf(rep.detail, sizeof(rep.detail), "malformed request refused by the PAM helper");
+    }
+    else
+    {
+        run_pam(h, chan, &req, &rep);
+        ap_wire_req_clear(&req);
+    }
+    n = ap_wire_rep_encode(&rep, buf, sizeof(buf));
+    if (n < 0 || ovp_priv_reply(chan, AP_REP_RESULT, f->id, buf, (size_t)n) < 0)
+    {
+        _exit(AP_CHILD_NOREPLY);
+    }
+    _exit(AP_CHILD_REPLIED);
+}
+
+/* ----------------------------------------------------------- the helper */
+
+int
+ap_helper_init(struct ovp_priv_chan *chan, void *ctx)
+{
+    struct ap_helper *h = ctx;
+    struct sigaction sa;
+
+    h->self = getpid();
+    h->n_children = 0;
+    h->children = calloc(h->max_children, sizeof(*h->children));
+    if (!h->children || pipe2(h->sigpipe, O_CLOEXEC | O_NONBLOCK) < 0)
+    {
+        ovp_priv_log(chan, PLOG_ERR | PLOG_ERRNO, "cannot set up the PAM helper");
+        return -1;
+    }
+    sigchld_fd = h->sigpipe[1];
+    memset(&sa, 0, sizeof(sa));
+    sa.sa_handler = on_sigchld;
+    sigemptyset(&sa.sa_mask);
+    sa.sa_flags = SA_RESTART | SA_NOCLDSTOP;
+    if (sigaction(SIGCHLD, &sa, NULL) < 0)
+    {
+        ovp_priv_log(chan, PLOG_ERR | PLOG_ERRNO, "cannot watch PAM transactions (SIGCHLD)");
+        return -1;
+    }
+    return 0;
+}
+
+static struct ap_child *
+find_child(struct ap_helper *h, pid_t pid)
+{
+    for (unsigned i = 0; i < h->n_children; i++)
+    {
+        if (h->children[i].pid == pid)
+        {
+            return &h->children[i];
+        }
+    }
+    return NULL;
+}
+
+static void
+drop_child(struct ap_helper *h, struct ap_child *c)
+{
+    *c = h->children[--h->n_children];
+}
+
+/* Reaps every child that ended; answers TEMP for those that did not reply. */
+static void
+reap(struct ap_helper *h, struct ovp_priv_chan *chan)
+{
+    int status;
+    pid_t pid;
+
+    while ((pid = waitpid(-1, &status, WNOHANG)) > 0)
+    {
+        struct ap_child *c = find_child(h, pid);
+        char detail[160];
+        if (!c)
+        {
+            continue;
+        }
+        if (WIFEXITED(status) && WEXITSTATUS(status) == AP_CHILD_REPLIED)
+        {
+            drop_child(h, c);
+            continue;
+        }
+        if (c->killed)
+        {
+            snprintf(detail, sizeof(detail),
+                     "the PAM transaction did not finish within %ld ms and was killed",
+                     h->timeout_ms);
+        }
+        else if (WIFSIGNALED(status))
+        {
+            snprintf(detail, sizeof(detail),
+                     "the PAM transaction crashed (signal %d): a PAM module is faulty",
+                     WTERMSIG(status));
+        }
+        else
+        {
+            snprintf(detail, sizeof(detail),
+                     "the PAM transaction ended without an answer (exit status %d)",
+                     WIFEXITED(status) ? WEXITSTATUS(status) : -1);
+        }
+        helper_reply(chan, c->id, OVP_TEMP, PAM_SYSTEM_ERR, "", detail);
+        drop_child(h, c);
+    }
+}
+
+/* Kills children past their deadline; returns ms until the next deadline, or -1. */
+static int
+expire(struct ap_helper *h)
+{
+    int64_t now = now_ms(), next = -1;
+
+    for (unsigned i = 0; i < h->n_children; i++)
+    {
+        struct ap_child *c = &h->children[i];
+        if (c->killed)
+        {
+            continue;
+        }
+        if (c->deadline_ms <= now)
+        {
+            kill(c->pid, SIGKILL);
+            c->killed = 1;
+            continue;
+        }
+        if (next < 0 || c->deadline_ms - now < next)
+        {
+            next = c->deadline_ms - now;
+        }
+    }
+    return next < 0 ? -1 : (int)(next > 60000 ? 60000 : next);
+}
+
+/* Waits, reaping and expiring, until the channel is readable (or closed). */
+static void
+wait_for_channel(struct ap_helper *h, struct ovp_priv_chan *chan)
+{
+    for (;;)
+    {
+        struct pollfd pfd[2] = {
+            {.fd = ovp_priv_chan_fd(chan), .events = POLLIN},
+            {.fd = h->sigpipe[0], .events = POLLIN},
+        };
+        char drain[64];
+        int timeout;
+
+        reap(h, chan);
+        timeout = expire(h);
+        if (poll(pfd, 2, timeout) < 0 && errno != EINTR)
+        {
+            return; /* privsep's read reports what is wrong */
+        }
+        while (read(h->sigpipe[0], drain, sizeof(drain)) > 0)
+        {
+        }
+        if (pfd[0].revents)
+        {
+            reap(h, chan);
+            return;
+        }
+    }
+}
+
+int
+ap_helper_answer(struct ovp_priv_chan *chan, void *ctx, const struct ovp_priv_frame *req)
+{
+    struct ap_helper *h = ctx;
+    pid_t pid;
+
+    if (req->type != AP_REQ_AUTH)
+    {
+        helper_reply(chan, req->id, OVP_TEMP, 0, "", "unexpected request type");
+        goto wait;
+    }
+    reap(h, chan);
+    /*
+     * Why a cap here too: the unprivileged side keeps at most `workers` requests
+     * in flight, but the helper does not trust it. The cap leaves room for
+     * children that replied and have not been reaped yet.
+     */
+    if (h->n_children >= h->max_children)
+    {
+        helper_reply(chan, req->id, OVP_TEMP, 0, "",
+                     "too many PAM transactions in progress in the helper");
+        goto wipe;
+    }
+    pid = fork();
+    if (pid == 0)
+    {
+        child_main(h, chan, req);
+    }
+    if (pid < 0)
+    {
+        char detail[128];
+        snprintf(detail, sizeof(detail), "the PAM helper cannot fork: %s", strerror(errno));
+        helper_reply(chan, req->id, OVP_TEMP, 0, "", detail);
+        goto wipe;
+    }
+    h->children[h->n_children++] = (struct ap_child){
+        .pid = pid,
+        .id = req->id,
+        .deadline_ms = now_ms() + h->timeout_ms + AP_KILL_GRACE_MS,
+    };
+
+wipe:
+    /* The credentials now live only in the child. */
+    ovp_wipe((void *)(uintptr_t)req->payload, req->len);
+wait:
+    wait_for_channel(h, chan);
+    return 0;
+}
+
+void
+ap_helper_fini(void *ctx)
+{
+    struct ap_helper *h = ctx;
+
+    /* OpenVPN closed the plugin: the answers were already sent (TEMP), stop PAM. */
+    for (unsigned i = 0; i < h->n_children; i++)
+    {
+        kill(h->children[i].pid, SIGKILL);
+    }
+    for (unsigned i = 0; i < h->n_children; i++)
+    {
+        while (waitpid(h->children[i].pid, NULL, 0) < 0 && errno == EINTR)
+        {
+        }
+    }
+    h->n_children = 0;
+    free(h->children);
+    h->children = NULL;
+}

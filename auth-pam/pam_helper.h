@@ -1,0 +1,36 @@
+/* pam_helper.h: ovp-auth-pam's root side: the helper and its per-request PAM children. */
+#ifndef OVP_AP_PAM_HELPER_H
+#define OVP_AP_PAM_HELPER_H
+
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "pam_args.h"
+#include "privsep.h"
+
+struct ap_child;
+
+/*
+ * The helper's context. Filled by the unprivileged side at open, before the
+ * fork, and used only in the helper's copy (runtime fields start zeroed).
+ */
+struct ap_helper
+{
+    const struct ap_args *args; /* service and prompt mapping (parsed at open) */
+    unsigned max_children;      /* PAM transactions running at once, at most */
+    long timeout_ms;            /* a transaction older than this is killed */
+    int verb;                   /* OpenVPN's verbosity: debug lines only from 7 */
+
+    /* helper-side runtime */
+    struct ap_child *children;
+    unsigned n_children;
+    int sigpipe[2];
+    pid_t self;
+};
+
+/* privsep callbacks: run in the root helper (see pam_helper.c for the design). */
+int ap_helper_init(struct ovp_priv_chan *chan, void *ctx);
+int ap_helper_answer(struct ovp_priv_chan *chan, void *ctx, const struct ovp_priv_frame *req);
+void ap_helper_fini(void *ctx);
+
+#endif

@@ -1,0 +1,157 @@
+/* pam_wire.c: ovp-auth-pam's messages between OpenVPN's process and the PAM helper. */
+#include "ovpbuild.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "defer.h"
+#include "pam_wire.h"
+#include "secret.h"
+
+/* Per-field limits, in wire order. Why tight: the helper decodes as root. */
+static const size_t field_max[6] = {AP_WHO_MAX,   AP_FIELD_MAX, AP_FIELD_MAX,
+                                    AP_FIELD_MAX, AP_FIELD_MAX, AP_RHOST_MAX};
+
+static char **
+field_ptr(struct ap_wire_req *r, size_t i)
+{
+    char **f[6] = {&r->who, &r->username, &r->password, &r->common_name, &r->otp, &r->rhost};
+    return f[i];
+}
+
+int
+ap_wire_req_encode(struct ovp_priv_buf *b, const struct ap_wire_out *r)
+{
+    if (!b || !r)
+    {
+        return -1;
+    }
+    const char *f[6] = {r->who, r->username, r->password, r->common_name, r->otp, r->rhost};
+    b->len = 0;
+    for (size_t i = 0; i < 6; i++)
+    {
+        const char *s = f[i];
+        if (!s || strlen(s) > field_max[i] || ovp_priv_pack_str(b, s) < 0)
+        {
+            return -1;
+        }
+    }
+    return 0;
+}
+
+void
+ap_wire_req_clear(struct ap_wire_req *r)
+{
+    if (!r)
+    {
+        return;
+    }
+    ovp_free_secret(r->password);
+    ovp_free_secret(r->otp);
+    free(r->who);
+    free(r->username);
+    free(r->common_name);
+    free(r->rhost);
+    memset(r, 0, sizeof(*r));
+}
+
+int
+ap_wire_req_decode(const uint8_t *data, size_t len, struct ap_wire_req *r)
+{
+    size_t pos = 0;
+
+    if (!r)
+    {
+        return -1;
+    }
+    memset(r, 0, sizeof(*r));
+    for (size_t i = 0; i < 6; i++)
+    {
+        const uint8_t *s;
+        size_t n;
+        char *copy;
+        if (ovp_priv_unpack(data, len, &pos, &s, &n) < 0 || n > field_max[i] ||
+            memchr(s, '\0', n))
+        {
+            goto fail;
+        }
+        copy = malloc(n + 1);
+        if (!copy)
+        {
+            goto fail;
+        }
+        memcpy(copy, s, n);
+        copy[n] = '\0';
+        *field_ptr(r, i) = copy;
+    }
+    if (pos != len)
+    {
+        goto fail;
+    }
+    return 0;
+
+fail:
+    ap_wire_req_clear(r);
+    return -1;
+}
+
+long
+ap_wire_rep_encode(const struct ap_wire_rep *r, uint8_t *buf, size_t cap)
+{
+    struct ovp_priv_buf b = {buf, 0, cap};
+    uint8_t head[8];
+
+    if (!r || !buf || cap < sizeof(head))
+    {
+        return -1;
+    }
+    memcpy(head, &r->verdict, 4);
+    memcpy(head + 4, &r->pam_status, 4);
+    memcpy(buf, head, sizeof(head));
+    b.len = sizeof(head);
+    if (ovp_priv_pack(&b, r->reason, strnlen(r->reason, sizeof(r->reason) - 1)) < 0 ||
+        ovp_priv_pack(&b, r->detail, strnlen(r->detail, sizeof(r->detail) - 1)) < 0)
+    {
+        return -1;
+    }
+    return (long)b.len;
+}
+
+static int
+unpack_text(const uint8_t *data, size_t len, size_t *pos, char *out, size_t cap)
+{
+    const uint8_t *s;
+    size_t n;
+    if (ovp_priv_unpack(data, len, pos, &s, &n) < 0 || n >= cap || memchr(s, '\0', n))
+    {
+        return -1;
+    }
+    memcpy(out, s, n);
+    out[n] = '\0';
+    return 0;
+}
+
+int
+ap_wire_rep_decode(const uint8_t *data, size_t len, struct ap_wire_rep *r)
+{
+    size_t pos = 8;
+
+    if (!r || !data || len < 8)
+    {
+        return -1;
+    }
+    memset(r, 0, sizeof(*r));
+    memcpy(&r->verdict, data, 4);
+    memcpy(&r->pam_status, data + 4, 4);
+    if (r->verdict != OVP_ALLOW && r->verdict != OVP_DENY && r->verdict != OVP_TEMP)
+    {
+        return -1;
+    }
+    if (unpack_text(data, len, &pos, r->reason, sizeof(r->reason)) < 0 ||
+        unpack_text(data, len, &pos, r->detail, sizeof(r->detail)) < 0 || pos != len)
+    {
+        memset(r, 0, sizeof(*r));
+        return -1;
+    }
+    return 0;
+}

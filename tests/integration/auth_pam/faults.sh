@@ -1,0 +1,52 @@
+#!/bin/sh
+# faults.sh: a crashing PAM module, the helper killed mid-request, close with
+# requests in flight. Nothing may hang until hand-window; every failure is TEMP.
+. "${srcdir:-.}/auth_pam/lib.sh"
+
+printf 'crash\tCrash-Secret-1\nfine\tFine-Secret-2\nslow\tSlow-Secret-3\n' > "$WORK/accept"
+service faulty "auth required $OVPTEST crashfor=crash sleep=2000 sleepfor=slow accept=$WORK/accept" \
+    "account required $OVPTEST"
+
+# 1. A module crashes in one transaction: that client gets TEMP, the others are
+#    served, and the helper lives on.
+{
+    tabs name=crash username=crash password=Crash-Secret-1 expect=temp max_ms=2000
+    tabs name=fine-before username=fine password=Fine-Secret-2 expect=allow
+    tabs name=fine-after at=300 username=fine password=Fine-Secret-2 expect=allow
+} > "$WORK/c1"
+LOG="$WORK/c1.log"
+run_driver "$LOG" "$WORK/c1" -- workers=1 faulty
+expect_ok "a crashing module fails one request with TEMP"
+grep -q 'crashed (signal 11)' "$LOG" || fail "the crash is not logged"
+no_secrets "$LOG" Crash-Secret-1 Fine-Secret-2
+
+# 2. The helper is killed while a 2-second transaction runs: that request is
+#    answered TEMP at once, later ones fail fast with TEMP, and the log says why.
+{
+    tabs name=in-flight username=slow password=Slow-Secret-3 expect=temp max_ms=1500 \
+        "reason=PAM helper is gone"
+    tabs name=later at=1000 username=fine password=Fine-Secret-2 expect=temp max_ms=50 \
+        "reason=PAM helper is gone"
+} > "$WORK/c2"
+LOG="$WORK/c2.log"
+run_driver "$LOG" "$WORK/c2" --kill-helper-at 400 -- workers=1 faulty
+expect_ok "helper killed mid-request"
+grep -q 'the PAM helper (pid [0-9]*) is gone' "$LOG" || fail "helper death not logged"
+
+# 3. OpenVPN closes the plugin (SIGHUP, exit) with three transactions running:
+#    each is answered TEMP, close returns quickly and the helper is gone.
+{
+    for i in 1 2 3; do
+        tabs name=inflight$i username=slow password=Slow-Secret-3 expect=temp \
+            "reason=server is reloading"
+    done
+} > "$WORK/c3"
+LOG="$WORK/c3.log"
+run_driver "$LOG" "$WORK/c3" --close-at 300 -- workers=3 faulty
+expect_ok "close with requests in flight"
+ms=$(sed -n 's/^close_ms=//p' "$WORK/out")
+[ "${ms:-99999}" -lt 2500 ] || fail "close took ${ms} ms"
+grep -q 'helper_after_close=gone' "$WORK/out" || fail "the helper outlived close"
+no_secrets "$LOG" Slow-Secret-3
+
+finish

@@ -1,0 +1,620 @@
+/* test_auth_pam.c: unit tests for ovp-auth-pam's pure parts: arguments, mapping, SCRV1, wire. */
+#include "ovpbuild.h"
+
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <cmocka.h>
+
+#include "../../auth-pam/pam_args.h"
+#include "../../auth-pam/pam_wire.h"
+#include "defer.h"
+#include "secret.h"
+
+/* ------------------------------------------------------------ helpers */
+
+static int
+parse(struct ap_args *a, const char *const *words, size_t n, char *err, size_t errlen)
+{
+    memset(a, 0, sizeof(*a));
+    return ap_args_parse(words, n, a, err, errlen);
+}
+
+static char *
+expand_with(const char *value, const struct ap_creds *c)
+{
+    const char *words[] = {"svc", "prompt", value};
+    struct ap_args a;
+    char err[256];
+    char *out;
+
+    assert_int_equal(parse(&a, words, 3, err, sizeof(err)), 0);
+    out = ap_expand(&a.prompts[0], c);
+    ap_args_free(&a);
+    assert_non_null(out);
+    return out;
+}
+
+static const struct ap_creds creds = {
+    .username = "alice",
+    .password = "s3cret",
+    .common_name = "alice-cert",
+    .otp = "123456",
+};
+
+static void
+assert_expands(const char *value, const char *want)
+{
+    char *got = expand_with(value, &creds);
+    assert_string_equal(got, want);
+    ovp_free_secret(got);
+}
+
+/* ---------------------------------------------------------- arguments */
+
+static void
+args_parse__service_only_has_no_prompts(void **state)
+{
+    const char *words[] = {"openvpn"};
+    struct ap_args a;
+    char err[256];
+    (void)state;
+
+    assert_int_equal(parse(&a, words, 1, err, sizeof(err)), 0);
+    assert_string_equal(a.service, "openvpn");
+    assert_int_equal(a.n_prompts, 0);
+    ap_args_free(&a);
+    assert_null(a.service);
+}
+
+static void
+args_parse__pairs_are_kept_in_order(void **state)
+{
+    const char *words[] = {"openvpn",  "login", "USERNAME", "password",
+                           "PASSWORD", "pin",   "OTP"};
+    struct ap_args a;
+    char err[256];
+    (void)state;
+
+    assert_int_equal(parse(&a, words, 7, err, sizeof(err)), 0);
+    assert_int_equal(a.n_prompts, 3);
+    assert_string_equal(a.prompts[0].prefix, "login");
+    assert_string_equal(a.prompts[1].value, "PASSWORD");
+    assert_string_equal(a.prompts[2].prefix, "pin");
+    ap_args_free(&a);
+}
+
+static void
+args_parse__missing_service_is_error(void **state)
+{
+    struct ap_args a;
+    char err[256] = "";
+    (void)state;
+
+    assert_int_equal(parse(&a, NULL, 0, err, sizeof(err)), -1);
+    assert_non_null(strstr(err, "no PAM service"));
+}
+
+static void
+args_parse__odd_pair_words_are_error(void **state)
+{
+    const char *words[] = {"openvpn", "login", "USERNAME", "password"};
+    struct ap_args a;
+    char err[256] = "";
+    (void)state;
+
+    assert_int_equal(parse(&a, words, 4, err, sizeof(err)), -1);
+    assert_non_null(strstr(err, "\"password\" has no value"));
+    assert_null(a.service);
+}
+
+static void
+args_parse__too_many_pairs_is_error(void **state)
+{
+    const char *words[1 + 2 * (AP_PROMPTS_MAX + 1)];
+    struct ap_args a;
+    char err[256] = "";
+    (void)state;
+
+    words[0] = "openvpn";
+    for (size_t i = 1; i < sizeof(words) / sizeof(words[0]); i++)
+    {
+        words[i] = "x";
+    }
+    assert_int_equal(parse(&a, words, sizeof(words) / sizeof(words[0]), err, sizeof(err)), -1);
+    assert_non_null(strstr(err, "too many"));
+    /* exactly the maximum is fine */
+    assert_int_equal(parse(&a, words, 1 + 2 * AP_PROMPTS_MAX, err, sizeof(err)), 0);
+    assert_int_equal(a.n_prompts, AP_PROMPTS_MAX);
+    ap_args_free(&a);
+}
+
+static void
+args_parse__bad_service_names_are_error(void **state)
+{
+    const char *slash[] = {"../etc/shadow"};
+    const char *empty[] = {""};
+    const char *ctrl[] = {"open\nvpn"};
+    struct ap_args a;
+    char err[256] = "";
+    (void)state;
+
+    assert_int_equal(parse(&a, slash, 1, err, sizeof(err)), -1);
+    assert_non_null(strstr(err, "bad PAM service name"));
+    assert_int_equal(parse(&a, empty, 1, err, sizeof(err)), -1);
+    assert_int_equal(parse(&a, ctrl, 1, err, sizeof(err)), -1);
+    assert_non_null(strstr(err, "control character"));
+}
+
+static void
+args_parse__control_or_long_words_are_error(void **state)
+{
+    char *long_word = malloc(AP_WORD_MAX + 2);
+    const char *ctrl[] = {"openvpn", "pass\tword", "PASSWORD"};
+    const char *big[] = {"openvpn", "password", long_word};
+    struct ap_args a;
+    char err[256] = "";
+    (void)state;
+
+    assert_non_null(long_word);
+    memset(long_word, 'v', AP_WORD_MAX + 1);
+    long_word[AP_WORD_MAX + 1] = '\0';
+    assert_int_equal(parse(&a, ctrl, 3, err, sizeof(err)), -1);
+    assert_non_null(strstr(err, "word 2"));
+    assert_int_equal(parse(&a, big, 3, err, sizeof(err)), -1);
+    assert_non_null(strstr(err, "longer than"));
+    free(long_word);
+}
+
+/* ----------------------------------------------------------- matching */
+
+static void
+prompt_matches__prefix_is_case_insensitive(void **state)
+{
+    (void)state;
+    assert_true(ap_prompt_matches("Password: ", "password"));
+    assert_true(ap_prompt_matches("PASSWORD:", "Pass"));
+    assert_true(ap_prompt_matches("login:", "LOGIN"));
+    assert_false(ap_prompt_matches("Pass:", "password"));
+    assert_false(ap_prompt_matches("Username:", "password"));
+    assert_false(ap_prompt_matches(NULL, "password"));
+}
+
+static void
+prompt_matches__leading_punctuation_is_skipped(void **state)
+{
+    (void)state;
+    assert_true(ap_prompt_matches("  [Token] code", "token"));
+    assert_true(ap_prompt_matches("\n> Verification code:", "verification"));
+    /* only the prompt's lead is skipped, not the prefix's */
+    assert_false(ap_prompt_matches("Token", " token"));
+}
+
+static void
+prompt_matches__empty_prefix_matches_any_real_prompt(void **state)
+{
+    (void)state;
+    assert_true(ap_prompt_matches("Anything:", ""));
+    /* a prompt without a letter or digit matches nothing (as the bundled plugin) */
+    assert_false(ap_prompt_matches(": ", ""));
+    assert_false(ap_prompt_matches("", ""));
+}
+
+static void
+prompt_matches__non_ascii_is_compared_bytewise(void **state)
+{
+    (void)state;
+    assert_true(ap_prompt_matches("Mot de passe: ", "mot de"));
+    assert_true(ap_prompt_matches("Kennwort für VPN", "KENNWORT f\xc3\xbcr"));
+    assert_false(ap_prompt_matches("Kennwort F\xc3\x9cR", "kennwort f\xc3\xbcr"));
+}
+
+static void
+prompt_find__first_match_wins(void **state)
+{
+    const char *words[] = {"svc", "pass", "FIRST", "password", "SECOND", "", "CATCHALL"};
+    struct ap_args a;
+    char err[256];
+    (void)state;
+
+    assert_int_equal(parse(&a, words, 7, err, sizeof(err)), 0);
+    assert_int_equal(ap_prompt_find(&a, "Password:"), 0);
+    assert_int_equal(ap_prompt_find(&a, "Token:"), 2);
+    assert_int_equal(ap_prompt_find(&a, "::"), -1);
+    ap_args_free(&a);
+    assert_int_equal(ap_prompt_find(&a, "Password:"), -1); /* freed: no prompts */
+}
+
+/* -------------------------------------------------------------- values */
+
+static void
+expand__each_placeholder_alone(void **state)
+{
+    (void)state;
+    assert_expands("USERNAME", "alice");
+    assert_expands("PASSWORD", "s3cret");
+    assert_expands("COMMONNAME", "alice-cert");
+    assert_expands("OTP", "123456");
+    assert_expands("literal text", "literal text");
+    assert_expands("", "");
+}
+
+static void
+expand__placeholders_combine_with_text(void **state)
+{
+    (void)state;
+    assert_expands("PASSWORDOTP", "s3cret123456");
+    assert_expands("PASSWORD,OTP", "s3cret,123456");
+    assert_expands("USERNAME@example.org", "alice@example.org");
+    assert_expands("CORP\\USERNAME", "CORP\\alice");
+    assert_expands("cn=COMMONNAME,user=USERNAME", "cn=alice-cert,user=alice");
+}
+
+static void
+expand__every_occurrence_is_replaced(void **state)
+{
+    (void)state;
+    assert_expands("USERNAMEUSERNAME", "alicealice");
+    assert_expands("OTP-OTP", "123456-123456");
+}
+
+static void
+expand__words_match_case_sensitively_anywhere(void **state)
+{
+    (void)state;
+    /* lower case is literal; an upper-case word is replaced even inside text */
+    assert_expands("password username otp", "password username otp");
+    assert_expands("TOTP", "T123456");
+    assert_expands("USERNAM", "USERNAM");
+}
+
+static void
+expand__empty_credentials_give_empty_parts(void **state)
+{
+    const struct ap_creds none = {
+        .username = "", .password = "", .common_name = NULL, .otp = ""};
+    char *got;
+    (void)state;
+
+    got = expand_with("[PASSWORD][OTP][COMMONNAME]", &none);
+    assert_string_equal(got, "[][][]");
+    ovp_free_secret(got);
+}
+
+static void
+expand__values_are_not_reinterpreted(void **state)
+{
+    const struct ap_creds tricky = {
+        .username = "OTP", .password = "USERNAME", .common_name = "%s%n", .otp = "PASSWORD"};
+    char *got;
+    (void)state;
+
+    /* a client cannot smuggle a placeholder through a credential */
+    got = expand_with("USERNAME|PASSWORD|COMMONNAME|OTP", &tricky);
+    assert_string_equal(got, "OTP|USERNAME|%s%n|PASSWORD");
+    ovp_free_secret(got);
+}
+
+static void
+describe__shows_structure_never_credentials(void **state)
+{
+    const char *words[] = {"svc", "p", "PASSWORD|OTP", "u", "USERNAME@example.org"};
+    struct ap_args a;
+    char err[256], buf[160];
+    (void)state;
+
+    assert_int_equal(parse(&a, words, 5, err, sizeof(err)), 0);
+    ap_describe(&a.prompts[0], buf, sizeof(buf));
+    assert_string_equal(buf, "PASSWORD+\"|\"+OTP");
+    ap_describe(&a.prompts[1], buf, sizeof(buf));
+    assert_string_equal(buf, "USERNAME+\"@example.org\"");
+    ap_describe(&a.prompts[1], buf, 8); /* cut, still terminated */
+    assert_int_equal(strlen(buf), 7);
+    ap_args_free(&a);
+}
+
+/* -------------------------------------------------------------- SCRV1 */
+
+static void
+base64__rfc4648_vectors_decode(void **state)
+{
+    static const struct
+    {
+        const char *in, *out;
+    } v[] = {{"", ""},
+             {"Zg==", "f"},
+             {"Zm8=", "fo"},
+             {"Zm9v", "foo"},
+             {"Zm9vYg==", "foob"},
+             {"Zm9vYmE=", "fooba"},
+             {"Zm9vYmFy", "foobar"},
+             {"Zg", "f"},
+             {"Zm9vYmE", "fooba"},
+             {"+/+/", "\xfb\xff\xbf"}};
+    unsigned char out[16];
+    (void)state;
+
+    for (size_t i = 0; i < sizeof(v) / sizeof(v[0]); i++)
+    {
+        long n = ap_base64_decode(v[i].in, strlen(v[i].in), out, sizeof(out));
+        assert_int_equal(n, (long)strlen(v[i].out));
+        assert_memory_equal(out, v[i].out, (size_t)n);
+    }
+}
+
+static void
+base64__malformed_input_is_refused(void **state)
+{
+    static const char *const bad[] = {"Z",     "Zg=",    "Zm9v=", "Zg==Zg==", "Zh==", "Zm9",
+                                      "Zm 9v", "Zm9v\n", "====",  "Zg===",    "Z-_v", "Zm8==="};
+    unsigned char out[16];
+    (void)state;
+
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+    {
+        assert_int_equal(ap_base64_decode(bad[i], strlen(bad[i]), out, sizeof(out)), -1);
+    }
+}
+
+static void
+base64__output_too_small_is_refused(void **state)
+{
+    unsigned char out[5];
+    (void)state;
+    assert_int_equal(ap_base64_decode("Zm9vYmFy", 8, out, sizeof(out)), -1);
+    assert_int_equal(ap_base64_decode("Zm9vYg==", 8, out, 4), 4);
+}
+
+static void
+scrv1__password_and_response_are_split(void **state)
+{
+    char *pw, *otp;
+    (void)state;
+
+    /* base64("s3cret") = czNjcmV0, base64("123456") = MTIzNDU2 */
+    assert_int_equal(ap_scrv1_split("SCRV1:czNjcmV0:MTIzNDU2", &pw, &otp), AP_SCRV1_SPLIT);
+    assert_string_equal(pw, "s3cret");
+    assert_string_equal(otp, "123456");
+    ovp_free_secret(pw);
+    ovp_free_secret(otp);
+
+    assert_int_equal(ap_scrv1_split("SCRV1::", &pw, &otp), AP_SCRV1_SPLIT);
+    assert_string_equal(pw, "");
+    assert_string_equal(otp, "");
+    ovp_free_secret(pw);
+    ovp_free_secret(otp);
+}
+
+static void
+scrv1__plain_password_is_kept(void **state)
+{
+    char *pw, *otp;
+    (void)state;
+
+    assert_int_equal(ap_scrv1_split("plain:pass:word", &pw, &otp), AP_SCRV1_NONE);
+    assert_string_equal(pw, "plain:pass:word");
+    assert_string_equal(otp, "");
+    ovp_free_secret(pw);
+    ovp_free_secret(otp);
+    assert_int_equal(ap_scrv1_split("scrv1:czNjcmV0:MTIz", &pw, &otp), AP_SCRV1_NONE);
+    ovp_free_secret(pw);
+    ovp_free_secret(otp);
+    assert_int_equal(ap_scrv1_split(NULL, &pw, &otp), AP_SCRV1_NONE);
+    assert_string_equal(pw, "");
+    ovp_free_secret(pw);
+    ovp_free_secret(otp);
+}
+
+static void
+scrv1__malformed_is_used_whole(void **state)
+{
+    static const char *const bad[] = {
+        "SCRV1:czNjcmV0",           /* no response part */
+        "SCRV1:c*NjcmV0:MTIz",      /* bad character in the password */
+        "SCRV1:czNjcmV0:MTI==",     /* bad padding in the response */
+        "SCRV1:czNjcmV0:MTIz:NDU2", /* a third part */
+        "SCRV1:YQBi:MTIz",          /* decodes to "a\0b": a NUL inside */
+    };
+    (void)state;
+
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+    {
+        char *pw, *otp;
+        assert_int_equal(ap_scrv1_split(bad[i], &pw, &otp), AP_SCRV1_MALFORMED);
+        assert_string_equal(pw, bad[i]);
+        assert_string_equal(otp, "");
+        ovp_free_secret(pw);
+        ovp_free_secret(otp);
+    }
+}
+
+/* --------------------------------------------------------------- wire */
+
+static void
+wire_req__round_trip_keeps_every_field(void **state)
+{
+    uint8_t data[4096];
+    struct ovp_priv_buf b = {data, 0, sizeof(data)};
+    struct ap_wire_out in = {
+        "[cn@1.2.3.4:5]", "O'Brien \"x\" $(id)", "pw:with:colons", "cn", "", "2001:db8::1"};
+    struct ap_wire_req out;
+    (void)state;
+
+    assert_int_equal(ap_wire_req_encode(&b, &in), 0);
+    assert_int_equal(ap_wire_req_decode(b.data, b.len, &out), 0);
+    assert_string_equal(out.who, in.who);
+    assert_string_equal(out.username, in.username);
+    assert_string_equal(out.password, in.password);
+    assert_string_equal(out.common_name, in.common_name);
+    assert_string_equal(out.otp, "");
+    assert_string_equal(out.rhost, in.rhost);
+    ap_wire_req_clear(&out);
+    assert_null(out.password);
+}
+
+static void
+wire_req__truncated_or_trailing_bytes_are_refused(void **state)
+{
+    uint8_t data[4096];
+    struct ovp_priv_buf b = {data, 0, sizeof(data)};
+    struct ap_wire_out in = {"w", "u", "p", "c", "o", "r"};
+    struct ap_wire_req out;
+    (void)state;
+
+    assert_int_equal(ap_wire_req_encode(&b, &in), 0);
+    for (size_t cut = 0; cut < b.len; cut++)
+    {
+        assert_int_equal(ap_wire_req_decode(b.data, cut, &out), -1);
+        assert_null(out.username);
+    }
+    data[b.len] = 0;
+    assert_int_equal(ap_wire_req_decode(b.data, b.len + 1, &out), -1);
+}
+
+static void
+wire_req__nul_or_oversize_fields_are_refused(void **state)
+{
+    uint8_t data[AP_FRAME_MAX];
+    struct ovp_priv_buf b = {data, 0, sizeof(data)};
+    struct ap_wire_out in = {"w", "u", "p", "c", "o", "r"};
+    struct ap_wire_req out;
+    char *big = malloc(AP_FIELD_MAX + 2);
+    (void)state;
+
+    assert_non_null(big);
+    /* a NUL inside the username (the second field, right after "w") */
+    assert_int_equal(ap_wire_req_encode(&b, &in), 0);
+    data[4 + 1 + 4] = '\0';
+    assert_int_equal(ap_wire_req_decode(b.data, b.len, &out), -1);
+
+    memset(big, 'a', AP_FIELD_MAX + 1);
+    big[AP_FIELD_MAX + 1] = '\0';
+    in.password = big;
+    assert_int_equal(ap_wire_req_encode(&b, &in), -1);
+    big[AP_FIELD_MAX] = '\0'; /* exactly the limit: fine */
+    assert_int_equal(ap_wire_req_encode(&b, &in), 0);
+    assert_int_equal(ap_wire_req_decode(b.data, b.len, &out), 0);
+    assert_int_equal(strlen(out.password), AP_FIELD_MAX);
+    ap_wire_req_clear(&out);
+
+    in.password = "p";
+    in.rhost = big; /* far over the address limit */
+    assert_int_equal(ap_wire_req_encode(&b, &in), -1);
+    free(big);
+}
+
+static void
+wire_req__every_field_at_its_limit_fits_one_frame(void **state)
+{
+    uint8_t *data = malloc(AP_FRAME_MAX);
+    struct ovp_priv_buf b = {data, 0, AP_FRAME_MAX};
+    char *big = malloc(AP_FIELD_MAX + 1);
+    char who[AP_WHO_MAX + 1], rhost[AP_RHOST_MAX + 1];
+    struct ap_wire_out in = {who, big, big, big, big, rhost};
+    struct ap_wire_req out;
+    (void)state;
+
+    assert_non_null(data);
+    assert_non_null(big);
+    memset(big, 'x', AP_FIELD_MAX);
+    big[AP_FIELD_MAX] = '\0';
+    memset(who, 'w', AP_WHO_MAX);
+    who[AP_WHO_MAX] = '\0';
+    memset(rhost, 'r', AP_RHOST_MAX);
+    rhost[AP_RHOST_MAX] = '\0';
+    assert_int_equal(ap_wire_req_encode(&b, &in), 0);
+    assert_true(b.len <= AP_FRAME_MAX);
+    assert_int_equal(ap_wire_req_decode(b.data, b.len, &out), 0);
+    assert_int_equal(strlen(out.otp), AP_FIELD_MAX);
+    assert_int_equal(strlen(out.who), AP_WHO_MAX);
+    ap_wire_req_clear(&out);
+    free(big);
+    free(data);
+}
+
+static void
+wire_rep__round_trip(void **state)
+{
+    struct ap_wire_rep in, out;
+    uint8_t buf[sizeof(in) + 16];
+    long n;
+    (void)state;
+
+    memset(&in, 0, sizeof(in));
+    in.verdict = OVP_DENY;
+    in.pam_status = 13;
+    snprintf(in.reason, sizeof(in.reason), "account expired");
+    snprintf(in.detail, sizeof(in.detail), "user \"x\": pam_acct_mgmt: expired");
+    n = ap_wire_rep_encode(&in, buf, sizeof(buf));
+    assert_true(n > 8);
+    assert_int_equal(ap_wire_rep_decode(buf, (size_t)n, &out), 0);
+    assert_int_equal(out.verdict, OVP_DENY);
+    assert_int_equal(out.pam_status, 13);
+    assert_string_equal(out.reason, "account expired");
+    assert_string_equal(out.detail, in.detail);
+}
+
+static void
+wire_rep__bad_replies_are_refused(void **state)
+{
+    struct ap_wire_rep in, out;
+    uint8_t buf[sizeof(in) + 16];
+    long n;
+    (void)state;
+
+    memset(buf, 0, sizeof(buf));
+    memset(&in, 0, sizeof(in));
+    in.verdict = OVP_ALLOW;
+    n = ap_wire_rep_encode(&in, buf, sizeof(buf));
+    assert_true(n > 0);
+    assert_int_equal(ap_wire_rep_decode(buf, (size_t)n, &out), 0);
+    assert_int_equal(ap_wire_rep_decode(buf, (size_t)n - 1, &out), -1); /* truncated */
+    assert_int_equal(ap_wire_rep_decode(buf, (size_t)n + 1, &out), -1); /* trailing */
+    assert_int_equal(ap_wire_rep_decode(buf, 4, &out), -1);
+    buf[0] = 7; /* no such verdict */
+    assert_int_equal(ap_wire_rep_decode(buf, (size_t)n, &out), -1);
+    assert_int_equal(ap_wire_rep_encode(&in, buf, 4), -1);
+}
+
+int
+main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(args_parse__service_only_has_no_prompts),
+        cmocka_unit_test(args_parse__pairs_are_kept_in_order),
+        cmocka_unit_test(args_parse__missing_service_is_error),
+        cmocka_unit_test(args_parse__odd_pair_words_are_error),
+        cmocka_unit_test(args_parse__too_many_pairs_is_error),
+        cmocka_unit_test(args_parse__bad_service_names_are_error),
+        cmocka_unit_test(args_parse__control_or_long_words_are_error),
+        cmocka_unit_test(prompt_matches__prefix_is_case_insensitive),
+        cmocka_unit_test(prompt_matches__leading_punctuation_is_skipped),
+        cmocka_unit_test(prompt_matches__empty_prefix_matches_any_real_prompt),
+        cmocka_unit_test(prompt_matches__non_ascii_is_compared_bytewise),
+        cmocka_unit_test(prompt_find__first_match_wins),
+        cmocka_unit_test(expand__each_placeholder_alone),
+        cmocka_unit_test(expand__placeholders_combine_with_text),
+        cmocka_unit_test(expand__every_occurrence_is_replaced),
+        cmocka_unit_test(expand__words_match_case_sensitively_anywhere),
+        cmocka_unit_test(expand__empty_credentials_give_empty_parts),
+        cmocka_unit_test(expand__values_are_not_reinterpreted),
+        cmocka_unit_test(describe__shows_structure_never_credentials),
+        cmocka_unit_test(base64__rfc4648_vectors_decode),
+        cmocka_unit_test(base64__malformed_input_is_refused),
+        cmocka_unit_test(base64__output_too_small_is_refused),
+        cmocka_unit_test(scrv1__password_and_response_are_split),
+        cmocka_unit_test(scrv1__plain_password_is_kept),
+        cmocka_unit_test(scrv1__malformed_is_used_whole),
+        cmocka_unit_test(wire_req__round_trip_keeps_every_field),
+        cmocka_unit_test(wire_req__truncated_or_trailing_bytes_are_refused),
+        cmocka_unit_test(wire_req__nul_or_oversize_fields_are_refused),
+        cmocka_unit_test(wire_req__every_field_at_its_limit_fits_one_frame),
+        cmocka_unit_test(wire_rep__round_trip),
+        cmocka_unit_test(wire_rep__bad_replies_are_refused),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
