@@ -124,6 +124,18 @@ e2e_sanitized() {
     fi
 }
 
+# e2e_pamwrap_env: the server runs PAM through pam_wrapper with services from
+# E2E_DIR/pam.d (no system account or /etc/pam.d file is touched). Returns 1 if missing.
+e2e_pamwrap_env() {
+    local w
+    w=$(ls /usr/lib/*/libpam_wrapper.so /usr/lib/libpam_wrapper.so 2>/dev/null | head -n 1)
+    [ -n "$w" ] || return 1
+    local pre=$w asan
+    asan=$(ldd "$top_builddir/auth-pam/.libs/ovp-auth-pam.so" 2>/dev/null | awk '/libasan/ { print $3; exit }')
+    [ -n "$asan" ] && pre="$asan:$w"
+    E2E_SERVER_WRAP="env LD_PRELOAD=$pre PAM_WRAPPER=1 PAM_WRAPPER_SERVICE_DIR=$E2E_DIR/pam.d PAM_WRAPPER_DISABLE_DEEPBIND=1 ASAN_OPTIONS=detect_leaks=0:abort_on_error=1"
+}
+
 # e2e_server_conf EXTRA-LINES: writes server.conf with the production settings.
 e2e_server_conf() {
     cat > "$E2E_DIR/server.conf" <<CONF
