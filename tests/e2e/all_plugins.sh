@@ -27,9 +27,9 @@ echo "uid=\$(id -u) signal=\$signal script_type=\$script_type" >> "$E2E_DIR/out/
 SH
 chmod 755 "$E2E_DIR/down.sh"
 
-e2e_server_conf "plugin $B/auth-pam/.libs/ovp-auth-pam.so ovpe2e
-plugin $B/learn-address-db/.libs/ovp-learn-address-db.so database=$E2E_DIR/db/a.sqlite instance=all runasuser=nobody
-plugin $B/down-root/.libs/ovp-down-root.so $E2E_DIR/down.sh"
+e2e_server_conf "plugin $(e2e_so "$B/auth-pam/.libs/ovp-auth-pam.so") ovpe2e
+plugin $(e2e_so "$B/learn-address-db/.libs/ovp-learn-address-db.so") database=$E2E_DIR/db/a.sqlite instance=all runasuser=nobody
+plugin $(e2e_so "$B/down-root/.libs/ovp-down-root.so") $E2E_DIR/down.sh"
 e2e_start_server
 
 e2e_client c1 alice alice Right-Pass-1

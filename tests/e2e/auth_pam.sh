@@ -5,7 +5,7 @@
 . "$(dirname "$0")/lib.sh"
 e2e_init
 e2e_pki alice slow
-PLUGIN="$top_builddir/auth-pam/.libs/ovp-auth-pam.so"
+PLUGIN=$(e2e_so "$top_builddir/auth-pam/.libs/ovp-auth-pam.so")
 OVPTEST="$top_builddir/tests/integration/auth_pam/.libs/pam_ovptest.so"
 [ -f "$PLUGIN" ] || e2e_fail "plugin not built: $PLUGIN"
 [ -f "$OVPTEST" ] || e2e_fail "test PAM module not built: $OVPTEST (make check builds it)"

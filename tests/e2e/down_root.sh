@@ -5,7 +5,7 @@
 . "$(dirname "$0")/lib.sh"
 e2e_init
 e2e_pki
-PLUGIN="$top_builddir/down-root/.libs/ovp-down-root.so"
+PLUGIN=$(e2e_so "$top_builddir/down-root/.libs/ovp-down-root.so")
 [ -f "$PLUGIN" ] || e2e_fail "plugin not built: $PLUGIN"
 e2e_sanitized "$PLUGIN"
 

@@ -5,7 +5,7 @@
 . "$(dirname "$0")/lib.sh"
 e2e_init
 e2e_pki alice bob
-PLUGIN="$top_builddir/tests/plugin/.libs/ovp-test-plugin.so"
+PLUGIN=$(e2e_so "$top_builddir/tests/plugin/.libs/ovp-test-plugin.so")
 [ -f "$PLUGIN" ] || e2e_fail "test plugin not built: $PLUGIN (make check builds it)"
 e2e_sanitized "$PLUGIN"
 

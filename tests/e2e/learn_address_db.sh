@@ -5,7 +5,7 @@
 . "$(dirname "$0")/lib.sh"
 e2e_init
 e2e_pki alice
-PLUGIN="$top_builddir/learn-address-db/.libs/ovp-learn-address-db.so"
+PLUGIN=$(e2e_so "$top_builddir/learn-address-db/.libs/ovp-learn-address-db.so")
 TOOL="$top_builddir/learn-address-db/ovp-addrdb"
 [ -f "$PLUGIN" ] || e2e_fail "plugin not built: $PLUGIN"
 e2e_sanitized "$PLUGIN"

@@ -114,6 +114,15 @@ e2e_init() {
     e2e_netns
 }
 
+# e2e_so SO: a short path to SO (a link in E2E_DIR). An OpenVPN config line holds at most
+# 256 characters, and build trees can live deep.
+e2e_so() {
+    [ -f "$1" ] || e2e_fail "not built: $1"
+    local l="$E2E_DIR/$(basename "$1")"
+    ln -sf "$1" "$l"
+    printf '%s\n' "$l"
+}
+
 # e2e_sanitized SO: when SO was built with ASan, the plain openvpn binary needs the ASan
 # runtime preloaded (it must come first); leaks of openvpn itself are not ours to judge.
 e2e_sanitized() {
