@@ -1,0 +1,43 @@
+#!/bin/sh
+# check_configure.sh: configure's summary names each plugin it cannot build and why, and
+# --enable-X=yes turns a missing dependency into an error. Missing -dev packages are
+# simulated (a header check forced to fail, a pkg-config dir without one .pc file).
+set -u
+top_srcdir=$(cd "${top_srcdir:-../..}" && pwd)
+command -v pkg-config >/dev/null || { echo "SKIP: pkg-config not installed"; exit 77; }
+T=$(mktemp -d "${TMPDIR:-/tmp}/ovp-configure.XXXXXX") || exit 1
+trap 'rm -rf "$T"' EXIT
+rc=0
+fail() { echo "FAIL: $*"; rc=1; }
+
+# A pkg-config directory holding every .pc file the machine has but sqlite3's.
+mkdir "$T/pc"
+for d in $(pkg-config --variable pc_path pkg-config | tr ':' ' '); do
+    [ -d "$d" ] && cp "$d"/*.pc "$T/pc/" 2>/dev/null
+done
+rm -f "$T/pc/sqlite3.pc"
+
+mkdir "$T/b1"
+(cd "$T/b1" && PKG_CONFIG_LIBDIR="$T/pc" ac_cv_header_security_pam_appl_h=no \
+    "$top_srcdir/configure" -q > out 2>&1)
+[ $? -eq 0 ] || fail "configure under auto failed although plugins could be skipped: $(tail -5 "$T/b1/out")"
+grep -E '^  auth-pam +no +security/pam_appl.h not found \(install libpam0g-dev\)' "$T/b1/out" >/dev/null \
+    || fail "summary does not say why auth-pam is off: $(grep auth-pam "$T/b1/out")"
+grep -E '^  learn-address-db +no +sqlite3 >= [0-9.]+ not found \(install libsqlite3-dev\)' "$T/b1/out" >/dev/null \
+    || fail "summary does not say why learn-address-db is off: $(grep learn-address "$T/b1/out")"
+grep -E '^  down-root +yes' "$T/b1/out" >/dev/null || fail "down-root should still be built"
+
+mkdir "$T/b2"
+(cd "$T/b2" && ac_cv_header_security_pam_appl_h=no \
+    "$top_srcdir/configure" -q --enable-auth-pam=yes > out 2>&1)
+[ $? -ne 0 ] || fail "--enable-auth-pam=yes succeeded without PAM headers"
+grep -q "enable-auth-pam=yes but it cannot be built: security/pam_appl.h not found" "$T/b2/out" \
+    || fail "no clear error for --enable-auth-pam=yes: $(tail -3 "$T/b2/out")"
+
+mkdir "$T/b3"
+(cd "$T/b3" && "$top_srcdir/configure" -q --disable-down-root > out 2>&1)
+grep -E '^  down-root +no +disabled with --disable-down-root' "$T/b3/out" >/dev/null \
+    || fail "summary does not say down-root was disabled"
+
+[ $rc -eq 0 ] && echo "ok: configure explains missing dependencies and honours =yes / --disable"
+exit $rc
