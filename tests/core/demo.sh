@@ -51,3 +51,45 @@ show "ovp-refcore --plugin ovp-test-plugin.so mode=sync delay_ms=2 ... -- --clie
 echo "(a plugin that answers in the call blocks every other client while it works)"
 "$REFCORE" --plugin "$TEST_PLUGIN" mode=sync delay_ms=2 -- --clients 200 \
     --username alice --password secret --poll fast --verb 0
+
+# ---------------------------------------------------------------- ovp's own plugins
+B=${OVP_BUILDDIR:-}
+PAM_SO="$B/auth-pam/.libs/ovp-auth-pam.so"
+LAD_SO="$B/learn-address-db/.libs/ovp-learn-address-db.so"
+DR_SO="$B/down-root/.libs/ovp-down-root.so"
+if [ -n "$B" ] && [ -f "$PAM_SO" ] && [ -f "$LAD_SO" ] && [ -f "$DR_SO" ] \
+    && [ -n "$wrapper" ] && [ -n "$matrix" ]; then
+    say "4. ovp-auth-pam: the same PAM service, never blocking the core"
+    mkdir -p "$T/pam.d"
+    printf 'alice:secret:ovpdemo\n' > "$T/passdb"
+    printf 'auth required %s passdb=%s\naccount required %s passdb=%s\n' \
+        "$matrix" "$T/passdb" "$matrix" "$T/passdb" > "$T/pam.d/ovpdemo"
+    asan=$(ldd "$REFCORE" | awk '/libasan/ {print $3}')
+    pamenv() {
+        LD_PRELOAD="${asan:+$asan }$wrapper" PAM_WRAPPER=1 PAM_WRAPPER_SERVICE_DIR="$T/pam.d" \
+            PAM_WRAPPER_DISABLE_DEEPBIND=1 "$@" 2>&1 | grep -v 'PWRAP_ERROR\|no default config'
+    }
+    for pass in secret wrong; do
+        show "printf 'alice\\n$pass\\n' | ovp-refcore --plugin ovp-auth-pam.so ovpdemo -- --try"
+        printf 'alice\n%s\n' "$pass" | pamenv "$REFCORE" --plugin "$PAM_SO" ovpdemo -- --try |
+            sed -n '1,3p'
+    done
+
+    say "5. All of ovp at once: auth-pam + learn-address-db + down-root, 50 clients"
+    cat > "$T/down.sh" <<SH
+#!/bin/sh
+echo "down command ran as uid \$(id -u): signal=\$signal script_type=\$script_type dev=\$dev"
+SH
+    chmod 755 "$T/down.sh"
+    show "ovp-refcore --plugin ovp-auth-pam.so ovpdemo --plugin ovp-learn-address-db.so database=addr.sqlite --plugin ovp-down-root.so down.sh -- --clients 50 ..."
+    pamenv "$REFCORE" --plugin "$PAM_SO" ovpdemo \
+        --plugin "$LAD_SO" database="$T/addr.sqlite" instance=demo \
+        --plugin "$DR_SO" "$T/down.sh" \
+        -- --clients 50 --username alice --password secret --common-name alice --poll fast \
+        --bytes 1000 2000 --verb 1 > "$T/all.out"
+    grep -E '^\{|recording to|down command' "$T/all.out"
+    echo "($(grep -c 'authentication succeeded' "$T/all.out") lines 'authentication succeeded' from ovp-auth-pam)"
+    say "   ... and what ovp-addrdb says about it afterwards"
+    show "ovp-addrdb --db addr.sqlite history --cn alice   (first 5 of 50 sessions)"
+    "$B/learn-address-db/ovp-addrdb" --db "$T/addr.sqlite" history --cn alice | head -n 6
+fi
