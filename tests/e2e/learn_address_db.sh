@@ -52,4 +52,9 @@ for r in data:
     assert r["bytes_received"] > 0 and r["bytes_sent"] > 0, r
 PY
 sqlite3 "$DB" 'PRAGMA integrity_check' | grep -qx ok || e2e_fail "integrity check failed"
+# The reconnect took the address over (learn-address update); the final delete, which
+# OpenVPN sends with an empty env, is attributed to alice from the address's owner.
+ops=$(sqlite3 "$DB" "SELECT op || ' ' || address || ' ' || common_name FROM address_event WHERE kind = 'ipv4' ORDER BY id" | tr '\n' ',')
+[ "$ops" = "add 198.51.100.2 alice,update 198.51.100.2 alice,delete 198.51.100.2 alice," ] \
+    || e2e_fail "address events: $ops"
 e2e_log "ok: reconnect, disconnect with bytes, history readable"
