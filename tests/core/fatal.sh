@@ -11,8 +11,10 @@ failures=0
 check() {
     name=$1 text=$2
     shift 2
+    # Appending: the core's forked client driver writes to the same stderr.
+    : > "$T/err"
     "$REFCORE" "$@" -- --clients 1 --username alice --password secret --timeout 20 \
-        --poll fast >"$T/out" 2>"$T/err"
+        --poll fast >"$T/out" 2>>"$T/err"
     rc=$?
     if [ $rc -ne 1 ]; then
         echo "FAIL: $name: exit $rc, expected 1"; failures=$((failures + 1))
@@ -62,7 +64,7 @@ check "two plugins defer one auth" \
 # more than 16 plugins is a usage error (exit 2)
 set --
 for i in 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 17; do set -- "$@" --plugin "$TEST_PLUGIN"; done
-"$REFCORE" "$@" -- --clients 1 --username a --password b >/dev/null 2>"$T/err"
+"$REFCORE" "$@" -- --clients 1 --username a --password b >/dev/null 2>>"$T/err"
 if [ $? -eq 2 ] && grep -q "at most 16 plugins" "$T/err"; then
     echo "ok: 17 plugins refused"
 else
