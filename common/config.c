@@ -15,6 +15,7 @@
 
 #include "config.h"
 #include "secret.h"
+#include "util.h"
 
 /*
  * Ownership: a parse tree owns every string in it, and wipes all values when freed,
@@ -28,23 +29,6 @@
 #define CFG_SHOW_MAX 64
 /* Name used in messages for key=value words. */
 #define CFG_WORDS_NAME "plugin line"
-
-static void set_err(char *err, size_t errlen, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static void
-set_err(char *err, size_t errlen, const char *fmt, ...)
-{
-    va_list ap;
-
-    if (err == NULL || errlen == 0)
-    {
-        return;
-    }
-    va_start(ap, fmt);
-    vsnprintf(err, errlen, fmt, ap);
-    va_end(ap);
-}
 
 /* ------------------------------------------------------------------ tree */
 
@@ -310,25 +294,25 @@ dup_key(struct parser *p, int line, const char *k, size_t klen)
         if (k[i] == '=')
         {
             /* The word may be "Password=secret": never echo it. */
-            set_err(p->err, p->errlen,
-                    "%s:%d: a key may not contain '=': in a file write 'Key value' "
-                    "(key=value is for the plugin line)",
-                    p->name, line);
+            ovp_errf(p->err, p->errlen,
+                     "%s:%d: a key may not contain '=': in a file write 'Key value' "
+                     "(key=value is for the plugin line)",
+                     p->name, line);
             return NULL;
         }
         if (!is_name_char(k[i]))
         {
-            set_err(p->err, p->errlen,
-                    "%s:%d: invalid character in a key: keys are letters, digits, '_', "
-                    "'-' and '.'",
-                    p->name, line);
+            ovp_errf(p->err, p->errlen,
+                     "%s:%d: invalid character in a key: keys are letters, digits, '_', "
+                     "'-' and '.'",
+                     p->name, line);
             return NULL;
         }
     }
     key = strndup(k, klen);
     if (key == NULL)
     {
-        set_err(p->err, p->errlen, "%s:%d: out of memory", p->name, line);
+        ovp_errf(p->err, p->errlen, "%s:%d: out of memory", p->name, line);
     }
     return key;
 }
@@ -355,34 +339,34 @@ parse_tag(struct parser *p, int line, const char *s, const char *e)
     nlen = (size_t)(s - name);
     if (s == e || *s != '>' || nlen == 0)
     {
-        set_err(p->err, p->errlen,
-                "%s:%d: malformed section tag: expected <Name> or </Name> (letters, digits, "
-                "'_', '-', '.')",
-                p->name, line);
+        ovp_errf(p->err, p->errlen,
+                 "%s:%d: malformed section tag: expected <Name> or </Name> (letters, digits, "
+                 "'_', '-', '.')",
+                 p->name, line);
         return -1;
     }
     s++;
     if (!rest_is_empty(s, e))
     {
-        set_err(p->err, p->errlen,
-                "%s:%d: text after <%s%.*s> on the same line: a section tag must stand "
-                "alone on its line",
-                p->name, line, closing ? "/" : "", (int)nlen, name);
+        ovp_errf(p->err, p->errlen,
+                 "%s:%d: text after <%s%.*s> on the same line: a section tag must stand "
+                 "alone on its line",
+                 p->name, line, closing ? "/" : "", (int)nlen, name);
         return -1;
     }
     if (closing)
     {
         if (p->depth == 0)
         {
-            set_err(p->err, p->errlen, "%s:%d: stray </%.*s>: no section is open", p->name,
-                    line, (int)nlen, name);
+            ovp_errf(p->err, p->errlen, "%s:%d: stray </%.*s>: no section is open", p->name,
+                     line, (int)nlen, name);
             return -1;
         }
         if (strlen(top->name) != nlen || strncasecmp(top->name, name, nlen) != 0)
         {
-            set_err(p->err, p->errlen,
-                    "%s:%d: </%.*s> does not close <%s> opened at line %d (expected </%s>)",
-                    p->name, line, (int)nlen, name, top->name, top->line, top->name);
+            ovp_errf(p->err, p->errlen,
+                     "%s:%d: </%.*s> does not close <%s> opened at line %d (expected </%s>)",
+                     p->name, line, (int)nlen, name, top->name, top->line, top->name);
             return -1;
         }
         p->depth--;
@@ -390,8 +374,8 @@ parse_tag(struct parser *p, int line, const char *s, const char *e)
     }
     if (p->depth >= OVP_CFG_DEPTH_MAX)
     {
-        set_err(p->err, p->errlen, "%s:%d: <%.*s> nests sections deeper than %d levels",
-                p->name, line, (int)nlen, name, OVP_CFG_DEPTH_MAX);
+        ovp_errf(p->err, p->errlen, "%s:%d: <%.*s> nests sections deeper than %d levels",
+                 p->name, line, (int)nlen, name, OVP_CFG_DEPTH_MAX);
         return -1;
     }
     {
@@ -401,7 +385,7 @@ parse_tag(struct parser *p, int line, const char *s, const char *e)
         child = dup != NULL ? node_add_child(top, dup, line) : NULL;
         if (child == NULL)
         {
-            set_err(p->err, p->errlen, "%s:%d: out of memory", p->name, line);
+            ovp_errf(p->err, p->errlen, "%s:%d: out of memory", p->name, line);
             return -1;
         }
         p->stack[++p->depth] = child;
@@ -419,7 +403,7 @@ parse_quoted(struct parser *p, int line, const char *key, const char *s, const c
 
     if (out == NULL)
     {
-        set_err(p->err, p->errlen, "%s:%d: out of memory", p->name, line);
+        ovp_errf(p->err, p->errlen, "%s:%d: out of memory", p->name, line);
         return NULL;
     }
     s++; /* opening quote */
@@ -440,10 +424,10 @@ parse_quoted(struct parser *p, int line, const char *key, const char *s, const c
             if (s[1] != '"' && s[1] != '\\')
             {
                 /* The value may be a secret: say what is wrong, not where in it. */
-                set_err(p->err, p->errlen,
-                        "%s:%d: unknown escape in the quoted value of %s: only \\\" and \\\\ "
-                        "may follow a backslash",
-                        p->name, line, key);
+                ovp_errf(p->err, p->errlen,
+                         "%s:%d: unknown escape in the quoted value of %s: only \\\" and \\\\ "
+                         "may follow a backslash",
+                         p->name, line, key);
                 goto fail;
             }
             s++;
@@ -452,17 +436,17 @@ parse_quoted(struct parser *p, int line, const char *key, const char *s, const c
     }
     if (!closed)
     {
-        set_err(p->err, p->errlen,
-                "%s:%d: unterminated quote in the value of %s: the closing \" is missing",
-                p->name, line, key);
+        ovp_errf(p->err, p->errlen,
+                 "%s:%d: unterminated quote in the value of %s: the closing \" is missing",
+                 p->name, line, key);
         goto fail;
     }
     if (!rest_is_empty(s, e))
     {
-        set_err(p->err, p->errlen,
-                "%s:%d: text after the closing quote in the value of %s (only a # comment "
-                "may follow)",
-                p->name, line, key);
+        ovp_errf(p->err, p->errlen,
+                 "%s:%d: text after the closing quote in the value of %s (only a # comment "
+                 "may follow)",
+                 p->name, line, key);
         goto fail;
     }
     out[n] = '\0';
@@ -509,9 +493,9 @@ parse_line(struct parser *p, int line, const char *s, const char *e)
     }
     if (s == e || *s == '#')
     {
-        set_err(p->err, p->errlen,
-                "%s:%d: key %s has no value (for an empty string write %s \"\")", p->name, line,
-                key, key);
+        ovp_errf(p->err, p->errlen,
+                 "%s:%d: key %s has no value (for an empty string write %s \"\")", p->name,
+                 line, key, key);
         goto fail;
     }
     if (*s == '"')
@@ -536,13 +520,13 @@ parse_line(struct parser *p, int line, const char *s, const char *e)
         value = strndup(v, (size_t)(ve - v));
         if (value == NULL)
         {
-            set_err(p->err, p->errlen, "%s:%d: out of memory", p->name, line);
+            ovp_errf(p->err, p->errlen, "%s:%d: out of memory", p->name, line);
             goto fail;
         }
     }
     if (node_add_entry(p->stack[p->depth], key, value, line) != 0)
     {
-        set_err(p->err, p->errlen, "%s:%d: out of memory", p->name, line);
+        ovp_errf(p->err, p->errlen, "%s:%d: out of memory", p->name, line);
         return -1;
     }
     return 0;
@@ -572,7 +556,7 @@ parse_text(struct parser *p, const char *text, size_t len)
         pos += ll + (nl != NULL ? 1 : 0);
         if (line == INT_MAX)
         {
-            set_err(p->err, p->errlen, "%s: too many lines", p->name);
+            ovp_errf(p->err, p->errlen, "%s: too many lines", p->name);
             return -1;
         }
         line++;
@@ -582,19 +566,19 @@ parse_text(struct parser *p, const char *text, size_t len)
         }
         if (ll > OVP_CFG_LINE_MAX)
         {
-            set_err(p->err, p->errlen, "%s:%d: line longer than %d bytes", p->name, line,
-                    OVP_CFG_LINE_MAX);
+            ovp_errf(p->err, p->errlen, "%s:%d: line longer than %d bytes", p->name, line,
+                     OVP_CFG_LINE_MAX);
             return -1;
         }
         if (memchr(ls, '\0', ll) != NULL)
         {
-            set_err(p->err, p->errlen, "%s:%d: NUL byte in the line (is this a text file?)",
-                    p->name, line);
+            ovp_errf(p->err, p->errlen, "%s:%d: NUL byte in the line (is this a text file?)",
+                     p->name, line);
             return -1;
         }
         if (!utf8_valid((const unsigned char *)ls, ll))
         {
-            set_err(p->err, p->errlen, "%s:%d: invalid UTF-8 in the line", p->name, line);
+            ovp_errf(p->err, p->errlen, "%s:%d: invalid UTF-8 in the line", p->name, line);
             return -1;
         }
         if (parse_line(p, line, ls, ls + ll) != 0)
@@ -605,8 +589,8 @@ parse_text(struct parser *p, const char *text, size_t len)
     if (p->depth > 0)
     {
         const struct ovp_cfg_node *open_node = p->stack[p->depth];
-        set_err(p->err, p->errlen, "%s:%d: <%s> is never closed (expected </%s>)", p->name,
-                open_node->line, open_node->name, open_node->name);
+        ovp_errf(p->err, p->errlen, "%s:%d: <%s> is never closed (expected </%s>)", p->name,
+                 open_node->line, open_node->name, open_node->name);
         return -1;
     }
     return 0;
@@ -621,7 +605,7 @@ ovp_cfg_parse_string(const char *text, size_t len, const char *name, struct ovp_
 
     if (root == NULL)
     {
-        set_err(err, errlen, "config: no place for the result");
+        ovp_errf(err, errlen, "config: no place for the result");
         return -1;
     }
     *root = NULL;
@@ -631,13 +615,13 @@ ovp_cfg_parse_string(const char *text, size_t len, const char *name, struct ovp_
     }
     if (text == NULL && len > 0)
     {
-        set_err(err, errlen, "%s: no text", name);
+        ovp_errf(err, errlen, "%s: no text", name);
         return -1;
     }
     tree = node_new_root(name);
     if (tree == NULL)
     {
-        set_err(err, errlen, "%s: out of memory", name);
+        ovp_errf(err, errlen, "%s: out of memory", name);
         return -1;
     }
     memset(&p, 0, sizeof(p));
@@ -669,40 +653,40 @@ ovp_cfg_parse_file(const char *path, struct ovp_cfg_node **root, char *err, size
     }
     if (path == NULL || path[0] == '\0')
     {
-        set_err(err, errlen, "config: no file name given");
+        ovp_errf(err, errlen, "config: no file name given");
         goto cleanup;
     }
     /* O_NONBLOCK: a FIFO at PATH must not hang open(); fstat then refuses it. */
     fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
     if (fd < 0)
     {
-        set_err(err, errlen, "%s: cannot open: %s", path, strerror(errno));
+        ovp_errf(err, errlen, "%s: cannot open: %s", path, strerror(errno));
         goto cleanup;
     }
     if (fstat(fd, &st) != 0)
     {
-        set_err(err, errlen, "%s: cannot stat: %s", path, strerror(errno));
+        ovp_errf(err, errlen, "%s: cannot stat: %s", path, strerror(errno));
         goto cleanup;
     }
     if (S_ISDIR(st.st_mode))
     {
-        set_err(err, errlen, "%s: is a directory, not a config file", path);
+        ovp_errf(err, errlen, "%s: is a directory, not a config file", path);
         goto cleanup;
     }
     if (!S_ISREG(st.st_mode))
     {
-        set_err(err, errlen, "%s: not a regular file", path);
+        ovp_errf(err, errlen, "%s: not a regular file", path);
         goto cleanup;
     }
     if (st.st_size > (off_t)CFG_FILE_MAX)
     {
-        set_err(err, errlen, "%s: larger than %u bytes", path, CFG_FILE_MAX);
+        ovp_errf(err, errlen, "%s: larger than %u bytes", path, CFG_FILE_MAX);
         goto cleanup;
     }
     buf = malloc((size_t)st.st_size + 1);
     if (buf == NULL)
     {
-        set_err(err, errlen, "%s: out of memory", path);
+        ovp_errf(err, errlen, "%s: out of memory", path);
         goto cleanup;
     }
     /* Read to the size fstat saw; a file growing meanwhile is cut, never overrun. */
@@ -715,7 +699,7 @@ ovp_cfg_parse_file(const char *path, struct ovp_cfg_node **root, char *err, size
             {
                 continue;
             }
-            set_err(err, errlen, "%s: cannot read: %s", path, strerror(errno));
+            ovp_errf(err, errlen, "%s: cannot read: %s", path, strerror(errno));
             goto cleanup;
         }
         if (got == 0)
@@ -756,7 +740,7 @@ parse_words_into(struct ovp_cfg_node *root, const char *const *words, size_t n,
 
         if (w == NULL)
         {
-            set_err(err, errlen, CFG_WORDS_NAME ": word %zu is missing", i + 1);
+            ovp_errf(err, errlen, CFG_WORDS_NAME ": word %zu is missing", i + 1);
             return -1;
         }
         eq = strchr(w, '=');
@@ -764,41 +748,41 @@ parse_words_into(struct ovp_cfg_node *root, const char *const *words, size_t n,
         {
             if (strict)
             {
-                set_err(err, errlen,
-                        CFG_WORDS_NAME ": word %zu is not key=value (give either one config "
-                                       "file path or only key=value words)",
-                        i + 1);
+                ovp_errf(err, errlen,
+                         CFG_WORDS_NAME ": word %zu is not key=value (give either one config "
+                                        "file path or only key=value words)",
+                         i + 1);
                 return -1;
             }
             break;
         }
         if (eq == w)
         {
-            set_err(err, errlen, CFG_WORDS_NAME ": word %zu has an empty key (\"=...\")",
-                    i + 1);
+            ovp_errf(err, errlen, CFG_WORDS_NAME ": word %zu has an empty key (\"=...\")",
+                     i + 1);
             return -1;
         }
         for (k = 0; w + k < eq; k++)
         {
             if (!is_name_char(w[k]))
             {
-                set_err(err, errlen,
-                        CFG_WORDS_NAME ": word %zu: invalid character in the key: keys are "
-                                       "letters, digits, '_', '-' and '.'",
-                        i + 1);
+                ovp_errf(err, errlen,
+                         CFG_WORDS_NAME ": word %zu: invalid character in the key: keys are "
+                                        "letters, digits, '_', '-' and '.'",
+                         i + 1);
                 return -1;
             }
         }
         if (strlen(eq + 1) > OVP_CFG_LINE_MAX)
         {
-            set_err(err, errlen, CFG_WORDS_NAME ": %.*s: value longer than %d bytes",
-                    (int)(eq - w), w, OVP_CFG_LINE_MAX);
+            ovp_errf(err, errlen, CFG_WORDS_NAME ": %.*s: value longer than %d bytes",
+                     (int)(eq - w), w, OVP_CFG_LINE_MAX);
             return -1;
         }
         if (!utf8_valid((const unsigned char *)(eq + 1), strlen(eq + 1)))
         {
-            set_err(err, errlen, CFG_WORDS_NAME ": %.*s: invalid UTF-8 in the value",
-                    (int)(eq - w), w);
+            ovp_errf(err, errlen, CFG_WORDS_NAME ": %.*s: invalid UTF-8 in the value",
+                     (int)(eq - w), w);
             return -1;
         }
         key = strndup(w, (size_t)(eq - w));
@@ -807,12 +791,12 @@ parse_words_into(struct ovp_cfg_node *root, const char *const *words, size_t n,
         {
             free(key);
             ovp_free_secret(value);
-            set_err(err, errlen, CFG_WORDS_NAME ": out of memory");
+            ovp_errf(err, errlen, CFG_WORDS_NAME ": out of memory");
             return -1;
         }
         if (node_add_entry(root, key, value, 0) != 0)
         {
-            set_err(err, errlen, CFG_WORDS_NAME ": out of memory");
+            ovp_errf(err, errlen, CFG_WORDS_NAME ": out of memory");
             return -1;
         }
     }
@@ -831,19 +815,19 @@ words_common(const char *const *words, size_t n, size_t *consumed, int strict,
 
     if (root == NULL)
     {
-        set_err(err, errlen, CFG_WORDS_NAME ": no place for the result");
+        ovp_errf(err, errlen, CFG_WORDS_NAME ": no place for the result");
         return -1;
     }
     *root = NULL;
     if (words == NULL && n > 0)
     {
-        set_err(err, errlen, CFG_WORDS_NAME ": no words");
+        ovp_errf(err, errlen, CFG_WORDS_NAME ": no words");
         return -1;
     }
     tree = node_new_root(CFG_WORDS_NAME);
     if (tree == NULL)
     {
-        set_err(err, errlen, CFG_WORDS_NAME ": out of memory");
+        ovp_errf(err, errlen, CFG_WORDS_NAME ": out of memory");
         return -1;
     }
     if (parse_words_into(tree, words, n, consumed, strict, err, errlen) != 0)
@@ -1434,18 +1418,18 @@ unknown_key(const struct ovp_cfg_key *table, size_t n, const struct ovp_cfg_node
     /* The value is never shown: an unknown key may be a misspelt secret. */
     if (best != NULL && best_d <= hint_limit(e->key))
     {
-        set_err(err, errlen, "%s: unknown key '%s' %s (did you mean '%s'?)", loc, e->key, sect,
-                best);
+        ovp_errf(err, errlen, "%s: unknown key '%s' %s (did you mean '%s'?)", loc, e->key, sect,
+                 best);
     }
     else if (n > 0)
     {
-        set_err(err, errlen, "%s: unknown key '%s' %s; valid keys: %s", loc, e->key, sect,
-                list);
+        ovp_errf(err, errlen, "%s: unknown key '%s' %s; valid keys: %s", loc, e->key, sect,
+                 list);
     }
     else
     {
-        set_err(err, errlen, "%s: unknown key '%s' %s; no keys are valid here", loc, e->key,
-                sect);
+        ovp_errf(err, errlen, "%s: unknown key '%s' %s; no keys are valid here", loc, e->key,
+                 sect);
     }
 }
 
@@ -1490,18 +1474,18 @@ check_sections(const struct ovp_cfg_node *node, const char *const *sections, cha
         where_node(sect, sizeof(sect), node);
         if (best != NULL && best_d <= hint_limit(c->name))
         {
-            set_err(err, errlen, "%s: unknown section <%s> %s (did you mean <%s>?)", loc,
-                    c->name, sect, best);
+            ovp_errf(err, errlen, "%s: unknown section <%s> %s (did you mean <%s>?)", loc,
+                     c->name, sect, best);
         }
         else if (used > 0)
         {
-            set_err(err, errlen, "%s: unknown section <%s> %s; valid sections: %s", loc,
-                    c->name, sect, list);
+            ovp_errf(err, errlen, "%s: unknown section <%s> %s; valid sections: %s", loc,
+                     c->name, sect, list);
         }
         else
         {
-            set_err(err, errlen, "%s: unknown section <%s> %s; no sections are valid here", loc,
-                    c->name, sect);
+            ovp_errf(err, errlen, "%s: unknown section <%s> %s; no sections are valid here",
+                     loc, c->name, sect);
         }
         return -1;
     }
@@ -1519,28 +1503,28 @@ check_table(const struct ovp_cfg_key *table, size_t n, char *err, size_t errlen)
         const struct ovp_cfg_key *k = &table[i];
         if (k->name == NULL || k->name[0] == '\0')
         {
-            set_err(err, errlen, "internal error: key table entry %zu has no name", i);
+            ovp_errf(err, errlen, "internal error: key table entry %zu has no name", i);
             return -1;
         }
         if ((k->flags & OVP_CFG_MULTI) && k->type != OVP_CFG_STRING)
         {
-            set_err(err, errlen, "internal error: key %s: MULTI needs type STRING", k->name);
+            ovp_errf(err, errlen, "internal error: key %s: MULTI needs type STRING", k->name);
             return -1;
         }
         if ((k->flags & OVP_CFG_FILE_READABLE) && k->type != OVP_CFG_STRING)
         {
-            set_err(err, errlen, "internal error: key %s: FILE_READABLE needs type STRING",
-                    k->name);
+            ovp_errf(err, errlen, "internal error: key %s: FILE_READABLE needs type STRING",
+                     k->name);
             return -1;
         }
         if (k->type == OVP_CFG_ENUM && k->choices == NULL)
         {
-            set_err(err, errlen, "internal error: key %s: ENUM without choices", k->name);
+            ovp_errf(err, errlen, "internal error: key %s: ENUM without choices", k->name);
             return -1;
         }
         if ((unsigned)k->type > (unsigned)OVP_CFG_SIZE)
         {
-            set_err(err, errlen, "internal error: key %s: unknown type", k->name);
+            ovp_errf(err, errlen, "internal error: key %s: unknown type", k->name);
             return -1;
         }
     }
@@ -1588,7 +1572,7 @@ ovp_cfg_bind(struct ovp_cfg_node *node, const struct ovp_cfg_key *table, size_t 
 
     if ((table == NULL && n > 0) || (base == NULL && n > 0))
     {
-        set_err(err, errlen, "internal error: no key table or no config struct");
+        ovp_errf(err, errlen, "internal error: no key table or no config struct");
         goto cleanup;
     }
     if (check_table(table, n, err, errlen) != 0)
@@ -1602,7 +1586,7 @@ ovp_cfg_bind(struct ovp_cfg_node *node, const struct ovp_cfg_key *table, size_t 
     seen = calloc(n > 0 ? n : 1, sizeof(*seen));
     if (seen == NULL)
     {
-        set_err(err, errlen, "%s: out of memory", node->file);
+        ovp_errf(err, errlen, "%s: out of memory", node->file);
         goto cleanup;
     }
     where_node(sect, sizeof(sect), node);
@@ -1618,8 +1602,8 @@ ovp_cfg_bind(struct ovp_cfg_node *node, const struct ovp_cfg_key *table, size_t 
         copy = ovp_strdup_secret(table[i].def);
         if (copy == NULL || store(&table[i], base, copy, 0, why, sizeof(why)) != 0)
         {
-            set_err(err, errlen, "internal error: default of %s is invalid: %s", table[i].name,
-                    copy == NULL ? "out of memory" : why);
+            ovp_errf(err, errlen, "internal error: default of %s is invalid: %s", table[i].name,
+                     copy == NULL ? "out of memory" : why);
             goto cleanup;
         }
     }
@@ -1646,15 +1630,15 @@ ovp_cfg_bind(struct ovp_cfg_node *node, const struct ovp_cfg_key *table, size_t 
         {
             if (g->line > 0)
             {
-                set_err(err, errlen,
-                        "%s: both %s and %sFile given %s (the other at line %d); "
-                        "give only one",
-                        loc, k->name, k->name, sect, g->line);
+                ovp_errf(err, errlen,
+                         "%s: both %s and %sFile given %s (the other at line %d); "
+                         "give only one",
+                         loc, k->name, k->name, sect, g->line);
             }
             else
             {
-                set_err(err, errlen, "%s: both %s and %sFile given %s; give only one", loc,
-                        k->name, k->name, sect);
+                ovp_errf(err, errlen, "%s: both %s and %sFile given %s; give only one", loc,
+                         k->name, k->name, sect);
             }
             goto cleanup;
         }
@@ -1662,12 +1646,12 @@ ovp_cfg_bind(struct ovp_cfg_node *node, const struct ovp_cfg_key *table, size_t 
         {
             if (g->line > 0)
             {
-                set_err(err, errlen, "%s: duplicate key '%s' %s (first given at line %d)", loc,
-                        e->key, sect, g->line);
+                ovp_errf(err, errlen, "%s: duplicate key '%s' %s (first given at line %d)", loc,
+                         e->key, sect, g->line);
             }
             else
             {
-                set_err(err, errlen, "%s: duplicate key '%s' %s", loc, e->key, sect);
+                ovp_errf(err, errlen, "%s: duplicate key '%s' %s", loc, e->key, sect);
             }
             goto cleanup;
         }
@@ -1679,7 +1663,7 @@ ovp_cfg_bind(struct ovp_cfg_node *node, const struct ovp_cfg_key *table, size_t 
             if (v == NULL)
             {
                 /* ferr names the path and the reason, never the file's content. */
-                set_err(err, errlen, "%s: %s: %s", loc, e->key, ferr);
+                ovp_errf(err, errlen, "%s: %s: %s", loc, e->key, ferr);
                 goto cleanup;
             }
         }
@@ -1688,7 +1672,7 @@ ovp_cfg_bind(struct ovp_cfg_node *node, const struct ovp_cfg_key *table, size_t 
             v = secret ? ovp_strdup_secret(e->value) : strdup(e->value);
             if (v == NULL)
             {
-                set_err(err, errlen, "%s: out of memory", loc);
+                ovp_errf(err, errlen, "%s: out of memory", loc);
                 goto cleanup;
             }
         }
@@ -1697,12 +1681,12 @@ ovp_cfg_bind(struct ovp_cfg_node *node, const struct ovp_cfg_key *table, size_t 
             show_value(shown, sizeof(shown), e->value, secret || via_file);
             if (via_file)
             {
-                set_err(err, errlen, "%s: %s: the content of %s is not valid: %s", loc, e->key,
-                        e->value, why);
+                ovp_errf(err, errlen, "%s: %s: the content of %s is not valid: %s", loc, e->key,
+                         e->value, why);
             }
             else
             {
-                set_err(err, errlen, "%s: %s '%s': %s", loc, e->key, shown, why);
+                ovp_errf(err, errlen, "%s: %s '%s': %s", loc, e->key, shown, why);
             }
             goto cleanup;
         }
@@ -1731,9 +1715,9 @@ ovp_cfg_bind(struct ovp_cfg_node *node, const struct ovp_cfg_key *table, size_t 
             {
                 snprintf(loc, sizeof(loc), "%s", node->file);
             }
-            set_err(err, errlen, "%s: required key %s%s%s%s is missing %s%s%s", loc, k->name,
-                    secret ? " (or " : "", secret ? k->name : "", secret ? "File)" : "", sect,
-                    k->help ? ": " : "", k->help ? k->help : "");
+            ovp_errf(err, errlen, "%s: required key %s%s%s%s is missing %s%s%s", loc, k->name,
+                     secret ? " (or " : "", secret ? k->name : "", secret ? "File)" : "", sect,
+                     k->help ? ": " : "", k->help ? k->help : "");
             goto cleanup;
         }
     }
@@ -1768,12 +1752,12 @@ ovp_cfg_bind(struct ovp_cfg_node *node, const struct ovp_cfg_key *table, size_t 
             if (seen[i].given)
             {
                 where_line(loc, sizeof(loc), node, seen[i].line);
-                set_err(err, errlen, "%s: %s '%s' %s", loc, k->name, shown, why);
+                ovp_errf(err, errlen, "%s: %s '%s' %s", loc, k->name, shown, why);
             }
             else
             {
-                set_err(err, errlen, "%s: %s (default) '%s' %s", node->file, k->name, shown,
-                        why);
+                ovp_errf(err, errlen, "%s: %s (default) '%s' %s", node->file, k->name, shown,
+                         why);
             }
             goto cleanup;
         }

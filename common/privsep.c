@@ -21,6 +21,7 @@
 
 #include "log.h"
 #include "privsep.h"
+#include "util.h"
 
 #define PRIV_FRAME_DEFAULT (64 * 1024)
 /* The channel fd's number in the helper: always 3, right after stdin/out/err. */
@@ -71,14 +72,6 @@ struct ovp_priv_chan
 
 /* ------------------------------------------------------------ both sides */
 
-static int64_t
-now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 /* Milliseconds left until DEADLINE (-1 = none), for poll. */
 static int
 ms_left(int64_t deadline)
@@ -87,7 +80,7 @@ ms_left(int64_t deadline)
     {
         return -1;
     }
-    int64_t left = deadline - now_ms();
+    int64_t left = deadline - ovp_now_ms();
     if (left <= 0)
     {
         return 0;
@@ -98,7 +91,7 @@ ms_left(int64_t deadline)
 static int64_t
 deadline_from(int timeout_ms)
 {
-    return timeout_ms < 0 ? -1 : now_ms() + timeout_ms;
+    return timeout_ms < 0 ? -1 : ovp_now_ms() + timeout_ms;
 }
 
 /*

@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "secret.h"
+#include "util.h"
 
 void
 ovp_wipe(void *p, size_t n)
@@ -104,23 +105,6 @@ ovp_ct_streq(const char *a, const char *b)
     return diff == 0;
 }
 
-static void set_err(char *err, size_t errlen, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static void
-set_err(char *err, size_t errlen, const char *fmt, ...)
-{
-    va_list ap;
-
-    if (err == NULL || errlen == 0)
-    {
-        return;
-    }
-    va_start(ap, fmt);
-    vsnprintf(err, errlen, fmt, ap);
-    va_end(ap);
-}
-
 char *
 ovp_secret_file_read(const char *path, char *err, size_t errlen)
 {
@@ -133,7 +117,7 @@ ovp_secret_file_read(const char *path, char *err, size_t errlen)
 
     if (path == NULL || path[0] == '\0')
     {
-        set_err(err, errlen, "secret file: no path given");
+        ovp_errf(err, errlen, "secret file: no path given");
         goto cleanup;
     }
     /*
@@ -146,27 +130,27 @@ ovp_secret_file_read(const char *path, char *err, size_t errlen)
     fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
     if (fd < 0)
     {
-        set_err(err, errlen, "secret file %s: cannot open: %s", path, strerror(errno));
+        ovp_errf(err, errlen, "secret file %s: cannot open: %s", path, strerror(errno));
         goto cleanup;
     }
     if (fstat(fd, &st) != 0)
     {
-        set_err(err, errlen, "secret file %s: cannot stat: %s", path, strerror(errno));
+        ovp_errf(err, errlen, "secret file %s: cannot stat: %s", path, strerror(errno));
         goto cleanup;
     }
     if (!S_ISREG(st.st_mode))
     {
-        set_err(err, errlen, "secret file %s: not a regular file", path);
+        ovp_errf(err, errlen, "secret file %s: not a regular file", path);
         goto cleanup;
     }
     /* Why refuse instead of warn: a secret others can read is already disclosed, and
      * one others can write lets them choose the credential. */
     if ((st.st_mode & 066) != 0)
     {
-        set_err(err, errlen,
-                "secret file %s: group or others may read or write it (mode %04o); "
-                "make it private with chmod 600",
-                path, (unsigned)(st.st_mode & 07777));
+        ovp_errf(err, errlen,
+                 "secret file %s: group or others may read or write it (mode %04o); "
+                 "make it private with chmod 600",
+                 path, (unsigned)(st.st_mode & 07777));
         goto cleanup;
     }
     while (len < sizeof(buf))
@@ -178,7 +162,7 @@ ovp_secret_file_read(const char *path, char *err, size_t errlen)
             {
                 continue;
             }
-            set_err(err, errlen, "secret file %s: cannot read: %s", path, strerror(errno));
+            ovp_errf(err, errlen, "secret file %s: cannot read: %s", path, strerror(errno));
             goto cleanup;
         }
         if (got == 0)
@@ -189,7 +173,7 @@ ovp_secret_file_read(const char *path, char *err, size_t errlen)
     }
     if (memchr(buf, '\0', len) != NULL)
     {
-        set_err(err, errlen, "secret file %s: contains a NUL byte", path);
+        ovp_errf(err, errlen, "secret file %s: contains a NUL byte", path);
         goto cleanup;
     }
     if (len > 0 && buf[len - 1] == '\n')
@@ -202,18 +186,19 @@ ovp_secret_file_read(const char *path, char *err, size_t errlen)
     }
     if (len > OVP_SECRET_FILE_MAX)
     {
-        set_err(err, errlen, "secret file %s: longer than %d bytes", path, OVP_SECRET_FILE_MAX);
+        ovp_errf(err, errlen, "secret file %s: longer than %d bytes", path,
+                 OVP_SECRET_FILE_MAX);
         goto cleanup;
     }
     if (len == 0)
     {
-        set_err(err, errlen, "secret file %s: empty", path);
+        ovp_errf(err, errlen, "secret file %s: empty", path);
         goto cleanup;
     }
     result = malloc(len + 1);
     if (result == NULL)
     {
-        set_err(err, errlen, "secret file %s: out of memory", path);
+        ovp_errf(err, errlen, "secret file %s: out of memory", path);
         goto cleanup;
     }
     memcpy(result, buf, len);

@@ -13,16 +13,9 @@
 #include <unistd.h>
 
 #include "runner.h"
+#include "util.h"
 
 #define LINE_MAX_BYTES 1024
-
-static long
-now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 int
 dr_check_command(const char *path, char *err, size_t errlen)
@@ -117,7 +110,7 @@ dr_run(const char *const *argv, const char *const *envp, int timeout_ms, dr_line
     {
         goto fail;
     }
-    long start = now_ms();
+    long start = ovp_now_ms();
     pid_t pid = fork();
     if (pid < 0)
     {
@@ -154,12 +147,19 @@ dr_run(const char *const *argv, const char *const *envp, int timeout_ms, dr_line
     int status = 0;
     for (;;)
     {
-        pid_t w = waitpid(pid, &status, WNOHANG);
-        if (w == pid && !open_out)
+        /*
+         * Peek without reaping: while the leader is an unreaped zombie its pid stays
+         * the group's id, so a kill(-pid) below cannot reach anyone else's group.
+         */
+        siginfo_t si;
+        memset(&si, 0, sizeof(si));
+        int exited =
+            waitid(P_PID, (id_t)pid, &si, WEXITED | WNOHANG | WNOWAIT) == 0 && si.si_pid == pid;
+        if (exited && !open_out)
         {
             break;
         }
-        long now = now_ms();
+        long now = ovp_now_ms();
         if (now >= deadline)
         {
             if (!term_sent)
@@ -172,16 +172,11 @@ dr_run(const char *const *argv, const char *const *envp, int timeout_ms, dr_line
             }
             else
             {
-                kill(-pid, SIGKILL);
                 kill(pid, SIGKILL);
-                if (w != pid)
-                {
-                    waitpid(pid, &status, 0);
-                }
-                break;
+                break; /* the group gets SIGKILL below */
             }
         }
-        if (w == pid)
+        if (exited)
         {
             /* Exited; children it left behind may still hold the pipe: not our wait. */
             if (open_out)
@@ -219,6 +214,18 @@ dr_run(const char *const *argv, const char *const *envp, int timeout_ms, dr_line
             }
         }
     }
+    /*
+     * A timed-out command takes its whole process group with it, including members
+     * that ignore SIGTERM and so outlive a leader that obeyed it. A command that
+     * finished in time may leave processes behind on purpose: those are not touched.
+     */
+    if (term_sent)
+    {
+        kill(-pid, SIGKILL);
+    }
+    while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
+    {
+    }
     if (plen && line)
     {
         pend[plen] = '\0';
@@ -226,7 +233,7 @@ dr_run(const char *const *argv, const char *const *envp, int timeout_ms, dr_line
     }
     close(out[0]);
     res->status = status;
-    res->ms = now_ms() - start;
+    res->ms = ovp_now_ms() - start;
     return 0;
 
 fail:;
