@@ -20,118 +20,16 @@
 /* The grammar's header by path, so no other config.h on the include path can shadow it. */
 #include "../../common/config.h"
 #include "secret.h"
+#include "testfs.h"
 
-#define assert_has(hay, needle)                                                                \
-    do                                                                                         \
-    {                                                                                          \
-        if (strstr((hay), (needle)) == NULL)                                                   \
-        {                                                                                      \
-            print_error("\"%s\" does not contain \"%s\"\n", (hay), (needle));                  \
-            fail();                                                                            \
-        }                                                                                      \
-    } while (0)
-
-#define assert_lacks(hay, needle)                                                              \
-    do                                                                                         \
-    {                                                                                          \
-        if (strstr((hay), (needle)) != NULL)                                                   \
-        {                                                                                      \
-            print_error("\"%s\" contains \"%s\"\n", (hay), (needle));                          \
-            fail();                                                                            \
-        }                                                                                      \
-    } while (0)
-
-static char tmpdir[256];
 static char err[2048];
 
 /* ------------------------------------------------------------- fixtures */
 
-/* Removes PATH and, for a directory, what it holds (the tests make no deep trees). */
-static int
-rm_tree(const char *path)
-{
-    struct stat st;
-    DIR *d;
-    struct dirent *de;
-    int rc = 0;
-
-    if (lstat(path, &st) != 0)
-    {
-        return -1;
-    }
-    if (!S_ISDIR(st.st_mode))
-    {
-        return unlink(path);
-    }
-    d = opendir(path);
-    if (d == NULL)
-    {
-        return -1;
-    }
-    while ((de = readdir(d)) != NULL)
-    {
-        char sub[PATH_MAX];
-
-        if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
-        {
-            continue;
-        }
-        snprintf(sub, sizeof(sub), "%s/%s", path, de->d_name);
-        if (rm_tree(sub) != 0)
-        {
-            rc = -1;
-        }
-    }
-    closedir(d);
-    return rmdir(path) != 0 ? -1 : rc;
-}
-
-static int
-group_setup(void **state)
-{
-    snprintf(tmpdir, sizeof(tmpdir), "%s/ovp-test-config.XXXXXX",
-             getenv("TMPDIR") != NULL ? getenv("TMPDIR") : "/tmp");
-    return mkdtemp(tmpdir) != NULL ? 0 : -1;
-}
-
-static int
-group_teardown(void **state)
-{
-    return rm_tree(tmpdir);
-}
-
-/* NAME inside the test directory (one of a few rotating buffers). */
-static const char *
-tpath(const char *name)
-{
-    static char paths[8][PATH_MAX];
-    static int next;
-    char *path = paths[next++ % 8];
-
-    snprintf(path, PATH_MAX, "%s/%s", tmpdir, name);
-    return path;
-}
-
-/* Writes LEN bytes of DATA to NAME in the test directory with MODE; returns the path. */
-static const char *
-write_file(const char *name, const char *data, size_t len, mode_t mode)
-{
-    const char *path = tpath(name);
-    int fd;
-
-    unlink(path);
-    fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
-    assert_true(fd >= 0);
-    assert_int_equal(write(fd, data, len), (ssize_t)len);
-    assert_int_equal(close(fd), 0);
-    assert_int_equal(chmod(path, mode), 0);
-    return path;
-}
-
 static const char *
 write_text(const char *name, const char *text)
 {
-    return write_file(name, text, strlen(text), 0600);
+    return testfs_write(name, text, strlen(text), 0600);
 }
 
 /* Parses TEXT (LEN bytes) under the name "t.conf"; fails the test on error. */
@@ -564,7 +462,7 @@ parse__long_line_is_error(void **state)
     len += big;
     text[len++] = '\n';
     parse_fails_len(text, len, "t.conf:2: line longer than 8192 bytes");
-    parse_file_fails(write_file("long.conf", text, len, 0600), ":2: line longer than");
+    parse_file_fails(testfs_write("long.conf", text, len, 0600), ":2: line longer than");
     free(text);
 }
 
@@ -593,7 +491,7 @@ parse__nul_byte_is_error(void **state)
     static const char text[] = "URL a\nB b\nC c\0d\n";
 
     parse_fails_len(text, sizeof(text) - 1, "t.conf:3: NUL byte");
-    parse_file_fails(write_file("nul.conf", text, sizeof(text) - 1, 0600), "nul.conf:3: NUL");
+    parse_file_fails(testfs_write("nul.conf", text, sizeof(text) - 1, 0600), "nul.conf:3: NUL");
 }
 
 static void
@@ -732,7 +630,7 @@ parse_file__reads_and_names_the_file(void **state)
 static void
 parse_file__missing_path_is_error(void **state)
 {
-    const char *p = tpath("missing.conf");
+    const char *p = testfs_path("missing.conf");
 
     parse_file_fails(p, "cannot open: No such file or directory");
     assert_has(err, p);
@@ -741,14 +639,14 @@ parse_file__missing_path_is_error(void **state)
 static void
 parse_file__directory_is_error(void **state)
 {
-    parse_file_fails(tmpdir, "is a directory");
-    assert_has(err, tmpdir);
+    parse_file_fails(testfs_dir, "is a directory");
+    assert_has(err, testfs_dir);
 }
 
 static void
 parse_file__fifo_is_error(void **state)
 {
-    const char *p = tpath("fifo.conf");
+    const char *p = testfs_path("fifo.conf");
 
     assert_int_equal(mkfifo(p, 0600), 0);
     parse_file_fails(p, "not a regular file");
@@ -764,7 +662,7 @@ parse_file__unreadable_is_error(void **state)
     int status;
 
     assert_int_equal(chmod(p, 0), 0);
-    assert_int_equal(chmod(tmpdir, 0711), 0);
+    assert_int_equal(chmod(testfs_dir, 0711), 0);
     pid = fork();
     assert_true(pid >= 0);
     if (pid == 0)
@@ -786,7 +684,7 @@ parse_file__unreadable_is_error(void **state)
         _exit(ok ? 0 : 1);
     }
     assert_int_equal(waitpid(pid, &status, 0), pid);
-    assert_int_equal(chmod(tmpdir, 0700), 0);
+    assert_int_equal(chmod(testfs_dir, 0700), 0);
     assert_true(WIFEXITED(status));
     assert_int_equal(WEXITSTATUS(status), 0);
 }
@@ -1053,7 +951,7 @@ parse_args__single_path_word_reads_file(void **state)
     assert_entry(root, 0, "URL", "ldap://f", 1);
     ovp_cfg_free(root);
 
-    words[0] = tpath("no-such.conf");
+    words[0] = testfs_path("no-such.conf");
     assert_int_equal(ovp_cfg_parse_args(words, 1, &root, err, sizeof(err)), -1);
     assert_has(err, "no-such.conf: cannot open");
 }
@@ -1269,7 +1167,7 @@ bind__required_secret_accepts_file_variant(void **state)
          .flags = OVP_CFG_REQUIRED | OVP_CFG_SECRET,
          .offset = 0},
     };
-    const char *p = write_file("req.secret", "from-file\n", 10, 0600);
+    const char *p = testfs_write("req.secret", "from-file\n", 10, 0600);
     char text[512];
     char *pw = NULL;
     struct ovp_cfg_node *root;
@@ -1532,7 +1430,7 @@ bind__secret_never_in_error_message(void **state)
 static void
 bind__secret_file_is_read(void **state)
 {
-    const char *p = write_file("pw.secret", "s3cret value\n", 13, 0600);
+    const char *p = testfs_write("pw.secret", "s3cret value\n", 13, 0600);
     char text[512];
     struct conf c;
 
@@ -1542,7 +1440,7 @@ bind__secret_file_is_read(void **state)
     ovp_cfg_release(keys, NKEYS, &c);
     assert_null(c.password);
 
-    p = write_file("pin.secret", "1234\n", 5, 0400);
+    p = testfs_write("pin.secret", "1234\n", 5, 0400);
     snprintf(text, sizeof(text), "URL a\nPinFile %s\n", p);
     bind_ok(text, &c);
     assert_int_equal(c.pin, 1234);
@@ -1553,7 +1451,7 @@ bind__secret_file_is_read(void **state)
 static void
 bind__secret_file_readable_by_others_is_refused(void **state)
 {
-    const char *p = write_file("public.secret", "hunter2\n", 8, 0644);
+    const char *p = testfs_write("public.secret", "hunter2\n", 8, 0644);
     char text[512];
     struct conf c;
 
@@ -1566,7 +1464,7 @@ bind__secret_file_readable_by_others_is_refused(void **state)
     assert_null(c.password);
     ovp_cfg_release(keys, NKEYS, &c);
 
-    p = write_file("groupw.secret", "hunter2\n", 8, 0620);
+    p = testfs_write("groupw.secret", "hunter2\n", 8, 0620);
     snprintf(text, sizeof(text), "URL a\nPasswordFile %s\n", p);
     assert_int_equal(bind_text(text, &c, NULL), -1);
     assert_has(err, "mode 0620");
@@ -1579,12 +1477,12 @@ bind__secret_file_must_be_regular_and_present(void **state)
     char text[512];
     struct conf c;
 
-    snprintf(text, sizeof(text), "URL a\nPasswordFile %s\n", tmpdir);
+    snprintf(text, sizeof(text), "URL a\nPasswordFile %s\n", testfs_dir);
     assert_int_equal(bind_text(text, &c, NULL), -1);
     assert_has(err, "not a regular file");
     ovp_cfg_release(keys, NKEYS, &c);
 
-    snprintf(text, sizeof(text), "URL a\nPasswordFile %s\n", tpath("absent.secret"));
+    snprintf(text, sizeof(text), "URL a\nPasswordFile %s\n", testfs_path("absent.secret"));
     assert_int_equal(bind_text(text, &c, NULL), -1);
     assert_has(err, "absent.secret: cannot open");
     ovp_cfg_release(keys, NKEYS, &c);
@@ -1593,7 +1491,7 @@ bind__secret_file_must_be_regular_and_present(void **state)
 static void
 bind__secret_file_bad_content_is_masked(void **state)
 {
-    const char *p = write_file("badpin.secret", "12ab34zz\n", 9, 0600);
+    const char *p = testfs_write("badpin.secret", "12ab34zz\n", 9, 0600);
     char text[512];
     struct conf c;
 
@@ -1608,7 +1506,7 @@ bind__secret_file_bad_content_is_masked(void **state)
 static void
 bind__secret_and_secret_file_together_is_error(void **state)
 {
-    const char *p = write_file("both.secret", "x\n", 2, 0600);
+    const char *p = testfs_write("both.secret", "x\n", 2, 0600);
     char text[512];
     struct conf c;
 
@@ -1646,13 +1544,13 @@ bind__file_readable_path_is_checked(void **state)
     char text[512];
     struct conf c;
 
-    snprintf(text, sizeof(text), "URL a\nCAFile %s\n", tpath("no-ca.pem"));
+    snprintf(text, sizeof(text), "URL a\nCAFile %s\n", testfs_path("no-ca.pem"));
     assert_int_equal(bind_text(text, &c, NULL), -1);
     assert_has(err, "t.conf:2: CAFile '");
     assert_has(err, "no-ca.pem' cannot be read: No such file or directory");
     ovp_cfg_release(keys, NKEYS, &c);
 
-    snprintf(text, sizeof(text), "URL a\nCAFile %s\n", tmpdir);
+    snprintf(text, sizeof(text), "URL a\nCAFile %s\n", testfs_dir);
     assert_int_equal(bind_text(text, &c, NULL), -1);
     assert_has(err, "is a directory");
     ovp_cfg_release(keys, NKEYS, &c);
@@ -1748,7 +1646,7 @@ static void
 release__frees_everything_and_is_null_safe(void **state)
 {
     struct conf c;
-    const char *p = write_file("rel.secret", "pw\n", 3, 0600);
+    const char *p = testfs_write("rel.secret", "pw\n", 3, 0600);
     char text[512];
 
     snprintf(text, sizeof(text),
@@ -1852,5 +1750,5 @@ main(void)
         cmocka_unit_test(release__frees_everything_and_is_null_safe),
     };
 
-    return cmocka_run_group_tests(tests, group_setup, group_teardown);
+    return cmocka_run_group_tests(tests, testfs_setup, testfs_teardown);
 }

@@ -18,111 +18,9 @@
 #include <cmocka.h>
 
 #include "secret.h"
+#include "testfs.h"
 
-#define assert_has(hay, needle)                                                                \
-    do                                                                                         \
-    {                                                                                          \
-        if (strstr((hay), (needle)) == NULL)                                                   \
-        {                                                                                      \
-            print_error("\"%s\" does not contain \"%s\"\n", (hay), (needle));                  \
-            fail();                                                                            \
-        }                                                                                      \
-    } while (0)
-
-#define assert_lacks(hay, needle)                                                              \
-    do                                                                                         \
-    {                                                                                          \
-        if (strstr((hay), (needle)) != NULL)                                                   \
-        {                                                                                      \
-            print_error("\"%s\" contains \"%s\"\n", (hay), (needle));                          \
-            fail();                                                                            \
-        }                                                                                      \
-    } while (0)
-
-static char tmpdir[256];
 static char err[1024];
-
-/* Removes PATH and, for a directory, what it holds (the tests make no deep trees). */
-static int
-rm_tree(const char *path)
-{
-    struct stat st;
-    DIR *d;
-    struct dirent *de;
-    int rc = 0;
-
-    if (lstat(path, &st) != 0)
-    {
-        return -1;
-    }
-    if (!S_ISDIR(st.st_mode))
-    {
-        return unlink(path);
-    }
-    d = opendir(path);
-    if (d == NULL)
-    {
-        return -1;
-    }
-    while ((de = readdir(d)) != NULL)
-    {
-        char sub[PATH_MAX];
-
-        if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
-        {
-            continue;
-        }
-        snprintf(sub, sizeof(sub), "%s/%s", path, de->d_name);
-        if (rm_tree(sub) != 0)
-        {
-            rc = -1;
-        }
-    }
-    closedir(d);
-    return rmdir(path) != 0 ? -1 : rc;
-}
-
-/* NAME inside the test directory (one of a few rotating buffers). */
-static const char *
-tpath(const char *name)
-{
-    static char paths[8][PATH_MAX];
-    static int next;
-    char *path = paths[next++ % 8];
-
-    snprintf(path, PATH_MAX, "%s/%s", tmpdir, name);
-    return path;
-}
-
-static int
-group_setup(void **state)
-{
-    snprintf(tmpdir, sizeof(tmpdir), "%s/ovp-test-secret.XXXXXX",
-             getenv("TMPDIR") != NULL ? getenv("TMPDIR") : "/tmp");
-    return mkdtemp(tmpdir) != NULL ? 0 : -1;
-}
-
-static int
-group_teardown(void **state)
-{
-    return rm_tree(tmpdir);
-}
-
-/* Writes LEN bytes of DATA to NAME in the test directory with MODE; returns the path. */
-static const char *
-write_file(const char *name, const char *data, size_t len, mode_t mode)
-{
-    const char *path = tpath(name);
-    int fd;
-
-    unlink(path);
-    fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
-    assert_true(fd >= 0);
-    assert_int_equal(write(fd, data, len), (ssize_t)len);
-    assert_int_equal(close(fd), 0);
-    assert_int_equal(chmod(path, mode), 0);
-    return path;
-}
 
 static char *
 read_ok(const char *path)
@@ -311,15 +209,15 @@ file_read__returns_content_without_trailing_newline(void **state)
 {
     char *s;
 
-    s = read_ok(write_file("lf", "hunter2\n", 8, 0600));
+    s = read_ok(testfs_write("lf", "hunter2\n", 8, 0600));
     assert_string_equal(s, "hunter2");
     ovp_free_secret(s);
 
-    s = read_ok(write_file("crlf", "hunter2\r\n", 9, 0600));
+    s = read_ok(testfs_write("crlf", "hunter2\r\n", 9, 0600));
     assert_string_equal(s, "hunter2");
     ovp_free_secret(s);
 
-    s = read_ok(write_file("none", "hunter2", 7, 0400));
+    s = read_ok(testfs_write("none", "hunter2", 7, 0400));
     assert_string_equal(s, "hunter2");
     ovp_free_secret(s);
 }
@@ -327,11 +225,11 @@ file_read__returns_content_without_trailing_newline(void **state)
 static void
 file_read__removes_only_one_newline(void **state)
 {
-    char *s = read_ok(write_file("two", "pass word\n\n", 11, 0600));
+    char *s = read_ok(testfs_write("two", "pass word\n\n", 11, 0600));
 
     assert_string_equal(s, "pass word\n");
     ovp_free_secret(s);
-    s = read_ok(write_file("lead", "\nx", 2, 0600));
+    s = read_ok(testfs_write("lead", "\nx", 2, 0600));
     assert_string_equal(s, "\nx");
     ovp_free_secret(s);
 }
@@ -339,7 +237,7 @@ file_read__removes_only_one_newline(void **state)
 static void
 file_read__readable_by_others_is_refused(void **state)
 {
-    const char *p = write_file("o", "hunter2\n", 8, 0604);
+    const char *p = testfs_write("o", "hunter2\n", 8, 0604);
 
     read_fails(p, "group or others");
     assert_has(err, p);
@@ -350,21 +248,21 @@ file_read__readable_by_others_is_refused(void **state)
 static void
 file_read__group_readable_or_writable_is_refused(void **state)
 {
-    read_fails(write_file("gr", "hunter2\n", 8, 0640), "group or others");
+    read_fails(testfs_write("gr", "hunter2\n", 8, 0640), "group or others");
     assert_lacks(err, "hunter2");
-    read_fails(write_file("gw", "hunter2\n", 8, 0620), "group or others");
-    read_fails(write_file("ow", "hunter2\n", 8, 0602), "group or others");
-    read_fails(write_file("all", "hunter2\n", 8, 0666), "0666");
+    read_fails(testfs_write("gw", "hunter2\n", 8, 0620), "group or others");
+    read_fails(testfs_write("ow", "hunter2\n", 8, 0602), "group or others");
+    read_fails(testfs_write("all", "hunter2\n", 8, 0666), "0666");
 }
 
 static void
 file_read__symlink_to_private_file_is_accepted(void **state)
 {
     const char *link;
-    const char *target = write_file("target", "linked\n", 7, 0600);
+    const char *target = testfs_write("target", "linked\n", 7, 0600);
     char *s;
 
-    link = tpath("link");
+    link = testfs_path("link");
     unlink(link);
     assert_int_equal(symlink(target, link), 0);
     s = read_ok(link);
@@ -376,9 +274,9 @@ static void
 file_read__symlink_to_public_file_is_refused(void **state)
 {
     const char *link;
-    const char *target = write_file("pubtarget", "linked\n", 7, 0644);
+    const char *target = testfs_write("pubtarget", "linked\n", 7, 0644);
 
-    link = tpath("publink");
+    link = testfs_path("publink");
     unlink(link);
     assert_int_equal(symlink(target, link), 0);
     read_fails(link, "group or others");
@@ -389,7 +287,7 @@ file_read__directory_is_refused(void **state)
 {
     const char *dir;
 
-    dir = tpath("adir");
+    dir = testfs_path("adir");
     assert_int_equal(mkdir(dir, 0700), 0);
     read_fails(dir, "not a regular file");
     assert_int_equal(rmdir(dir), 0);
@@ -400,7 +298,7 @@ file_read__fifo_is_refused_without_blocking(void **state)
 {
     const char *fifo;
 
-    fifo = tpath("fifo");
+    fifo = testfs_path("fifo");
     assert_int_equal(mkfifo(fifo, 0600), 0);
     read_fails(fifo, "not a regular file");
     assert_int_equal(unlink(fifo), 0);
@@ -411,7 +309,7 @@ file_read__missing_file_is_error(void **state)
 {
     const char *path;
 
-    path = tpath("does-not-exist");
+    path = testfs_path("does-not-exist");
     read_fails(path, "No such file");
     assert_has(err, path);
     read_fails("", "no path");
@@ -423,15 +321,15 @@ file_read__missing_file_is_error(void **state)
 static void
 file_read__empty_file_is_refused(void **state)
 {
-    read_fails(write_file("empty", "", 0, 0600), "empty");
-    read_fails(write_file("nl", "\n", 1, 0600), "empty");
-    read_fails(write_file("crlf-only", "\r\n", 2, 0600), "empty");
+    read_fails(testfs_write("empty", "", 0, 0600), "empty");
+    read_fails(testfs_write("nl", "\n", 1, 0600), "empty");
+    read_fails(testfs_write("crlf-only", "\r\n", 2, 0600), "empty");
 }
 
 static void
 file_read__nul_byte_is_refused(void **state)
 {
-    read_fails(write_file("nul", "hun\0ter2\n", 9, 0600), "NUL");
+    read_fails(testfs_write("nul", "hun\0ter2\n", 9, 0600), "NUL");
     assert_lacks(err, "ter2");
 }
 
@@ -447,16 +345,16 @@ file_read__length_limit(void **state)
     buf[OVP_SECRET_FILE_MAX + 1] = '\n';
 
     /* Exactly the maximum, with or without its line ending, is accepted. */
-    s = read_ok(write_file("max", buf, OVP_SECRET_FILE_MAX, 0600));
+    s = read_ok(testfs_write("max", buf, OVP_SECRET_FILE_MAX, 0600));
     assert_int_equal(strlen(s), OVP_SECRET_FILE_MAX);
     ovp_free_secret(s);
-    s = read_ok(write_file("maxcrlf", buf, OVP_SECRET_FILE_MAX + 2, 0600));
+    s = read_ok(testfs_write("maxcrlf", buf, OVP_SECRET_FILE_MAX + 2, 0600));
     assert_int_equal(strlen(s), OVP_SECRET_FILE_MAX);
     ovp_free_secret(s);
 
     memset(buf, 'k', OVP_SECRET_FILE_MAX + 3);
-    read_fails(write_file("over", buf, OVP_SECRET_FILE_MAX + 1, 0600), "longer than");
-    read_fails(write_file("over3", buf, OVP_SECRET_FILE_MAX + 3, 0600), "longer than");
+    read_fails(testfs_write("over", buf, OVP_SECRET_FILE_MAX + 1, 0600), "longer than");
+    read_fails(testfs_write("over3", buf, OVP_SECRET_FILE_MAX + 3, 0600), "longer than");
     free(buf);
 }
 
@@ -464,9 +362,9 @@ static void
 file_read__error_never_contains_content(void **state)
 {
     /* Every refusal path, with a recognisable secret in the file. */
-    read_fails(write_file("leak1", "S3cretValue\n", 12, 0644), "secret file");
+    read_fails(testfs_write("leak1", "S3cretValue\n", 12, 0644), "secret file");
     assert_lacks(err, "S3cretValue");
-    read_fails(write_file("leak2", "S3cretValue\0x", 13, 0600), "secret file");
+    read_fails(testfs_write("leak2", "S3cretValue\0x", 13, 0600), "secret file");
     assert_lacks(err, "S3cretValue");
 }
 
@@ -496,5 +394,5 @@ main(void)
         cmocka_unit_test(file_read__error_never_contains_content),
     };
 
-    return cmocka_run_group_tests(tests, group_setup, group_teardown);
+    return cmocka_run_group_tests(tests, testfs_setup, testfs_teardown);
 }
