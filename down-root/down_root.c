@@ -34,6 +34,9 @@ struct dr_done
     int32_t ms;
 };
 
+/* Largest request (event, arguments, environment): the channel's hard maximum. */
+#define DR_REQ_MAX OVP_PRIV_FRAME_ABSMAX
+
 /* Most standard script arguments appended (dev tun_mtu link_mtu local remote init). */
 #define DR_ARGS_MAX    6
 #define DR_ARG_LEN_MAX 256
@@ -135,7 +138,11 @@ split_words(const char *s)
             }
             v = nv;
         }
-        v[n] = strndup(p, (size_t)(e - p));
+        if (!(v[n] = strndup(p, (size_t)(e - p))))
+        {
+            strv_free(v);
+            return NULL;
+        }
         v[++n] = NULL;
         p = e;
     }
@@ -374,7 +381,19 @@ dr_open(struct ovp_plugin *p, const char *const *argv, const char *const *envp, 
                      "/path/to/command [args...]");
         goto fail;
     }
-    st->down.argv = copy_words(words + consumed, nwords - consumed);
+    /*
+     * OpenVPN splits a lone quoted argument on blanks itself (plugin x.so "/cmd arg")
+     * but passes it whole when other words come first (plugin x.so timeout=5s "/cmd
+     * arg"): a lone command word holding blanks is split the same way here.
+     */
+    if (nwords - consumed == 1 && strpbrk(words[consumed], " \t"))
+    {
+        st->down.argv = split_words(words[consumed]);
+    }
+    else
+    {
+        st->down.argv = copy_words(words + consumed, nwords - consumed);
+    }
     if (st->conf.up && *st->conf.up)
     {
         st->up.argv = split_words(st->conf.up);
@@ -389,16 +408,17 @@ dr_open(struct ovp_plugin *p, const char *const *argv, const char *const *envp, 
         ovp_err(log, "out of memory");
         goto fail;
     }
-    if (ovp_argc((const char *const *)st->down.argv) > 63)
-    {
-        ovp_err(log, "the command has more than 63 words");
-        goto fail;
-    }
     /* A missing command is found now, not at shutdown when nobody is watching. */
     struct dr_cmd *cmds[] = {&st->down, &st->up, &st->predown};
     const char *names[] = {"down", "up", "route_predown"};
     for (size_t i = 0; i < 3; i++)
     {
+        /* the helper's argv has room for 63 words and the standard arguments */
+        if (cmds[i]->argv && ovp_argc((const char *const *)cmds[i]->argv) > 63)
+        {
+            ovp_err(log, "%s command: more than 63 words", names[i]);
+            goto fail;
+        }
         if (cmds[i]->argv &&
             (!cmds[i]->argv[0] || dr_check_command(cmds[i]->argv[0], err, sizeof(err)) < 0))
         {
@@ -420,6 +440,7 @@ dr_open(struct ovp_plugin *p, const char *const *argv, const char *const *envp, 
         .name = "down-root helper",
         .permitted = permitted,
         .n_permitted = 1,
+        .max_frame = DR_REQ_MAX,
         .answer = priv_answer_run,
         .ctx = st,
     };
@@ -483,6 +504,13 @@ build_request(struct dr_state *st, const struct ovp_event *ev, struct ovp_priv_b
     {
         return -1;
     }
+    /*
+     * What does not fit (DR_REQ_MAX bytes, DR_ENV_MAX variables with PATH and
+     * script_type) is dropped and counted, and filtering goes on, so that every
+     * refusal is still reported and the log says how much the command missed.
+     */
+    size_t kept = 0, dropped = 0;
+    const char *first_dropped = NULL;
     for (size_t i = 0; ev->envp[i]; i++)
     {
         const char *e = ev->envp[i];
@@ -494,21 +522,42 @@ build_request(struct dr_state *st, const struct ovp_event *ev, struct ovp_priv_b
             envfilter_check(e, (const char *const *)st->conf.env.v, st->conf.env.n);
         if (v == DR_ENV_OK)
         {
-            if (ovp_priv_pack_str(b, e) < 0)
+            if (kept + 2 >= DR_ENV_MAX || ovp_priv_pack_str(b, e) < 0)
             {
-                ovp_warn(log, "environment too large for one request: the rest is dropped");
-                break;
+                first_dropped = first_dropped ? first_dropped : e;
+                dropped++;
+            }
+            else
+            {
+                kept++;
             }
         }
         else if (v != DR_ENV_NOT_ALLOWED)
         {
             const char *eq = strchr(e, '=');
             int nlen = eq ? (int)(eq - e) : (int)strlen(e);
-            ovp_warn(log, "not passing %.*s to the command: %s", nlen > 64 ? 64 : nlen, e,
-                     envfilter_reason(v));
+            ovp_warn(log, "%s: not passing %.*s to the command: %s", ovp_event_name(ev->type),
+                     nlen > 64 ? 64 : nlen, e, envfilter_reason(v));
         }
     }
+    if (dropped)
+    {
+        int nlen = (int)strcspn(first_dropped, "=");
+        ovp_warn(log,
+                 "%s: environment too large for the command (%zu variables passed): %zu "
+                 "more not passed, the first %.*s",
+                 ovp_event_name(ev->type), kept, dropped, nlen > 64 ? 64 : nlen, first_dropped);
+    }
     return 0;
+}
+
+static void
+helper_gone(struct ovp_log *log, int type, const char *cmd)
+{
+    ovp_err(log,
+            "%s: the root helper is gone (killed or crashed), so %s cannot run as root; "
+            "failing the event",
+            ovp_event_name(type), cmd);
 }
 
 static int
@@ -527,28 +576,31 @@ dr_event(struct ovp_plugin *p, void *state, const struct ovp_event *ev)
      */
     if (!ovp_priv_alive(st->priv))
     {
-        ovp_err(log,
-                "%s: the root helper is gone (killed or crashed), so %s cannot run as "
-                "root; failing the event",
-                ovp_event_name(ev->type), cmd->argv[0]);
+        helper_gone(log, ev->type, cmd->argv[0]);
         return OPENVPN_PLUGIN_FUNC_ERROR;
     }
-    uint8_t data[60 * 1024];
-    struct ovp_priv_buf b = {data, 0, sizeof(data)};
-    if (build_request(st, ev, &b) < 0)
+    struct ovp_priv_buf b = {malloc(DR_REQ_MAX), 0, DR_REQ_MAX};
+    if (!b.data || build_request(st, ev, &b) < 0)
     {
         ovp_err(log, "%s: cannot build the request for %s", ovp_event_name(ev->type),
                 cmd->argv[0]);
+        free(b.data);
         return OPENVPN_PLUGIN_FUNC_ERROR;
     }
     struct ovp_priv_frame reply;
     uint32_t id = ++st->next_id;
     int wait_ms = (int)st->conf.timeout_ms + DR_KILL_GRACE_MS + 3000;
     int rc = ovp_priv_call(st->priv, DR_REQ_RUN, id, b.data, b.len, &reply, wait_ms);
-    if (rc <= 0 || reply.type != DR_REP_DONE || reply.len != sizeof(struct dr_done))
+    free(b.data);
+    if (rc < 0)
+    {
+        helper_gone(log, ev->type, cmd->argv[0]); /* died just now, or during the run */
+        return OPENVPN_PLUGIN_FUNC_ERROR;
+    }
+    if (rc == 0 || reply.type != DR_REP_DONE || reply.len != sizeof(struct dr_done))
     {
         ovp_err(log, "%s: no answer from the root helper for %s (%s)", ovp_event_name(ev->type),
-                cmd->argv[0], rc == 0 ? "timed out" : "helper gone or broken");
+                cmd->argv[0], rc == 0 ? "timed out" : "unexpected reply");
         return OPENVPN_PLUGIN_FUNC_ERROR;
     }
     struct dr_done done;

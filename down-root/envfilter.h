@@ -8,8 +8,9 @@
 #define DR_SAFE_PATH "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 /* Longest value passed on; longer ones are dropped (and the drop is logged). */
 #define DR_ENV_VALUE_MAX 4096
-/* Most variables passed to one command. */
-#define DR_ENV_MAX 256
+/* Most variables passed to one command, PATH included (a server with a thousand
+ * routes has three thousand route_* variables). */
+#define DR_ENV_MAX 4096
 
 /* Why envfilter_check refused an entry. */
 enum dr_env_verdict

@@ -22,9 +22,10 @@ typedef void (*dr_line_fn)(void *ctx, const char *line);
 /*
  * Runs ARGV[0] with ARGV and exactly ENVP (both NULL-terminated), in a new
  * session/process group, stdin from /dev/null, default signal dispositions. After
- * TIMEOUT_MS the whole group gets SIGTERM, DR_KILL_GRACE_MS later SIGKILL. Always
- * reaps the child. Returns 0 with RES filled (even when the command failed), or -1
- * when it could not even fork (errno set).
+ * TIMEOUT_MS the whole group gets SIGTERM, then SIGKILL once the command has exited
+ * or DR_KILL_GRACE_MS later, whichever comes first. Always reaps the child. Returns
+ * 0 with RES filled (even when the command failed), or -1 when it could not even
+ * fork (errno set).
  */
 int dr_run(const char *const *argv, const char *const *envp, int timeout_ms, dr_line_fn line,
            void *ctx, struct dr_run_result *res);

@@ -2,6 +2,7 @@
 #include "ovpbuild.h"
 
 #include <arpa/inet.h>
+#include <errno.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -94,6 +95,8 @@ usage(FILE *f)
             "  --push OPTION         pushed to every client (repeatable)\n"
             "  --route NET MASK      a server route (enables ROUTE_PREDOWN)\n"
             "  --setenv NAME VALUE   env for every plugin call\n"
+            "  --setenv-file NAME FILE  the same, the value read from FILE (one final\n"
+            "                        newline dropped): big values, newlines\n"
             "  --dev NAME            tun device name in UP/DOWN (tun0)\n"
             "  --config-name NAME    the \"config\" env value\n"
             "  --iv LINE             peer info the clients send, e.g. IV_SSO=crtext\n"
@@ -141,6 +144,53 @@ need_duration(int argc, char **argv, int *i)
         die_usage("bad duration for %s", opt);
     }
     return ns;
+}
+
+/*
+ * --setenv-file: "NAME=<the file's bytes>" without one final newline. A value too big
+ * for the command line (one exec argument is at most 128 KiB) or with newlines in it.
+ */
+static char *
+setenv_from_file(const char *name, const char *path)
+{
+    FILE *f = fopen(path, "rb");
+    size_t nlen = strlen(name), len = nlen + 1, cap = nlen + 4096, r;
+    char *line;
+
+    if (!f)
+    {
+        die_usage("--setenv-file %s: cannot open %s: %s", name, path, strerror(errno));
+    }
+    line = xmalloc(cap);
+    memcpy(line, name, nlen);
+    line[nlen] = '=';
+    while ((r = fread(line + len, 1, cap - len - 1, f)) > 0)
+    {
+        len += r;
+        if (len > (size_t)64 << 20)
+        {
+            die_usage("--setenv-file %s: %s is larger than 64 MiB", name, path);
+        }
+        if (cap - len - 1 == 0)
+        {
+            line = xrealloc(line, cap *= 2);
+        }
+    }
+    if (ferror(f))
+    {
+        die_usage("--setenv-file %s: cannot read %s: %s", name, path, strerror(errno));
+    }
+    fclose(f);
+    if (memchr(line, '\0', len))
+    {
+        die_usage("--setenv-file %s: %s holds a NUL byte, which no env value can", name, path);
+    }
+    if (len > nlen + 1 && line[len - 1] == '\n')
+    {
+        len--;
+    }
+    line[len] = '\0';
+    return line;
 }
 
 /* Parses the options (everything that is not a plugin line). */
@@ -256,6 +306,14 @@ parse_option(struct cli *c, int argc, char **argv, int *i)
     {
         const char *name = need(argc, argv, i), *value = need(argc, argv, i);
         char *line = xasprintf("%s=%s", name, value);
+
+        strv_push(&conf->setenv, &conf->n_setenv, line);
+        free(line);
+    }
+    else if (strcmp(a, "--setenv-file") == 0)
+    {
+        const char *name = need(argc, argv, i), *path = need(argc, argv, i);
+        char *line = setenv_from_file(name, path);
 
         strv_push(&conf->setenv, &conf->n_setenv, line);
         free(line);

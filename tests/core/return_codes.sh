@@ -178,4 +178,22 @@ expect a fail
 expect log "TLS: Username/auth-token authentication failed for username 'alice'"
 S
 
+# --setenv-file: a value no command line can carry (200 KiB), blanks kept, the final
+# newline dropped (the record turns blanks into '_'; its line stops at 4 KiB)
+{ printf 'two words '; head -c 204800 /dev/zero | tr '\0' 'v'; printf '\n'; } > "$T/big"
+case_ "--setenv-file: a 200 KiB value from a file reaches the plugin" \
+    --plugin "$P" events=UP record=${T}/rec -- --setenv-file config "$T/big" <<'S'
+expect file ${T}/rec "UP argv=[tun0,1500,0,10.8.0.1,255.255.0.0,init]"
+expect file ${T}/rec "config=two_words_vvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvv"
+S
+if "$REFCORE" --plugin "$P" -- --setenv-file config "$T/none" --try </dev/null \
+    >"$T/out" 2>&1; then
+    echo "FAIL: --setenv-file with a missing file was accepted"; failures=$((failures + 1))
+elif ! grep -q "setenv-file config: cannot open $T/none" "$T/out"; then
+    echo "FAIL: --setenv-file with a missing file: no clear message"; cat "$T/out"
+    failures=$((failures + 1))
+else
+    echo "ok: --setenv-file with a missing file is a usage error"
+fi
+
 [ $failures -eq 0 ]

@@ -164,6 +164,67 @@ run__hanging_command_and_its_children_are_killed_at_the_timeout(void **state)
     assert_int_equal(kill((pid_t)bg, 0), -1);
 }
 
+/* 1 once PID has gone (or is a zombie waiting for whoever inherited it). */
+static int
+gone(long pid)
+{
+    char path[64], st[512];
+    snprintf(path, sizeof(path), "/proc/%ld/stat", pid);
+    FILE *f = fopen(path, "r");
+    if (!f)
+    {
+        return kill((pid_t)pid, 0) < 0;
+    }
+    size_t n = fread(st, 1, sizeof(st) - 1, f);
+    fclose(f);
+    st[n] = '\0';
+    const char *p = strrchr(st, ')');
+    return p && p[1] == ' ' && (p[2] == 'Z' || p[2] == 'X');
+}
+
+static void
+run__timeout_kills_group_members_that_ignore_sigterm(void **state)
+{
+    (void)state;
+    char pidfile[] = "/tmp/ovp-dr-test-XXXXXX";
+    int fd = mkstemp(pidfile);
+    assert_true(fd >= 0);
+    close(fd);
+    /* the command obeys SIGTERM; the child it started ignores it */
+    char script[512];
+    snprintf(script, sizeof(script),
+             "sh -c 'trap \"\" TERM; exec sleep 60' & echo $! > %s; sleep 60", pidfile);
+    const char *argv[] = {"/bin/sh", "-c", script, NULL};
+    const char *envp[] = {NULL};
+    struct dr_run_result res;
+    struct timespec t0, t1;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    assert_int_equal(dr_run(argv, envp, 300, NULL, NULL, &res), 0);
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    assert_true(res.timed_out);
+    assert_true(WIFSIGNALED(res.status));
+    assert_int_equal(WTERMSIG(res.status), SIGTERM);
+    /* killed together with the command, without waiting out the grace period */
+    long ms = (t1.tv_sec - t0.tv_sec) * 1000 + (t1.tv_nsec - t0.tv_nsec) / 1000000;
+    assert_true(ms < DR_KILL_GRACE_MS);
+    FILE *f = fopen(pidfile, "r");
+    long bg = 0;
+    assert_non_null(f);
+    assert_int_equal(fscanf(f, "%ld", &bg), 1);
+    fclose(f);
+    unlink(pidfile);
+    for (int i = 0; i < 50 && !gone(bg); i++)
+    {
+        usleep(20 * 1000);
+    }
+    int survived = !gone(bg);
+    if (survived)
+    {
+        kill((pid_t)bg, SIGKILL);
+    }
+    assert_false(survived);
+}
+
 static void
 run__missing_program_reports_exec_errno(void **state)
 {
@@ -207,6 +268,7 @@ main(void)
         cmocka_unit_test(run__exit_status_output_and_env_are_reported),
         cmocka_unit_test(run__only_the_given_env_reaches_the_command),
         cmocka_unit_test(run__hanging_command_and_its_children_are_killed_at_the_timeout),
+        cmocka_unit_test(run__timeout_kills_group_members_that_ignore_sigterm),
         cmocka_unit_test(run__missing_program_reports_exec_errno),
         cmocka_unit_test(check_command__refuses_missing_relative_and_non_executable),
     };
