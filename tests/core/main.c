@@ -398,6 +398,75 @@ parse_option(struct cli *c, int argc, char **argv, int *i)
     }
 }
 
+/* OpenVPN's MAX_PARMS: the most words one option line splits into. */
+#define MAX_SPLIT_WORDS 16
+
+/*
+ * Splits a plugin line's lone argument into words the way OpenVPN does when a plugin
+ * line has exactly one argument after the path (misc.c make_extended_arg_array ->
+ * parse_line): blanks separate words, "double quotes" group with backslash escapes,
+ * 'single quotes' group literally. So `--plugin x.so "/cmd a b"` gives the plugin
+ * three words, as `plugin x.so "/cmd a b"` does in a config file. Returns the count;
+ * the words are malloc'd.
+ */
+static int
+split_lone_argument(const char *s, char **words)
+{
+    int n = 0;
+    size_t len = strlen(s);
+    char *buf = xcalloc(len + 1, 1);
+
+    while (*s && n < MAX_SPLIT_WORDS)
+    {
+        while (*s == ' ' || *s == '\t')
+        {
+            s++;
+        }
+        if (!*s)
+        {
+            break;
+        }
+        size_t k = 0;
+        while (*s && *s != ' ' && *s != '\t')
+        {
+            if (*s == '"')
+            {
+                for (s++; *s && *s != '"'; s++)
+                {
+                    if (*s == '\\' && s[1])
+                    {
+                        s++;
+                    }
+                    buf[k++] = *s;
+                }
+                if (*s)
+                {
+                    s++;
+                }
+            }
+            else if (*s == '\'')
+            {
+                for (s++; *s && *s != '\''; s++)
+                {
+                    buf[k++] = *s;
+                }
+                if (*s)
+                {
+                    s++;
+                }
+            }
+            else
+            {
+                buf[k++] = *s++;
+            }
+        }
+        buf[k] = '\0';
+        words[n++] = xstrdup(buf);
+    }
+    free(buf);
+    return n;
+}
+
 int
 main(int argc, char **argv)
 {
@@ -429,7 +498,23 @@ main(int argc, char **argv)
             {
                 i++;
             }
-            if (host_add(&host, path, (const char *const *)&argv[first], i + 1 - first) < 0)
+            int added;
+            if (i + 1 - first == 1)
+            {
+                /* OpenVPN re-splits a lone argument (make_extended_arg_array). */
+                char *words[MAX_SPLIT_WORDS];
+                int n = split_lone_argument(argv[first], words);
+                added = host_add(&host, path, (const char *const *)words, n);
+                for (int w = 0; w < n; w++)
+                {
+                    free(words[w]);
+                }
+            }
+            else
+            {
+                added = host_add(&host, path, (const char *const *)&argv[first], i + 1 - first);
+            }
+            if (added < 0)
             {
                 die_usage("at most 16 plugins (%s)", path);
             }

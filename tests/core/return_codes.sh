@@ -144,8 +144,9 @@ client a user= pass= cn=alice
 expect a ok
 S
 
+# (two words: OpenVPN re-splits a lone plugin argument, quotes and all)
 case_ "special characters in a password reach the plugin intact" \
-    --plugin "$P" "password=p*()\\\"';,=+<>#%w" -- <<'S'
+    --plugin "$P" user=alice "password=p*()\\\"';,=+<>#%w" -- <<'S'
 client a user=alice "pass=p*()\\\"';,=+<>#%w"
 expect a ok
 client b user=alice "pass=p*()\\\"';,=+<>#%x" cn=bob
@@ -195,5 +196,11 @@ elif ! grep -q "setenv-file config: cannot open $T/none" "$T/out"; then
 else
     echo "ok: --setenv-file with a missing file is a usage error"
 fi
+
+# a lone plugin argument is split into words as OpenVPN's config parser does
+case_ "a lone plugin argument is split like OpenVPN's (quotes group words)" \
+    --plugin "$P" "events=UP 'record=${T}/split rec'" -- <<'S'
+expect file "${T}/split rec" "UP argv=[tun0,1500,0,10.8.0.1,255.255.0.0,init]"
+S
 
 [ $failures -eq 0 ]
