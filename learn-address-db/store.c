@@ -1624,7 +1624,23 @@ store_open(const struct store_config *cfg, struct ovp_log *log, struct store **o
             goto fail;
         }
         free(dir);
-        ovp_err(log, "%s: nothing can be recorded until this is fixed (retrying)", err);
+        /*
+         * SQLite's reason alone misleads here: a WAL database on a read-only file
+         * system, or in a directory where no -shm can be made, "cannot be opened".
+         */
+        char denied[640];
+        access_report(s, denied, sizeof(denied));
+        if (denied[0])
+        {
+            ovp_err(log,
+                    "%s; not writable by uid %ld: %s: nothing can be recorded until this is "
+                    "fixed (retrying)",
+                    err, (long)geteuid(), denied);
+        }
+        else
+        {
+            ovp_err(log, "%s: nothing can be recorded until this is fixed (retrying)", err);
+        }
         *degraded = 1;
     }
     if (created)

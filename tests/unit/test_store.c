@@ -721,6 +721,86 @@ store__read_only_database_is_reported_and_recovers(void **state)
     }
 }
 
+/*
+ * Runs in a child (as nobody when root): a WAL database whose directory cannot
+ * take a -shm file cannot be opened at all; the open-time line names the
+ * directory as not writable (SQLite alone says "unable to open database file"),
+ * and kept events land once it is writable. Returns 0, else the failed check.
+ */
+static int
+unopenable_child(struct t *t)
+{
+    struct store_config c = config_for(t);
+    sqlite3 *db = NULL;
+    char err[512], want[200];
+    int degraded = 0;
+
+    if (geteuid() == 0 &&
+        (chown(t->dir, 65534, 65534) < 0 || setgid(65534) < 0 || setuid(65534) < 0))
+    {
+        return 10;
+    }
+    if (schema_open_rw(t->path, 100, 0, &db, NULL, err, sizeof(err)) < 0)
+    {
+        return 11;
+    }
+    sqlite3_close(db); /* the last connection: -wal and -shm go */
+    if (chmod(t->dir, 0555) < 0)
+    {
+        return 12;
+    }
+    if (store_open(&c, t->log, &t->s, &degraded) < 0 || !degraded)
+    {
+        return 13;
+    }
+    ovp_log_drain(t->log);
+    snprintf(want, sizeof(want), "not writable by uid %ld: %s: nothing can be recorded",
+             (long)geteuid(), t->dir);
+    if (fakehost_find(want) < 0)
+    {
+        return 14;
+    }
+    struct addr a = A("10.8.6.1");
+    if (store_address(t->s, STORE_ADD, &a, "shm", 0, store_now_ms()) < 0)
+    {
+        return 15;
+    }
+    if (chmod(t->dir, 0755) < 0)
+    {
+        return 16;
+    }
+    if (!wait_for(t, "SELECT count(*) FROM address_event", 1, 10000))
+    {
+        return 17;
+    }
+    close_store(t);
+    return 0;
+}
+
+static void
+store__unopenable_database_at_open_names_what_is_not_writable(void **state)
+{
+    struct t *t = *state;
+    int status = 0;
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0)
+    {
+        int rc = unopenable_child(t);
+        if (rc)
+        {
+            fakehost_dump();
+        }
+        _exit(rc);
+    }
+    assert_int_equal(waitpid(pid, &status, 0), pid);
+    assert_true(WIFEXITED(status));
+    if (WEXITSTATUS(status) != 0)
+    {
+        fail_msg("unopenable child failed at check %d", WEXITSTATUS(status));
+    }
+}
+
 /* A process id that is certainly not running. */
 static pid_t
 dead_pid(void)
@@ -1128,6 +1208,7 @@ main(void)
         T(store__sql_fragments_in_names_are_stored_verbatim),
         T(store__locked_database_is_reported_and_rows_land_later),
         T(store__read_only_database_is_reported_and_recovers),
+        T(store__unopenable_database_at_open_names_what_is_not_writable),
         T(store__restart_closes_what_a_crashed_run_left_open),
         T(store__instance_of_a_live_process_is_left_alone),
         T(store__retention_deletes_old_rows_in_batches_and_keeps_current_ones),

@@ -1,0 +1,117 @@
+#!/bin/sh
+# odd_names.sh: certificate names and a username full of quotes, semicolons, SQL
+# fragments, percent signs, commas and UTF-8, through ovp-refcore into the database:
+# stored byte for byte, found by ovp-addrdb, and shown exactly in --json and --csv.
+# shellcheck disable=SC2016,SC2089,SC2090 # the quotes are the data, never evaluated
+. "${srcdir:-.}/learn_address_db/lib.sh"
+
+DB="$WORK/addresses.sqlite"
+CN1="Robert'); DROP TABLE session;--"
+CN2='x" OR "1"="1'
+CN3='a'\''b"c\d\\'
+CN4='; DELETE FROM address_event; --'
+CN5="' UNION SELECT sqlite_version(), 1 --"
+CN6='100%25 %41 per cent'
+CN7='日本語 ünïcödé'
+CN8='/* c */ name */'
+CN9='Smith, John "JJ" $(touch pwned) `id`'
+OU='O'\''Brien"; DROP TABLE instance;--'
+K=9
+export CN1 CN2 CN3 CN4 CN5 CN6 CN7 CN8 CN9 OU
+
+# The story takes the names from the environment, so no quoting can change them.
+{
+    echo "timeout 30"
+    i=1
+    while [ $i -le $K ]; do
+        echo "client c$i \"cn=\${CN$i}\" \"user=\${OU}\" pass=secret addr=198.51.100.$i:$((3000 + i))"
+        i=$((i + 1))
+    done
+    i=1
+    while [ $i -le $K ]; do echo "expect c$i ok"; i=$((i + 1)); done
+    echo "expect file \${T}/go go"
+    i=1
+    while [ $i -le $K ]; do echo "bytes c$i $i $((2 * i))"; echo "bye c$i"; i=$((i + 1)); done
+    echo "expect stat clients 0"
+    echo "expect stat routes 0"
+} > "$WORK/odd.story"
+
+start_core odd --plugin "$TPLUG" "user=$OU" mode=defer --plugin "$LADB" "database=$DB" \
+    instance=odd -- --poll fast --verb 3 --tmp-dir "$WORK" --scenario "$WORK/odd.story"
+wait_sql 30 "$DB" "SELECT (SELECT count(*) FROM session) || ' ' ||
+    (SELECT count(*) FROM current_address)" "$K $((2 * K))" ||
+    die "the $K clients were not recorded (last: $WAIT_GOT)"
+T1=$(now_ms)
+
+# byte_eq JSONFILE PATH NAME: the JSON value at PATH is exactly the bytes of $NAME.
+byte_eq() {
+    eval "printf '%s' \"\$$3\"" > "$WORK/want"
+    sqlite3 -batch :memory: "SELECT json_extract(CAST(readfile('$1') AS TEXT), '$2')
+                             = CAST(readfile('$WORK/want') AS TEXT)"
+}
+
+# While they are connected: current lists each name exactly once.
+"$ADDRDB" --db "$DB" --json current > "$WORK/current.json"
+check "current: exit status" $? 0
+check "current: rows" "$(jcount "$WORK/current.json")" "$K"
+i=1
+while [ $i -le $K ]; do
+    eval "cn=\$CN$i"
+    # shellcheck disable=SC2154 # set by the eval
+    printf '%s' "$cn" > "$WORK/want"
+    check "current lists name $i exactly once" \
+        "$(sqlite3 -batch :memory: "SELECT count(*) FROM json_each(CAST(readfile('$WORK/current.json') AS TEXT))
+             WHERE value->>'common_name' = CAST(readfile('$WORK/want') AS TEXT)")" 1
+    i=$((i + 1))
+done
+echo go > "$WORK/go"
+wait_core
+core_ok odd "the story" || finish
+
+integrity "$DB"
+check "tables after the run" \
+    "$(sq "$DB" "SELECT group_concat(name) FROM (SELECT name FROM sqlite_master
+                 WHERE type = 'table' ORDER BY name)")" \
+    "address_event,current_address,instance,session"
+check "sessions" "$(sq "$DB" 'SELECT count(*) FROM session')" "$K"
+check "address events" "$(sq "$DB" "SELECT group_concat(op || '=' || n, ' ') FROM
+    (SELECT op, count(*) n FROM address_event GROUP BY op ORDER BY op)")" "add=$((2 * K)) delete=$((2 * K))"
+
+i=1
+while [ $i -le $K ]; do
+    eval "cn=\$CN$i"
+    "$ADDRDB" --db "$DB" --json history --cn "$cn" > "$WORK/h.json"
+    check "history --cn name $i: exit status" $? 0
+    check "history --cn name $i: rows" "$(jcount "$WORK/h.json")" 1
+    check "history --cn name $i: common_name byte for byte" "$(byte_eq "$WORK/h.json" '$[0].common_name' cn)" 1
+    check "history --cn name $i: username byte for byte" "$(byte_eq "$WORK/h.json" '$[0].username' OU)" 1
+    check "history --cn name $i: real address and bytes" \
+        "$(js "$WORK/h.json" '$[0].real_ip'):$(js "$WORK/h.json" '$[0].real_port') $(js "$WORK/h.json" '$[0].bytes_received') $(js "$WORK/h.json" '$[0].bytes_sent')" \
+        "198.51.100.$i:$((3000 + i)) $i $((2 * i))"
+    v4=$(js "$WORK/h.json" '$[0].vaddr4')
+    v6=$(js "$WORK/h.json" '$[0].vaddr6')
+
+    # who, for both addresses, at a time the client was connected
+    for a in "$v4" "$v6"; do
+        "$ADDRDB" --db "$DB" --json who "$a" --at "$(at "$T1")" > "$WORK/w.json"
+        check "who $a (name $i): rows" "$(jcount "$WORK/w.json")" 1
+        check "who $a (name $i): common_name byte for byte" "$(byte_eq "$WORK/w.json" '$[0].common_name' cn)" 1
+    done
+    # the address events carry the name too, the delete (which has no env) included
+    printf '%s' "$cn" > "$WORK/want"
+    check "address events of name $i" \
+        "$(sq "$DB" "SELECT count(*) FROM address_event
+                     WHERE common_name = CAST(readfile('$WORK/want') AS TEXT)")" 4
+
+    # CSV, read back by a CSV parser
+    "$ADDRDB" --db "$DB" --csv history --cn "$cn" > "$WORK/h.csv"
+    check "history --csv name $i: common_name after CSV parsing" \
+        "$(printf '%s\n' ".import --csv $WORK/h.csv h" \
+            "SELECT count(*) FROM h WHERE common_name = CAST(readfile('$WORK/want') AS TEXT)
+             AND real_port = '$((3000 + i))';" | sqlite3 -batch :memory:)" 1
+    i=$((i + 1))
+done
+[ -e pwned ] && fail "a name was run by a shell"
+"$ADDRDB" --db "$DB" --json history --user "$OU" > "$WORK/u.json"
+check "history --user (the odd username): rows" "$(jcount "$WORK/u.json")" "$K"
+finish
