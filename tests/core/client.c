@@ -394,6 +394,11 @@ csess_free(struct csess *cs)
 void
 csess_reneg(struct csess *cs, const char *pass)
 {
+    /* A real client resends its token if the server pushed one, else the password. */
+    if (!pass && !cs->auth_token)
+    {
+        pass = cs->password;
+    }
     if (pass)
     {
         char *esc = mux_escape(pass);

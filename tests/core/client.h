@@ -68,7 +68,7 @@ struct csess *csess_new(struct loop *l, const char *address, const char *name,
 /* Frees (closing first). NULL-safe. */
 void csess_free(struct csess *cs);
 
-/* Sends RENEG (PASS NULL: the server reuses the auth-token or the password). */
+/* Sends RENEG (PASS NULL: the pushed auth-token if any, else the first password). */
 void csess_reneg(struct csess *cs, const char *pass);
 void csess_bytes(struct csess *cs, uint64_t in, uint64_t out);
 void csess_crresponse(struct csess *cs, const char *b64);
