@@ -12,9 +12,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
+#include <time.h>
 #include <unistd.h>
 
-#include "config.h"
 #include "defer.h"
 #include "env.h"
 #include "pam_args.h"
@@ -39,57 +39,59 @@
  * Two threads of our own, plus the engine's deadline thread: a fixed count
  * whatever `workers` is, since PAM runs in root's processes, not in our threads
  * (OpenVPN's systemd unit limits the unprivileged user to 10 tasks).
+ *
+ * A crtext challenge (crtext=...), for a client whose IV_SSO has crtext:
+ * - the auth hook writes the pending file before it returns DEFERRED (OpenVPN
+ *   reads it once, then), records the request in the challenge table under its
+ *   auth_control_file, and gives the request crtext_timeout as its deadline;
+ * - CLIENT_CRRESPONSE (OpenVPN's thread) finds the entry by the same
+ *   auth_control_file, decodes the response and stores it: once per request;
+ * - whichever comes second of "the request reached the helper" (sender) and
+ *   "the response arrived" (the receiver, woken by the hook) sends the response
+ *   to the helper, which hands it to the PAM child of that request;
+ * - a child waiting for a person sends AP_REP_WAITING: its worker slot is free
+ *   for others until the answer (so `workers` bounds busy PAM processes).
+ * The hook never sends on the channel itself: it stays a few microseconds.
  */
 
 #define AP_NAME "ovp-auth-pam"
 static const char helper_gone_reason[] = "TEMP: PAM helper is gone, try again later";
 
-struct ap_conf
-{
-    long workers;
-    long queue;
-    long timeout_ms;
-    int token_skip;
-};
-
-static const char *const no_sections[] = {NULL};
-
-static const struct ovp_cfg_key ap_keys[] = {
-    {.name = "workers",
-     .type = OVP_CFG_INT,
-     .def = "16",
-     .offset = offsetof(struct ap_conf, workers),
-     .min = 1,
-     .max = 1024,
-     .help = "PAM transactions that run at the same time (one process each)"},
-    {.name = "queue",
-     .type = OVP_CFG_INT,
-     .def = "1024",
-     .offset = offsetof(struct ap_conf, queue),
-     .min = 1,
-     .max = 1000000,
-     .help = "authentications waiting or running before new ones fail with TEMP"},
-    {.name = "timeout",
-     .type = OVP_CFG_DURATION,
-     .def = "50s",
-     .offset = offsetof(struct ap_conf, timeout_ms),
-     .min = 100,
-     .max = 3600000,
-     .help = "longest time for one authentication; keep it below hand-window (60s)"},
-    {.name = "token_skip",
-     .type = OVP_CFG_BOOL,
-     .def = "no",
-     .offset = offsetof(struct ap_conf, token_skip),
-     .help = "accept a client whose auth-gen-token is valid (session_state Authenticated) "
-             "without running PAM"},
-};
-#define AP_NKEYS (sizeof(ap_keys) / sizeof(ap_keys[0]))
+/* Buckets of the challenge table (a power of two). */
+#define AP_CR_BUCKETS 1024
 
 /* A request at the helper, waiting for its reply. */
 struct ap_slot
 {
     uint32_t id;
+    int waiting; /* PAM waits for the client's challenge response: not busy */
     struct ovp_defer_req *req;
+};
+
+struct ap_state;
+
+/*
+ * A request whose client was shown the challenge (the request's data). Found by
+ * OpenVPN's thread through its auth_control_file, by our threads through the
+ * request or the outbox. Freed when the last of the request (free_data), the
+ * sender during a dispatch and the outbox lets go of it; fields under cr_mu.
+ */
+struct ap_cr
+{
+    struct ap_cr *next;     /* hash chain */
+    struct ap_cr *out_next; /* outbox */
+    struct ap_state *st;
+    char *control_file; /* the key */
+    uint64_t auth_ms;   /* when the challenge was sent (monotonic) */
+    uint32_t id;        /* the request's id, set at dispatch */
+    unsigned refs;
+    int got;         /* a response arrived (only the first one counts) */
+    int have;        /* ... and is here, not yet sent */
+    int dispatched;  /* the request reached the helper */
+    int dead;        /* the request is over */
+    uint32_t status; /* AP_CR_OK or AP_CR_MALFORMED */
+    char *resp;      /* secret, resp_len bytes + NUL */
+    size_t resp_len;
 };
 
 struct ap_state
@@ -104,17 +106,27 @@ struct ap_state
 
     pthread_mutex_t mu;
     pthread_cond_t slot_cv; /* a slot came free, or stopping */
-    struct ap_slot *slots;  /* outstanding at the helper: n_out of conf.workers */
+    struct ap_slot *slots;  /* outstanding at the helper: n_out of slot_cap */
     struct ap_slot *spare;  /* same size: where helper_lost moves them */
+    unsigned slot_cap;      /* workers, plus queue when challenges may wait */
     unsigned n_out;
+    unsigned n_busy; /* n_out minus those waiting for a person: at most workers */
     int stopping;
     atomic_int helper_gone;
 
-    int wake_fd;      /* eventfd: wakes the receiver at close */
+    /* crtext challenge (cr_on: configured and the host has CLIENT_CRRESPONSE) */
+    int cr_on;
+    char crtext_line[AP_CRTEXT_MAX + 16]; /* "CR_TEXT:R:..." */
+    unsigned pending_s;                   /* the pending file's timeout */
+    pthread_mutex_t cr_mu;                /* the table, the outbox, every ap_cr */
+    struct ap_cr **cr_tab;
+    struct ap_cr *out_head, *out_tail;
+
+    int wake_fd;      /* eventfd: wakes the receiver (close, responses to send) */
     uint8_t *sendbuf; /* the sender's frame buffer (AP_FRAME_MAX) */
     pthread_t sender, receiver;
     int sender_started, receiver_started;
-    int sync_ok; /* mu and slot_cv initialised */
+    int sync_ok; /* mu, cr_mu and slot_cv initialised */
 };
 
 /* --------------------------------------------------------- slot bookkeeping */
@@ -128,12 +140,234 @@ slot_take_locked(struct ap_state *st, uint32_t id)
         if (st->slots[i].id == id)
         {
             struct ovp_defer_req *r = st->slots[i].req;
+            if (!st->slots[i].waiting)
+            {
+                st->n_busy--;
+            }
             st->slots[i] = st->slots[--st->n_out];
             pthread_cond_signal(&st->slot_cv);
             return r;
         }
     }
     return NULL;
+}
+
+static void cr_release(void *data);
+
+/*
+ * PAM of request ID waits for a person: its slot no longer counts as busy. Why
+ * only for a challenged request: slot_cap leaves room for waiting slots only
+ * for those, so no other may leave the busy count.
+ */
+static void
+slot_waiting(struct ap_state *st, uint32_t id)
+{
+    pthread_mutex_lock(&st->mu);
+    for (unsigned i = 0; i < st->n_out; i++)
+    {
+        if (st->slots[i].id == id && !st->slots[i].waiting &&
+            st->slots[i].req->free_data == cr_release)
+        {
+            st->slots[i].waiting = 1;
+            st->n_busy--;
+            pthread_cond_signal(&st->slot_cv);
+            break;
+        }
+    }
+    pthread_mutex_unlock(&st->mu);
+}
+
+/* ------------------------------------------------------ challenge table */
+
+static uint64_t
+mono_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
+static size_t
+cr_bucket(const char *key)
+{
+    uint32_t h = 2166136261u; /* FNV-1a */
+    for (; *key; key++)
+    {
+        h = (h ^ (unsigned char)*key) * 16777619u;
+    }
+    return h & (AP_CR_BUCKETS - 1);
+}
+
+static void
+cr_free(struct ap_cr *e)
+{
+    if (!e)
+    {
+        return;
+    }
+    if (e->resp)
+    {
+        ovp_wipe(e->resp, e->resp_len + 1);
+        free(e->resp);
+    }
+    free(e->control_file);
+    free(e);
+}
+
+/* The live entry for CONTROL_FILE, or NULL. cr_mu held. */
+static struct ap_cr *
+cr_find_locked(struct ap_state *st, const char *control_file)
+{
+    for (struct ap_cr *e = st->cr_tab[cr_bucket(control_file)]; e; e = e->next)
+    {
+        if (strcmp(e->control_file, control_file) == 0)
+        {
+            return e;
+        }
+    }
+    return NULL;
+}
+
+/* Drops one reference. cr_mu held. Returns E when the caller must free it. */
+static struct ap_cr *
+cr_unref_locked(struct ap_cr *e)
+{
+    return --e->refs == 0 ? e : NULL;
+}
+
+/* The request is over: out of the table, its response (if any) wiped. cr_mu held. */
+static void
+cr_retire_locked(struct ap_state *st, struct ap_cr *e)
+{
+    struct ap_cr **pp;
+
+    if (e->dead)
+    {
+        return;
+    }
+    for (pp = &st->cr_tab[cr_bucket(e->control_file)]; *pp; pp = &(*pp)->next)
+    {
+        if (*pp == e)
+        {
+            *pp = e->next;
+            break;
+        }
+    }
+    e->dead = 1;
+    e->have = 0;
+    if (e->resp)
+    {
+        ovp_wipe(e->resp, e->resp_len + 1);
+        free(e->resp);
+        e->resp = NULL;
+    }
+}
+
+/* Request free_data: the request is over; no response is taken for it any more. */
+static void
+cr_release(void *data)
+{
+    struct ap_cr *e = data;
+    struct ap_state *st = e->st;
+
+    pthread_mutex_lock(&st->cr_mu);
+    cr_retire_locked(st, e);
+    e = cr_unref_locked(e);
+    pthread_mutex_unlock(&st->cr_mu);
+    cr_free(e);
+}
+
+/*
+ * PAM decided REQ: retire its challenge before the answer is written, so that a
+ * response OpenVPN passes on once it has seen the answer is reported as late.
+ */
+static void
+cr_retire_req(struct ap_state *st, struct ovp_defer_req *req)
+{
+    if (req->free_data == cr_release)
+    {
+        pthread_mutex_lock(&st->cr_mu);
+        cr_retire_locked(st, req->data);
+        pthread_mutex_unlock(&st->cr_mu);
+    }
+}
+
+/*
+ * Takes E's response if it can go now (the request reached the helper, is not
+ * over, and the response was not sent). cr_mu held. The caller sends and wipes.
+ */
+static int
+cr_take_locked(struct ap_cr *e, uint32_t *id, uint32_t *status, char **resp, size_t *len)
+{
+    if (e->dead || !e->dispatched || !e->have)
+    {
+        return 0;
+    }
+    e->have = 0;
+    *id = e->id;
+    *status = e->status;
+    *resp = e->resp;
+    *len = e->resp_len;
+    e->resp = NULL;
+    e->resp_len = 0;
+    return 1;
+}
+
+/* Sends a response to the helper, then wipes and frees it. Our threads only. */
+static void
+cr_send(struct ap_state *st, uint32_t id, uint32_t status, char *resp, size_t len)
+{
+    uint8_t buf[AP_CR_FRAME_MAX];
+    long n = ap_wire_cr_encode(status, resp, len, buf, sizeof(buf));
+
+    if (n < 0 || ovp_priv_send(st->priv, AP_REQ_CRRESPONSE, id, buf, (size_t)n) < 0)
+    {
+        /* The helper is gone (its loss is reported once) or the request is over. */
+        ovp_debug(st->log, "the challenge response of request %u could not be passed on",
+                  (unsigned)id);
+    }
+    ovp_wipe(buf, sizeof(buf));
+    if (resp)
+    {
+        ovp_wipe(resp, len + 1);
+        free(resp);
+    }
+}
+
+/* Receiver: sends what the auth hook queued for requests already at the helper. */
+static void
+cr_flush_outbox(struct ap_state *st)
+{
+    for (;;)
+    {
+        struct ap_cr *e, *drop;
+        uint32_t id = 0, status = 0;
+        char *resp = NULL;
+        size_t len = 0;
+        int take;
+
+        pthread_mutex_lock(&st->cr_mu);
+        e = st->out_head;
+        if (!e)
+        {
+            pthread_mutex_unlock(&st->cr_mu);
+            return;
+        }
+        st->out_head = e->out_next;
+        if (!st->out_head)
+        {
+            st->out_tail = NULL;
+        }
+        e->out_next = NULL;
+        take = cr_take_locked(e, &id, &status, &resp, &len);
+        drop = cr_unref_locked(e);
+        pthread_mutex_unlock(&st->cr_mu);
+        if (take)
+        {
+            cr_send(st, id, status, resp, len);
+        }
+        cr_free(drop);
+    }
 }
 
 /*
@@ -156,6 +390,7 @@ helper_lost(struct ap_state *st, const char *why)
     n = st->n_out;
     memcpy(st->spare, st->slots, n * sizeof(*st->slots));
     st->n_out = 0;
+    st->n_busy = 0;
     pthread_cond_broadcast(&st->slot_cv);
     pthread_mutex_unlock(&st->mu);
 
@@ -180,6 +415,7 @@ dispatch(struct ap_state *st, struct ovp_defer_req *req)
     struct ovp_priv_buf b = {st->sendbuf, 0, AP_FRAME_MAX};
     char *pw = NULL, *otp = NULL;
     uint32_t id = (uint32_t)req->id;
+    struct ap_cr *cr = req->free_data == cr_release ? req->data : NULL;
     int rc;
 
     if (ovp_defer_req_answered(req))
@@ -204,6 +440,19 @@ dispatch(struct ap_state *st, struct ovp_defer_req *req)
             break;
         default:
             break;
+    }
+    memset(&w, 0, sizeof(w));
+    if (cr)
+    {
+        /*
+         * Why a margin: PAM's own "no response" answer (a clear reason) must reach
+         * the engine before the request's deadline does (a generic TEMP).
+         */
+        long limit = st->conf.crtext_timeout_ms;
+        long margin = limit / 10 < 1000 ? limit / 10 : 1000;
+        long left = limit - (long)(mono_ms() - cr->auth_ms) - margin;
+        w.flags = AP_REQF_CRTEXT;
+        w.cr_wait_ms = left > 0 ? (uint32_t)left : 0;
     }
     w.who = req->who.text;
     w.username = req->username;
@@ -230,18 +479,52 @@ dispatch(struct ap_state *st, struct ovp_defer_req *req)
      * is either in the map it empties or never enters it.
      */
     pthread_mutex_lock(&st->mu);
-    if (atomic_load(&st->helper_gone))
+    if (atomic_load(&st->helper_gone) || st->n_out >= st->slot_cap)
     {
+        /* (A full map cannot happen: slot_cap holds workers plus every waiting one.) */
+        int gone = atomic_load(&st->helper_gone);
         pthread_mutex_unlock(&st->mu);
         ovp_wipe(b.data, b.len);
-        ovp_defer_finish(st->defer, req, OVP_TEMP, helper_gone_reason);
+        ovp_defer_finish(st->defer, req, OVP_TEMP, gone ? helper_gone_reason : NULL);
         return;
     }
     st->slots[st->n_out++] = (struct ap_slot){.id = id, .req = req};
+    st->n_busy++;
     pthread_mutex_unlock(&st->mu);
 
+    /* From the send on, REQ may be finished and freed by others: hold CR ourselves. */
+    if (cr)
+    {
+        pthread_mutex_lock(&st->cr_mu);
+        cr->refs++;
+        cr->id = id;
+        pthread_mutex_unlock(&st->cr_mu);
+    }
     rc = ovp_priv_send(st->priv, AP_REQ_AUTH, id, b.data, b.len);
     ovp_wipe(b.data, b.len);
+    if (cr)
+    {
+        /* A response that came before the request reached the helper goes now, after it. */
+        struct ap_cr *drop;
+        uint32_t cid = 0, status = 0;
+        char *resp = NULL;
+        size_t len = 0;
+        int take = 0;
+
+        pthread_mutex_lock(&st->cr_mu);
+        if (rc == 0 && !cr->dead)
+        {
+            cr->dispatched = 1;
+            take = cr_take_locked(cr, &cid, &status, &resp, &len);
+        }
+        drop = cr_unref_locked(cr);
+        pthread_mutex_unlock(&st->cr_mu);
+        if (take)
+        {
+            cr_send(st, cid, status, resp, len);
+        }
+        cr_free(drop);
+    }
     if (rc < 0)
     {
         /* Whoever removes it from the map finishes it (helper_lost may have). */
@@ -268,7 +551,7 @@ sender_main(void *arg)
 
         /* The bound: at most `workers` transactions at the helper at once. */
         pthread_mutex_lock(&st->mu);
-        while (!st->stopping && st->n_out >= (unsigned)st->conf.workers)
+        while (!st->stopping && st->n_busy >= (unsigned)st->conf.workers)
         {
             pthread_cond_wait(&st->slot_cv, &st->mu);
         }
@@ -310,6 +593,11 @@ handle_reply(struct ap_state *st, const struct ovp_priv_frame *f)
     struct ovp_defer_req *req;
     char detail[AP_DETAIL_MAX];
 
+    if (f->type == AP_REP_WAITING)
+    {
+        slot_waiting(st, f->id);
+        return;
+    }
     memset(&rep, 0, sizeof(rep));
     if (f->type == AP_REP_RESULT && ap_wire_rep_decode(f->payload, f->len, &rep) == 0)
     {
@@ -335,6 +623,7 @@ handle_reply(struct ap_state *st, const struct ovp_priv_frame *f)
         ovp_debug(st->log, "late reply for request %u ignored", (unsigned)f->id);
         return;
     }
+    cr_retire_req(st, req);
     clean(detail, sizeof(detail), rep.detail);
     if (rep.verdict == OVP_ALLOW)
     {
@@ -375,6 +664,16 @@ receiver_main(void *arg)
         {
             helper_lost(st, "cannot poll its channel");
             break;
+        }
+        if (rc > 0 && pfd[1].revents)
+        {
+            uint64_t count;
+            if (read(st->wake_fd, &count, sizeof(count)) < 0 && errno != EAGAIN)
+            {
+                helper_lost(st, "cannot read our wake-up eventfd");
+                break;
+            }
+            cr_flush_outbox(st);
         }
         if (rc == 0 || !pfd[0].revents)
         {
@@ -426,6 +725,7 @@ ap_cancel(void *state)
     }
     /* What is still in the map was answered by the engine's close, which frees it. */
     st->n_out = 0;
+    st->n_busy = 0;
 }
 
 /* ------------------------------------------------------------ open / close */
@@ -455,14 +755,23 @@ ap_free(struct ap_state *st)
     }
     if (st->sync_ok)
     {
+        /* Every request is freed by now: what the outbox holds is over. */
+        while (st->out_head)
+        {
+            struct ap_cr *e = st->out_head;
+            st->out_head = e->out_next;
+            cr_free(cr_unref_locked(e));
+        }
         pthread_cond_destroy(&st->slot_cv);
         pthread_mutex_destroy(&st->mu);
+        pthread_mutex_destroy(&st->cr_mu);
     }
+    free(st->cr_tab);
     free(st->slots);
     free(st->spare);
     free(st->sendbuf);
     ap_args_free(&st->args);
-    ovp_cfg_release(ap_keys, AP_NKEYS, &st->conf);
+    ap_conf_release(&st->conf);
     free(st);
 }
 
@@ -508,6 +817,18 @@ log_setup(struct ap_state *st)
                             st->args.service, (long)ovp_priv_pid(st->priv), st->conf.workers,
                             st->conf.queue, st->conf.timeout_ms,
                             st->conf.token_skip ? "yes" : "no");
+    if (st->cr_on && used < sizeof(line))
+    {
+        used += (size_t)snprintf(line + used, sizeof(line) - used,
+                                 "crtext challenge \"%.80s%s\" (pending file: %u s, echo %s) "
+                                 "answers %s%s%s, ",
+                                 st->conf.crtext, strlen(st->conf.crtext) > 80 ? "..." : "",
+                                 st->pending_s, st->conf.crtext_echo ? "on" : "off",
+                                 st->conf.crtext_prompt ? "the question \"" : "",
+                                 st->conf.crtext_prompt ? st->conf.crtext_prompt
+                                                        : "the question nothing else answers",
+                                 st->conf.crtext_prompt ? "...\"" : "");
+    }
     if (st->args.n_prompts == 0 && used < sizeof(line))
     {
         snprintf(line + used, sizeof(line) - used,
@@ -524,17 +845,50 @@ log_setup(struct ap_state *st)
     ovp_note(st->log, "%s", line);
 }
 
+/*
+ * Sets up the crtext challenge, if configured. Why it needs CLIENT_CRRESPONSE
+ * (OpenVPN 2.6): without it a challenged client could never answer, so a host
+ * that lacks it gets no challenge at all (and PAM's question then fails as it
+ * would without crtext).
+ */
+static int
+setup_challenge(struct ap_state *st)
+{
+    unsigned crmask = OPENVPN_PLUGIN_MASK(OPENVPN_PLUGIN_CLIENT_CRRESPONSE);
+
+    if (st->conf.crtext && !(ovp_plugin_host_mask(st->plugin) & crmask))
+    {
+        ovp_warn(st->log, "this OpenVPN cannot pass challenge responses to plugins "
+                          "(CLIENT_CRRESPONSE needs OpenVPN 2.6): crtext is off");
+    }
+    st->cr_on = st->conf.crtext && (ovp_plugin_host_mask(st->plugin) & crmask);
+    if (!st->cr_on)
+    {
+        ovp_plugin_set_events(st->plugin,
+                              OPENVPN_PLUGIN_MASK(OPENVPN_PLUGIN_AUTH_USER_PASS_VERIFY));
+        return 0;
+    }
+    st->pending_s = ap_pending_timeout_s(st->conf.crtext_timeout_ms);
+    st->cr_tab = calloc(AP_CR_BUCKETS, sizeof(*st->cr_tab));
+    if (!st->cr_tab || ap_crtext_line(st->crtext_line, sizeof(st->crtext_line),
+                                      st->conf.crtext_echo, st->conf.crtext) < 0)
+    {
+        ovp_err(st->log, "out of memory");
+        return -1;
+    }
+    return 0;
+}
+
 static int
 ap_open(struct ovp_plugin *p, const char *const *argv, const char *const *envp, void **state)
 {
-    static const uint16_t permitted[] = {AP_REQ_AUTH};
+    static const uint16_t permitted[] = {AP_REQ_AUTH, AP_REQ_CRRESPONSE};
     struct ovp_log *log = ovp_plugin_log(p);
-    struct ovp_cfg_node *root = NULL;
     struct ovp_defer_conf dc;
     struct ovp_defer_ops ops;
     struct ovp_priv_spec spec;
     char err[512];
-    size_t n = ovp_argc(argv), consumed = 0;
+    size_t n = ovp_argc(argv);
     const char *const *words = n > 1 ? argv + 1 : argv + n;
     size_t nwords = n > 1 ? n - 1 : 0;
     struct ap_state *st;
@@ -549,18 +903,20 @@ ap_open(struct ovp_plugin *p, const char *const *argv, const char *const *envp, 
     st->plugin = p;
     st->log = log;
     st->wake_fd = -1;
-    if (ovp_cfg_parse_words(words, nwords, &consumed, &root, err, sizeof(err)) < 0 ||
-        ovp_cfg_bind(root, ap_keys, AP_NKEYS, &st->conf, no_sections, err, sizeof(err)) < 0 ||
-        ap_args_parse(words + consumed, nwords - consumed, &st->args, err, sizeof(err)) < 0)
+    if (ap_conf_parse(words, nwords, &st->conf, &st->args, err, sizeof(err)) < 0)
     {
         ovp_err(log, "%s", err);
         goto fail;
     }
-    ovp_cfg_free(root);
-    root = NULL;
+    if (setup_challenge(st) < 0)
+    {
+        goto fail;
+    }
 
-    st->slots = calloc((size_t)st->conf.workers, sizeof(*st->slots));
-    st->spare = calloc((size_t)st->conf.workers, sizeof(*st->spare));
+    /* Requests waiting for a person keep their slot but leave it idle: room for all. */
+    st->slot_cap = (unsigned)st->conf.workers + (st->cr_on ? (unsigned)st->conf.queue : 0);
+    st->slots = calloc(st->slot_cap, sizeof(*st->slots));
+    st->spare = calloc(st->slot_cap, sizeof(*st->spare));
     st->sendbuf = malloc(AP_FRAME_MAX);
     if (!st->slots || !st->spare || !st->sendbuf)
     {
@@ -578,13 +934,17 @@ ap_open(struct ovp_plugin *p, const char *const *argv, const char *const *envp, 
 
     /* The helper first: privsep must fork before any thread exists. */
     st->helper.args = &st->args;
-    st->helper.max_children = 2 * (unsigned)st->conf.workers + 4;
+    st->helper.max_children =
+        2 * (unsigned)st->conf.workers + 4 + (st->cr_on ? (unsigned)st->conf.queue : 0);
     st->helper.timeout_ms = st->conf.timeout_ms;
     st->helper.verb = ovp_log_verb(log);
+    st->helper.challenge.enabled = st->cr_on;
+    st->helper.challenge.prompt = st->conf.crtext_prompt;
+    st->helper.crtext_timeout_ms = st->conf.crtext_timeout_ms;
     memset(&spec, 0, sizeof(spec));
     spec.name = "PAM helper";
     spec.permitted = permitted;
-    spec.n_permitted = 1;
+    spec.n_permitted = sizeof(permitted) / sizeof(permitted[0]);
     spec.max_frame = AP_FRAME_MAX;
     spec.answer = ap_helper_answer;
     spec.ctx = &st->helper;
@@ -604,6 +964,7 @@ ap_open(struct ovp_plugin *p, const char *const *argv, const char *const *envp, 
         goto fail;
     }
     pthread_mutex_init(&st->mu, NULL);
+    pthread_mutex_init(&st->cr_mu, NULL);
     pthread_cond_init(&st->slot_cv, NULL);
     st->sync_ok = 1;
 
@@ -625,7 +986,6 @@ ap_open(struct ovp_plugin *p, const char *const *argv, const char *const *envp, 
     return 0;
 
 fail:
-    ovp_cfg_free(root);
     ap_free(st);
     return -1;
 }
@@ -640,6 +1000,165 @@ auth_refuse_now(struct ap_state *st, const struct ovp_event *ev, const char *rea
         ovp_logf_client(st->log, &ev->who, PLOG_ERR, "cannot write the reason: %s", err);
     }
     return OPENVPN_PLUGIN_FUNC_ERROR;
+}
+
+/*
+ * Shows REQ's client the challenge: writes the pending file (OpenVPN reads it
+ * once, right after we return DEFERRED) and records the request for its
+ * response. Returns 0, or -1 (logged) when the request goes on without one.
+ */
+static int
+challenge(struct ap_state *st, const struct ovp_event *ev, struct ovp_defer_req *req)
+{
+    struct ap_cr *e;
+    char err[256];
+    size_t b;
+
+    if (!req->pending_file || !req->pending_file[0])
+    {
+        ovp_logf_client(st->log, &ev->who, PLOG_WARN,
+                        "no auth_pending_file in the environment: challenge not sent");
+        return -1;
+    }
+    e = calloc(1, sizeof(*e));
+    if (!e || !(e->control_file = strdup(req->control_file)))
+    {
+        free(e);
+        ovp_logf_client(st->log, &ev->who, PLOG_ERR, "out of memory: challenge not sent");
+        return -1;
+    }
+    if (ovp_auth_write_pending(req->pending_file, st->pending_s, "crtext", st->crtext_line, err,
+                               sizeof(err)) < 0)
+    {
+        ovp_logf_client(st->log, &ev->who, PLOG_ERR, "cannot send the challenge: %s", err);
+        cr_free(e);
+        return -1;
+    }
+    e->st = st;
+    e->refs = 1; /* the request's */
+    e->auth_ms = mono_ms();
+    b = cr_bucket(e->control_file);
+    pthread_mutex_lock(&st->cr_mu);
+    e->next = st->cr_tab[b];
+    st->cr_tab[b] = e;
+    pthread_mutex_unlock(&st->cr_mu);
+    req->data = e;
+    req->free_data = cr_release;
+    req->deadline_ms = (unsigned)st->conf.crtext_timeout_ms;
+    ovp_logf_client(st->log, &ev->who, PLOG_DEBUG,
+                    "challenge sent (crtext): the client has %ld s to answer",
+                    (st->conf.crtext_timeout_ms + 999) / 1000);
+    return 0;
+}
+
+/*
+ * CLIENT_CRRESPONSE: the client answered the challenge. OpenVPN ignores what
+ * this returns; the verdict goes through the auth control file as always. The
+ * response is a secret: decoded into a buffer that is wiped, never logged.
+ */
+static int
+ap_crresponse(struct ap_state *st, const struct ovp_event *ev)
+{
+    const char *b64 = ovp_env_get(ev->envp, "crresponse");
+    const char *acf = ovp_env_get_nonempty(ev->envp, "auth_control_file");
+    char buf[AP_CR_MAX + 1];
+    const char *why = NULL;
+    char *copy = NULL;
+    struct ap_cr *e;
+    int wake = 0;
+    long n;
+
+    if (!st->cr_on)
+    {
+        return OPENVPN_PLUGIN_FUNC_SUCCESS;
+    }
+    if (!b64 || !acf)
+    {
+        ovp_logf_client(st->log, &ev->who, PLOG_WARN,
+                        "challenge response without %s in the environment: ignored",
+                        b64 ? "auth_control_file" : "crresponse");
+        return OPENVPN_PLUGIN_FUNC_SUCCESS;
+    }
+    n = ap_cr_decode(b64, buf, sizeof(buf));
+    if (n >= 0)
+    {
+        copy = malloc((size_t)n + 1);
+        if (copy)
+        {
+            memcpy(copy, buf, (size_t)n + 1);
+        }
+    }
+    ovp_wipe(buf, sizeof(buf));
+    if (n >= 0 && !copy)
+    {
+        ovp_logf_client(st->log, &ev->who, PLOG_ERR, "out of memory: challenge response lost");
+        return OPENVPN_PLUGIN_FUNC_SUCCESS;
+    }
+
+    pthread_mutex_lock(&st->cr_mu);
+    e = cr_find_locked(st, acf);
+    if (!e)
+    {
+        why = "no authentication of this client waits for one";
+    }
+    else if (e->got)
+    {
+        why = "the client already answered; only the first response counts";
+    }
+    else
+    {
+        e->got = 1;
+        e->have = 1;
+        e->status = n < 0 ? AP_CR_MALFORMED : AP_CR_OK;
+        e->resp = copy;
+        e->resp_len = n < 0 ? 0 : (size_t)n;
+        copy = NULL;
+        /* At the helper already: the receiver sends it (the sender does otherwise). */
+        if (e->dispatched)
+        {
+            e->refs++;
+            if (st->out_tail)
+            {
+                st->out_tail->out_next = e;
+            }
+            else
+            {
+                st->out_head = e;
+            }
+            st->out_tail = e;
+            wake = 1;
+        }
+    }
+    pthread_mutex_unlock(&st->cr_mu);
+    if (copy)
+    {
+        ovp_wipe(copy, (size_t)n + 1);
+        free(copy);
+    }
+    if (wake)
+    {
+        uint64_t one = 1;
+        if (write(st->wake_fd, &one, sizeof(one)) < 0)
+        {
+            ovp_err(st->log, "cannot wake the PAM receiver thread");
+        }
+    }
+    if (why)
+    {
+        ovp_logf_client(st->log, &ev->who, PLOG_NOTE, "challenge response ignored: %s", why);
+    }
+    else if (n < 0)
+    {
+        ovp_logf_client(st->log, &ev->who, PLOG_NOTE,
+                        "the challenge response does not decode (base64, at most %d bytes, "
+                        "no NUL): the authentication fails",
+                        AP_CR_MAX);
+    }
+    else
+    {
+        ovp_logf_client(st->log, &ev->who, PLOG_DEBUG, "challenge response received");
+    }
+    return OPENVPN_PLUGIN_FUNC_SUCCESS;
 }
 
 static int
@@ -682,6 +1201,15 @@ ap_auth(struct ap_state *st, const struct ovp_event *ev)
         ovp_logf_client(st->log, &ev->who, PLOG_ERR, "cannot defer: %s", err);
         return OPENVPN_PLUGIN_FUNC_ERROR;
     }
+    /*
+     * Only a client that says it can answer: for any other OpenVPN fails the key
+     * at once on a crtext pending file. Without a challenge, a PAM question meant
+     * for it fails with a reason that says why (pam_helper.c).
+     */
+    if (st->cr_on && ap_sso_has(req->iv_sso, "crtext"))
+    {
+        challenge(st, ev, req);
+    }
     if (ovp_defer_submit(st->defer, req) < 0)
     {
         return OPENVPN_PLUGIN_FUNC_ERROR; /* TEMP reason written and logged */
@@ -696,6 +1224,10 @@ ap_event(struct ovp_plugin *p, void *state, const struct ovp_event *ev)
     if (ev->type == OPENVPN_PLUGIN_AUTH_USER_PASS_VERIFY)
     {
         return ap_auth(state, ev);
+    }
+    if (ev->type == OPENVPN_PLUGIN_CLIENT_CRRESPONSE)
+    {
+        return ap_crresponse(state, ev);
     }
     return OPENVPN_PLUGIN_FUNC_ERROR;
 }
@@ -722,6 +1254,8 @@ ap_abort(struct ovp_plugin *p, void *state)
 static const struct ovp_plugin_desc ap_desc = {
     .name = AP_NAME,
     .events = OPENVPN_PLUGIN_MASK(OPENVPN_PLUGIN_AUTH_USER_PASS_VERIFY),
+    /* Registered only with crtext= (setup_challenge); OpenVPN 2.6 and later. */
+    .optional_events = OPENVPN_PLUGIN_MASK(OPENVPN_PLUGIN_CLIENT_CRRESPONSE),
     .open = ap_open,
     .event = ap_event,
     .close = ap_close,

@@ -1,11 +1,14 @@
-/* pam_args.c: ovp-auth-pam's pure logic: plugin-line arguments, prompt mapping, SCRV1. */
+/* pam_args.c: ovp-auth-pam's pure logic: options, prompt mapping, SCRV1, crtext challenge. */
 #include "ovpbuild.h"
 
 #include <stdarg.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
+#include "config.h"
 #include "pam_args.h"
 #include "secret.h"
 
@@ -347,6 +350,160 @@ nomem:
     return -1;
 }
 
+/* -------------------------------------------------------------- options */
+
+static const char *const no_sections[] = {NULL};
+
+static const struct ovp_cfg_key conf_keys[] = {
+    {.name = "workers",
+     .type = OVP_CFG_INT,
+     .def = "16",
+     .offset = offsetof(struct ap_conf, workers),
+     .min = 1,
+     .max = 1024,
+     .help = "PAM transactions that run at the same time (one process each)"},
+    {.name = "queue",
+     .type = OVP_CFG_INT,
+     .def = "1024",
+     .offset = offsetof(struct ap_conf, queue),
+     .min = 1,
+     .max = 1000000,
+     .help = "authentications waiting or running before new ones fail with TEMP"},
+    {.name = "timeout",
+     .type = OVP_CFG_DURATION,
+     .def = "50s",
+     .offset = offsetof(struct ap_conf, timeout_ms),
+     .min = 100,
+     .max = 3600000,
+     .help = "longest time for one authentication; keep it below hand-window (60s)"},
+    {.name = "token_skip",
+     .type = OVP_CFG_BOOL,
+     .def = "no",
+     .offset = offsetof(struct ap_conf, token_skip),
+     .help = "accept a client whose auth-gen-token is valid (session_state Authenticated) "
+             "without running PAM"},
+    {.name = "crtext",
+     .type = OVP_CFG_STRING,
+     .offset = offsetof(struct ap_conf, crtext),
+     .help = "challenge text shown to clients that support crtext; their response "
+             "answers a second PAM question"},
+    {.name = "crtext_prompt",
+     .type = OVP_CFG_STRING,
+     .offset = offsetof(struct ap_conf, crtext_prompt),
+     .help = "prefix of the PAM question the challenge response answers (default: the "
+             "question nothing else answers)"},
+    {.name = "crtext_echo",
+     .type = OVP_CFG_BOOL,
+     .def = "no",
+     .offset = offsetof(struct ap_conf, crtext_echo),
+     .help = "the client shows the response while it is typed"},
+    {.name = "crtext_timeout",
+     .type = OVP_CFG_DURATION,
+     .def = "120s",
+     .offset = offsetof(struct ap_conf, crtext_timeout_ms),
+     .min = 1000,
+     .max = 1800000,
+     .help = "how long a challenged client has to answer, PAM included"},
+};
+#define N_CONF_KEYS (sizeof(conf_keys) / sizeof(conf_keys[0]))
+
+/* 1 when KEY was written on the line (defaults do not count). */
+static int
+given(const struct ovp_cfg_node *root, const char *key)
+{
+    for (size_t i = 0; root && i < root->n_entries; i++)
+    {
+        if (strcasecmp(root->entries[i].key, key) == 0)
+        {
+            return 1;
+        }
+    }
+    return 0;
+}
+
+static int
+check_crtext(const struct ovp_cfg_node *root, const struct ap_conf *c, char *err, size_t errlen)
+{
+    static const char *const needs[] = {"crtext_prompt", "crtext_echo", "crtext_timeout"};
+
+    if (!c->crtext)
+    {
+        for (size_t i = 0; i < sizeof(needs) / sizeof(needs[0]); i++)
+        {
+            if (given(root, needs[i]))
+            {
+                set_err(err, errlen,
+                        "%s has no effect without crtext=<challenge text>: add crtext or "
+                        "remove %s",
+                        needs[i], needs[i]);
+                return -1;
+            }
+        }
+        return 0;
+    }
+    /* Why printable: the text becomes one line of the pending file and of a control message. */
+    if (!c->crtext[0] || strlen(c->crtext) > AP_CRTEXT_MAX || has_control(c->crtext))
+    {
+        set_err(err, errlen,
+                "bad crtext: the challenge must be 1 to %d bytes of text on one line, without "
+                "control characters",
+                AP_CRTEXT_MAX);
+        return -1;
+    }
+    if (c->crtext_prompt && (!c->crtext_prompt[0] || strlen(c->crtext_prompt) > AP_WORD_MAX ||
+                             has_control(c->crtext_prompt)))
+    {
+        set_err(err, errlen,
+                "bad crtext_prompt \"%s\": it must be the non-empty start of a PAM question "
+                "(leave it out to answer the question nothing else answers)",
+                c->crtext_prompt[0] && !has_control(c->crtext_prompt) &&
+                        strlen(c->crtext_prompt) <= 64
+                    ? c->crtext_prompt
+                    : "...");
+        return -1;
+    }
+    return 0;
+}
+
+void
+ap_conf_release(struct ap_conf *c)
+{
+    if (c)
+    {
+        ovp_cfg_release(conf_keys, N_CONF_KEYS, c);
+    }
+}
+
+int
+ap_conf_parse(const char *const *words, size_t n, struct ap_conf *c, struct ap_args *a,
+              char *err, size_t errlen)
+{
+    struct ovp_cfg_node *root = NULL;
+    size_t consumed = 0;
+    int ret = -1;
+
+    if (!c || !a)
+    {
+        set_err(err, errlen, "internal error: no option storage");
+        return -1;
+    }
+    memset(a, 0, sizeof(*a));
+    if (ovp_cfg_parse_words(words, n, &consumed, &root, err, errlen) < 0 ||
+        ovp_cfg_bind(root, conf_keys, N_CONF_KEYS, c, no_sections, err, errlen) < 0 ||
+        check_crtext(root, c, err, errlen) < 0 ||
+        ap_args_parse(words + consumed, n - consumed, a, err, errlen) < 0)
+    {
+        ap_conf_release(c);
+        ap_args_free(a);
+        goto cleanup;
+    }
+    ret = 0;
+
+cleanup:
+    ovp_cfg_free(root);
+    return ret;
+}
+
 /* ------------------------------------------------------------- matching */
 
 int
@@ -391,6 +548,103 @@ ap_prompt_find(const struct ap_args *a, const char *prompt)
         }
     }
     return -1;
+}
+
+enum ap_source
+ap_classify(const struct ap_args *a, const struct ap_challenge *ch, const char *prompt,
+            int echo_off, unsigned passwords_given, int *pair)
+{
+    int on = ch && ch->enabled;
+    int k;
+
+    if (pair)
+    {
+        *pair = -1;
+    }
+    if (!a)
+    {
+        return AP_SRC_NONE;
+    }
+    if (on && ch->prompt && ap_prompt_matches(prompt, ch->prompt))
+    {
+        return AP_SRC_CHALLENGE;
+    }
+    if (a->n_prompts > 0)
+    {
+        k = ap_prompt_find(a, prompt);
+        if (k >= 0)
+        {
+            if (pair)
+            {
+                *pair = k;
+            }
+            return AP_SRC_PAIR;
+        }
+        return on && !ch->prompt ? AP_SRC_CHALLENGE : AP_SRC_NONE;
+    }
+    if (!echo_off)
+    {
+        return AP_SRC_USERNAME;
+    }
+    if (on && !ch->prompt && passwords_given > 0)
+    {
+        return AP_SRC_CHALLENGE;
+    }
+    return AP_SRC_PASSWORD;
+}
+
+/* ------------------------------------------------------------- crtext */
+
+int
+ap_sso_has(const char *iv_sso, const char *method)
+{
+    size_t mlen;
+
+    if (!iv_sso || !method || !method[0])
+    {
+        return 0;
+    }
+    mlen = strlen(method);
+    for (const char *p = iv_sso; *p;)
+    {
+        const char *end = strchr(p, ',');
+        size_t len = end ? (size_t)(end - p) : strlen(p);
+        if (len == mlen && memcmp(p, method, mlen) == 0)
+        {
+            return 1;
+        }
+        if (!end)
+        {
+            break;
+        }
+        p = end + 1;
+    }
+    return 0;
+}
+
+int
+ap_crtext_line(char *buf, size_t len, int echo, const char *text)
+{
+    int n;
+
+    if (!buf || len == 0 || !text)
+    {
+        return -1;
+    }
+    n = snprintf(buf, len, "CR_TEXT:%s:%s", echo ? "E,R" : "R", text);
+    if (n < 0 || (size_t)n >= len)
+    {
+        buf[0] = '\0';
+        return -1;
+    }
+    return 0;
+}
+
+unsigned
+ap_pending_timeout_s(long crtext_timeout_ms)
+{
+    long s = crtext_timeout_ms > 0 ? (crtext_timeout_ms + 999) / 1000 : 0;
+    return (unsigned)s + AP_PENDING_MARGIN_S;
 }
 
 /* ------------------------------------------------------------- SCRV1 */
@@ -556,4 +810,32 @@ nomem:
     *pw = NULL;
     *otp = NULL;
     return AP_SCRV1_NOMEM;
+}
+
+long
+ap_cr_decode(const char *b64, char *out, size_t cap)
+{
+    size_t inlen;
+    long n;
+
+    if (!b64 || !out || cap == 0)
+    {
+        return -1;
+    }
+    out[0] = '\0';
+    inlen = strlen(b64);
+    /* Why check first: never decode more than fits, and never touch OUT past CAP. */
+    if (inlen / 4 * 3 > cap - 1 + 2)
+    {
+        return -1;
+    }
+    n = ap_base64_decode(b64, inlen, (unsigned char *)out, cap - 1);
+    if (n < 0 || memchr(out, '\0', (size_t)n))
+    {
+        ovp_wipe(out, cap);
+        out[0] = '\0';
+        return -1;
+    }
+    out[n] = '\0';
+    return n;
 }

@@ -1,4 +1,4 @@
-/* pam_args.h: ovp-auth-pam's pure logic: plugin-line arguments, prompt mapping, SCRV1. */
+/* pam_args.h: ovp-auth-pam's pure logic: options, prompt mapping, SCRV1, crtext challenge. */
 #ifndef OVP_AP_PAM_ARGS_H
 #define OVP_AP_PAM_ARGS_H
 
@@ -19,6 +19,29 @@
  * ("PASSWORDOTP", "USERNAME@example.org"); there is no escape for a literal
  * placeholder word.
  */
+
+/*
+ * Our key=value options, which come before the service on the plugin line
+ * (see ovp-auth-pam.8). Bound by ap_conf_parse; release with ap_conf_release.
+ */
+struct ap_conf
+{
+    long workers;
+    long queue;
+    long timeout_ms;
+    int token_skip;
+    char *crtext;           /* challenge shown to crtext clients; NULL: none */
+    char *crtext_prompt;    /* the PAM question it answers; NULL: the default rule */
+    int crtext_echo;        /* the client shows the response as typed */
+    long crtext_timeout_ms; /* how long a challenged client has, PAM included */
+};
+
+/* Longest challenge text (OpenVPN reads pending-file lines of up to 1024 bytes). */
+#define AP_CRTEXT_MAX 512
+/* Longest challenge response a client may send (decoded bytes). */
+#define AP_CR_MAX 1024
+/* Seconds added to crtext_timeout in the pending file (see ap_pending_timeout_s). */
+#define AP_PENDING_MARGIN_S 10
 
 /* Most prompt/value pairs (the bundled plugin takes 16). */
 #define AP_PROMPTS_MAX 64
@@ -79,11 +102,79 @@ int ap_args_parse(const char *const *words, size_t n, struct ap_args *a, char *e
 /* Releases what ap_args_parse stored in A and zeroes it. NULL-safe. */
 void ap_args_free(struct ap_args *a);
 
+/*
+ * Parses a whole plugin line after the .so path: our key=value options into C
+ * (zeroed by the caller), then the service and pairs into A (zeroed). Checks
+ * the options together: crtext must be one line of printable text of at most
+ * AP_CRTEXT_MAX bytes; crtext_prompt, crtext_echo and crtext_timeout need
+ * crtext; crtext_prompt may not be empty. Returns 0, or -1 with ERR set (C and
+ * A are then released).
+ */
+int ap_conf_parse(const char *const *words, size_t n, struct ap_conf *c, struct ap_args *a,
+                  char *err, size_t errlen);
+
+/* Releases what ap_conf_parse stored in C. NULL-safe. */
+void ap_conf_release(struct ap_conf *c);
+
 /* 1 when PROMPT (a PAM message; NULL never matches) matches PREFIX, else 0. */
 int ap_prompt_matches(const char *prompt, const char *prefix);
 
 /* Index of the first mapping matching PROMPT, or -1. */
 int ap_prompt_find(const struct ap_args *a, const char *prompt);
+
+/* Where the answer to one PAM question comes from. */
+enum ap_source
+{
+    AP_SRC_NONE = 0,  /* nothing answers it: the conversation fails */
+    AP_SRC_PAIR,      /* a prompt pair (index in *PAIR) */
+    AP_SRC_PASSWORD,  /* default mapping, echo off */
+    AP_SRC_USERNAME,  /* default mapping, echo on */
+    AP_SRC_CHALLENGE, /* the client's crtext challenge response */
+};
+
+/* The challenge as the conversation needs it (borrowed). */
+struct ap_challenge
+{
+    int enabled;        /* crtext= is configured */
+    const char *prompt; /* crtext_prompt=, or NULL for the default rule */
+};
+
+/*
+ * Decides what answers PROMPT (ECHO_OFF: asked with echo off). PASSWORDS_GIVEN
+ * counts the questions this transaction already answered with the password.
+ * Rules: a question matching crtext_prompt is the challenge; then the pairs, in
+ * order; with pairs and no crtext_prompt, a question no pair matches is the
+ * challenge. Without pairs: echo on gets the username; echo off gets the
+ * password, except that without crtext_prompt any echo-off question after the
+ * first is the challenge. CH NULL or disabled: the bundled plugin's rules.
+ */
+enum ap_source ap_classify(const struct ap_args *a, const struct ap_challenge *ch,
+                           const char *prompt, int echo_off, unsigned passwords_given,
+                           int *pair);
+
+/* 1 when IV_SSO (comma-separated, may be NULL) names METHOD exactly, as OpenVPN checks. */
+int ap_sso_has(const char *iv_sso, const char *method);
+
+/*
+ * Writes the third line of the pending file, "CR_TEXT:R:TEXT" or, with ECHO,
+ * "CR_TEXT:E,R:TEXT", into BUF. Returns 0, or -1 when it does not fit.
+ */
+int ap_crtext_line(char *buf, size_t len, int echo, const char *text);
+
+/*
+ * The timeout the pending file announces for CRTEXT_TIMEOUT_MS: whole seconds,
+ * rounded up, plus AP_PENDING_MARGIN_S, so that OpenVPN (which reads the
+ * control file at most every 8 s late in a handshake) sees our own answer before
+ * its deadline ends the key.
+ */
+unsigned ap_pending_timeout_s(long crtext_timeout_ms);
+
+/*
+ * Decodes a CLIENT_CRRESPONSE value (base64) into OUT (CAP bytes, NUL
+ * terminated). Returns the length, or -1 when it does not decode, holds a NUL
+ * byte or is longer than CAP - 1 (CAP at most AP_CR_MAX + 1 makes the limit).
+ */
+long ap_cr_decode(const char *b64, char *out, size_t cap);
 
 /*
  * Expands P's value with C into a malloc'd string (it may hold the password:

@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -48,6 +49,16 @@
  *
  * The helper returns from the answer callback only when the channel is
  * readable, so privsep's blocking read never stalls reaping.
+ *
+ * crtext challenge: for a request flagged AP_REQF_CRTEXT the helper creates a
+ * pipe before the fork; the child keeps the read end, the helper the write end
+ * (non-blocking, one per such child). When PAM asks the challenge question the
+ * child tells OpenVPN's side it is waiting (AP_REP_WAITING: its worker slot is
+ * free while a person types) and waits on the pipe, bounded by the time the
+ * request has left. An AP_REQ_CRRESPONSE frame is written to that child's pipe
+ * in one atomic write and the helper closes its end at once: one response per
+ * transaction. A response may arrive before PAM asks; the pipe keeps it. The
+ * helper keeps no copy (the frame is wiped), and never logs a response.
  */
 
 /* One running transaction. */
@@ -56,7 +67,9 @@ struct ap_child
     pid_t pid;
     uint32_t id;
     int64_t deadline_ms;
+    long limit_ms; /* what deadline_ms allows, for the log */
     int killed;
+    int cr_fd; /* write end of the response pipe, or -1 */
 };
 
 /* Extra time a child gets past the timeout before SIGKILL. */
@@ -111,13 +124,31 @@ helper_reply(struct ovp_priv_chan *chan, uint32_t id, int verdict, int pam_statu
 
 /* ------------------------------------------------------------ the PAM child */
 
+/* Why a challenge question got no answer. */
+enum cr_fail
+{
+    CR_NONE = 0,
+    CR_UNSUPPORTED, /* the client cannot answer a crtext challenge */
+    CR_TIMEOUT,     /* no response in time */
+    CR_MALFORMED,   /* the response did not decode */
+    CR_AGAIN,       /* PAM asked a second challenge question: one response only */
+    CR_LOST,        /* the response channel broke */
+};
+
 struct conv_ctx
 {
     const struct ap_helper *h;
     struct ovp_priv_chan *chan;
     const struct ap_wire_req *req;
+    uint32_t id;
     struct ap_creds creds;
-    int in_acct;          /* pam_acct_mgmt is running */
+    int in_acct;              /* pam_acct_mgmt is running */
+    unsigned passwords_given; /* questions answered with the password */
+    int cr_fd;                /* read end of the response pipe, or -1 */
+    int64_t cr_deadline_ms;   /* when waiting for the response ends */
+    int cr_used;              /* the challenge question was asked */
+    int waiting_sent;         /* AP_REP_WAITING went out */
+    enum cr_fail cr_fail;
     char unanswered[128]; /* the first prompt no mapping answered */
     char acct_msg[160];   /* what a module told the user during pam_acct_mgmt */
 };
@@ -146,12 +177,120 @@ free_responses(struct pam_response *r, int n)
 }
 
 /*
+ * Waits for the client's challenge response on the pipe, until the request's
+ * time is up. Returns it as a malloc'd secret, or NULL with CX->cr_fail set.
+ * Runs in the child, as root: the pipe's content came from OpenVPN's process
+ * through the helper, so it is decoded with the same bounds as a frame.
+ */
+static char *
+await_response(struct conv_ctx *cx)
+{
+    uint8_t buf[AP_CR_FRAME_MAX + 1];
+    const uint8_t *resp;
+    uint32_t status;
+    size_t len;
+    ssize_t n;
+    char *out = NULL;
+
+    /* Why tell: a person is typing; the worker slot serves others meanwhile. */
+    if (!cx->waiting_sent)
+    {
+        cx->waiting_sent = 1;
+        if (ovp_priv_reply(cx->chan, AP_REP_WAITING, cx->id, NULL, 0) < 0)
+        {
+            cx->cr_fail = CR_LOST;
+            return NULL;
+        }
+    }
+    for (;;)
+    {
+        struct pollfd pfd = {.fd = cx->cr_fd, .events = POLLIN};
+        int64_t left = cx->cr_deadline_ms - now_ms();
+        int rc;
+
+        if (left <= 0)
+        {
+            cx->cr_fail = CR_TIMEOUT;
+            return NULL;
+        }
+        rc = poll(&pfd, 1, left > 60000 ? 60000 : (int)left);
+        if (rc < 0 && errno != EINTR)
+        {
+            cx->cr_fail = CR_LOST;
+            return NULL;
+        }
+        if (rc > 0)
+        {
+            break;
+        }
+    }
+    do
+    {
+        n = read(cx->cr_fd, buf, sizeof(buf));
+    } while (n < 0 && errno == EINTR);
+    if (n == 0)
+    {
+        /*
+         * End of file without a response: the helper closed its end without
+         * writing, so it is exiting or dead. Go as PR_SET_PDEATHSIG would have
+         * us go, without a reply: OpenVPN's side answers for the helper's loss.
+         */
+        _exit(AP_CHILD_NOREPLY);
+    }
+    if (n < 0)
+    {
+        cx->cr_fail = CR_LOST;
+        return NULL;
+    }
+    if (ap_wire_cr_decode(buf, (size_t)n, &status, &resp, &len) < 0 || status != AP_CR_OK)
+    {
+        cx->cr_fail = CR_MALFORMED;
+    }
+    else if (!(out = malloc(len + 1)))
+    {
+        cx->cr_fail = CR_LOST;
+    }
+    else
+    {
+        memcpy(out, resp, len);
+        out[len] = '\0';
+    }
+    ovp_wipe(buf, sizeof(buf));
+    return out;
+}
+
+/* Answers the challenge question, or fails it (CX->cr_fail says why). */
+static char *
+answer_challenge(struct conv_ctx *cx)
+{
+    if (!(cx->req->flags & AP_REQF_CRTEXT) || cx->cr_fd < 0)
+    {
+        cx->cr_fail = CR_UNSUPPORTED;
+        return NULL;
+    }
+    if (cx->cr_used)
+    {
+        cx->cr_fail = CR_AGAIN;
+        return NULL;
+    }
+    cx->cr_used = 1;
+    if (cx->h->verb >= 7)
+    {
+        ovp_priv_log(cx->chan, PLOG_DEBUG,
+                     "%s waiting up to %lld ms for the client's challenge response",
+                     cx->req->who, (long long)(cx->cr_deadline_ms - now_ms()));
+    }
+    return await_response(cx);
+}
+
+/*
  * The conversation. With prompt mappings on the plugin line, a question is
  * answered by the first mapping whose prefix matches; without, echo-off
  * questions get the password and echo-on ones the username (both as the
- * bundled plugin). Messages (PAM_TEXT_INFO, PAM_ERROR_MSG) need no answer and
- * never fail the conversation; the last one seen during pam_acct_mgmt may go
- * to the client. No answer is ever logged.
+ * bundled plugin). With crtext configured, one question (ap_classify) is
+ * answered with the client's challenge response. Messages (PAM_TEXT_INFO,
+ * PAM_ERROR_MSG) need no answer and never fail the conversation; the last one
+ * seen during pam_acct_mgmt may go to the client. No answer is ever logged.
  */
 static int
 conv(int n, const struct pam_message **msgs, struct pam_response **resp, void *appdata)
@@ -182,27 +321,37 @@ conv(int n, const struct pam_message **msgs, struct pam_response **resp, void *a
             case PAM_PROMPT_ECHO_ON:
             {
                 const struct ap_prompt *p = NULL;
-                const char *plain;
-                if (cx->h->args->n_prompts > 0)
+                int k = -1;
+                enum ap_source src =
+                    ap_classify(cx->h->args, &cx->h->challenge, text,
+                                m->msg_style == PAM_PROMPT_ECHO_OFF, cx->passwords_given, &k);
+                switch (src)
                 {
-                    int k = ap_prompt_find(cx->h->args, text);
-                    if (k < 0)
-                    {
-                        if (!cx->unanswered[0])
-                        {
-                            snprintf(cx->unanswered, sizeof(cx->unanswered), "%s", shown);
-                        }
-                        ret = PAM_CONV_ERR;
+                    case AP_SRC_PAIR:
+                        p = &cx->h->args->prompts[k];
+                        r[i].resp = ap_expand(p, &cx->creds);
                         break;
-                    }
-                    p = &cx->h->args->prompts[k];
-                    r[i].resp = ap_expand(p, &cx->creds);
+                    case AP_SRC_PASSWORD:
+                        cx->passwords_given++;
+                        r[i].resp = ovp_strdup_secret(cx->creds.password);
+                        break;
+                    case AP_SRC_USERNAME:
+                        r[i].resp = ovp_strdup_secret(cx->creds.username);
+                        break;
+                    case AP_SRC_CHALLENGE:
+                        r[i].resp = answer_challenge(cx);
+                        break;
+                    default:
+                        break;
                 }
-                else
+                if (!r[i].resp && (src == AP_SRC_NONE || cx->cr_fail != CR_NONE))
                 {
-                    plain = m->msg_style == PAM_PROMPT_ECHO_OFF ? cx->creds.password
-                                                                : cx->creds.username;
-                    r[i].resp = ovp_strdup_secret(plain);
+                    if (!cx->unanswered[0])
+                    {
+                        snprintf(cx->unanswered, sizeof(cx->unanswered), "%s", shown);
+                    }
+                    ret = PAM_CONV_ERR;
+                    break;
                 }
                 if (!r[i].resp)
                 {
@@ -219,7 +368,9 @@ conv(int n, const struct pam_message **msgs, struct pam_response **resp, void *a
                     else
                     {
                         snprintf(desc, sizeof(desc), "%s",
-                                 m->msg_style == PAM_PROMPT_ECHO_OFF ? "PASSWORD" : "USERNAME");
+                                 src == AP_SRC_CHALLENGE  ? "the client's challenge response"
+                                 : src == AP_SRC_PASSWORD ? "PASSWORD"
+                                                          : "USERNAME");
                     }
                     ovp_priv_log(cx->chan, PLOG_DEBUG,
                                  "%s PAM asks \"%s\" (echo %s): answered with %s", cx->req->who,
@@ -281,21 +432,74 @@ is_service_fault(int status)
     }
 }
 
+/* Fills REP for a pam_authenticate that failed at the challenge question. */
+static void
+challenge_failed(const struct conv_ctx *cx, struct ap_wire_rep *rep)
+{
+    const char *user = cx->req->username;
+    long s = (cx->h->crtext_timeout_ms + 999) / 1000;
+
+    rep->verdict = OVP_DENY;
+    switch (cx->cr_fail)
+    {
+        case CR_UNSUPPORTED:
+            /* Why say so: the user can fix it (another client), unlike a wrong code. */
+            snprintf(rep->reason, sizeof(rep->reason),
+                     "a challenge response is required: use a client that supports crtext "
+                     "(IV_SSO)");
+            snprintf(rep->detail, sizeof(rep->detail),
+                     "user \"%s\": PAM asked the challenge question \"%s\", and the client "
+                     "cannot answer it (no crtext in its IV_SSO)",
+                     user, cx->unanswered);
+            break;
+        case CR_TIMEOUT:
+            snprintf(rep->reason, sizeof(rep->reason),
+                     "no response to the challenge within %ld s", s);
+            snprintf(rep->detail, sizeof(rep->detail),
+                     "user \"%s\": no challenge response from the client in time (PAM asked "
+                     "\"%s\")",
+                     user, cx->unanswered);
+            break;
+        case CR_MALFORMED:
+            snprintf(rep->detail, sizeof(rep->detail),
+                     "user \"%s\": the client's challenge response does not decode (base64)",
+                     user);
+            break;
+        case CR_AGAIN:
+            snprintf(rep->detail, sizeof(rep->detail),
+                     "user \"%s\": PAM asked a second challenge question \"%s\"; a client "
+                     "answers one (set crtext_prompt, or a prompt pair for the other question)",
+                     user, cx->unanswered);
+            break;
+        default:
+            rep->verdict = OVP_TEMP;
+            snprintf(rep->detail, sizeof(rep->detail),
+                     "user \"%s\": the challenge response could not be read", user);
+            break;
+    }
+}
+
 /* Runs one transaction and fills REP. Runs in the child, as root. */
 static void
 run_pam(const struct ap_helper *h, struct ovp_priv_chan *chan, const struct ap_wire_req *req,
-        struct ap_wire_rep *rep)
+        uint32_t id, int cr_fd, struct ap_wire_rep *rep)
 {
     struct conv_ctx cx;
     struct pam_conv pc;
     pam_handle_t *pamh = NULL;
     const char *user = req->username;
+    long wait_ms = (long)req->cr_wait_ms;
     int status;
 
     memset(&cx, 0, sizeof(cx));
     cx.h = h;
     cx.chan = chan;
     cx.req = req;
+    cx.id = id;
+    cx.cr_fd = cr_fd;
+    /* Why clamp: the helper kills a challenged child at crtext_timeout anyway. */
+    cx.cr_deadline_ms =
+        now_ms() + (wait_ms < h->crtext_timeout_ms ? wait_ms : h->crtext_timeout_ms);
     cx.creds.username = req->username;
     cx.creds.password = req->password;
     cx.creds.common_name = req->common_name;
@@ -327,6 +531,11 @@ run_pam(const struct ap_helper *h, struct ovp_priv_chan *chan, const struct ap_w
      * nullok) must never open a VPN. The bundled plugin passes 0 here.
      */
     status = pam_authenticate(pamh, PAM_DISALLOW_NULL_AUTHTOK);
+    if (status != PAM_SUCCESS && cx.cr_fail != CR_NONE)
+    {
+        challenge_failed(&cx, rep);
+        goto end;
+    }
     if (status != PAM_SUCCESS)
     {
         /* An unanswered question is a mapping the user cannot fix by retrying. */
@@ -381,7 +590,8 @@ out:
 }
 
 static void __attribute__((noreturn))
-child_main(struct ap_helper *h, struct ovp_priv_chan *chan, const struct ovp_priv_frame *f)
+child_main(struct ap_helper *h, struct ovp_priv_chan *chan, const struct ovp_priv_frame *f,
+           int cr_read, int cr_write)
 {
     struct ap_wire_req req;
     struct ap_wire_rep rep;
@@ -404,6 +614,18 @@ child_main(struct ap_helper *h, struct ovp_priv_chan *chan, const struct ovp_pri
     sigchld_fd = -1;
     close(h->sigpipe[0]);
     close(h->sigpipe[1]);
+    /* Why: only the helper may write responses, and only this child's to it. */
+    if (cr_write >= 0)
+    {
+        close(cr_write);
+    }
+    for (unsigned i = 0; i < h->n_children; i++)
+    {
+        if (h->children[i].cr_fd >= 0)
+        {
+            close(h->children[i].cr_fd);
+        }
+    }
     /*
      * Why: if the helper dies, its children must too, or they would hold the
      * channel open and OpenVPN's side would never see the helper go.
@@ -425,7 +647,7 @@ child_main(struct ap_helper *h, struct ovp_priv_chan *chan, const struct ovp_pri
     }
     else
     {
-        run_pam(h, chan, &req, &rep);
+        run_pam(h, chan, &req, f->id, cr_read, &rep);
         ap_wire_req_clear(&req);
     }
     n = ap_wire_rep_encode(&rep, buf, sizeof(buf));
@@ -462,6 +684,18 @@ ap_helper_init(struct ovp_priv_chan *chan, void *ctx)
         ovp_priv_log(chan, PLOG_ERR | PLOG_ERRNO, "cannot watch PAM transactions (SIGCHLD)");
         return -1;
     }
+    if (h->challenge.enabled)
+    {
+        /* Why: every child waiting for a person holds one pipe end here. */
+        struct rlimit rl;
+        rlim_t want = (rlim_t)h->max_children + 64;
+        if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < want)
+        {
+            rl.rlim_cur =
+                rl.rlim_max == RLIM_INFINITY || rl.rlim_max > want ? want : rl.rlim_max;
+            setrlimit(RLIMIT_NOFILE, &rl);
+        }
+    }
     return 0;
 }
 
@@ -478,9 +712,26 @@ find_child(struct ap_helper *h, pid_t pid)
     return NULL;
 }
 
+static struct ap_child *
+find_child_id(struct ap_helper *h, uint32_t id)
+{
+    for (unsigned i = 0; i < h->n_children; i++)
+    {
+        if (h->children[i].id == id && !h->children[i].killed)
+        {
+            return &h->children[i];
+        }
+    }
+    return NULL;
+}
+
 static void
 drop_child(struct ap_helper *h, struct ap_child *c)
 {
+    if (c->cr_fd >= 0)
+    {
+        close(c->cr_fd);
+    }
     *c = h->children[--h->n_children];
 }
 
@@ -508,7 +759,7 @@ reap(struct ap_helper *h, struct ovp_priv_chan *chan)
         {
             snprintf(detail, sizeof(detail),
                      "the PAM transaction did not finish within %ld ms and was killed",
-                     h->timeout_ms);
+                     c->limit_ms);
         }
         else if (WIFSIGNALED(status))
         {
@@ -584,12 +835,68 @@ wait_for_channel(struct ap_helper *h, struct ovp_priv_chan *chan)
     }
 }
 
+/*
+ * Passes a challenge response to the child of its request, once. A response for
+ * a transaction that is over, or that already got one, is dropped: OpenVPN's
+ * side sends at most one per request, so this only happens in a race with the
+ * end of the transaction.
+ */
+static void
+forward_response(struct ap_helper *h, struct ovp_priv_chan *chan,
+                 const struct ovp_priv_frame *req)
+{
+    const uint8_t *resp;
+    uint32_t status;
+    size_t len;
+    struct ap_child *c;
+    ssize_t n;
+
+    /* Why decode here too: as root, pass on only what the child's decoder accepts. */
+    if (ap_wire_cr_decode(req->payload, req->len, &status, &resp, &len) < 0)
+    {
+        ovp_priv_log(chan, PLOG_WARN, "malformed challenge response for request %u dropped",
+                     (unsigned)req->id);
+        return;
+    }
+    reap(h, chan);
+    c = find_child_id(h, req->id);
+    if (!c || c->cr_fd < 0)
+    {
+        if (h->verb >= 7)
+        {
+            ovp_priv_log(chan, PLOG_DEBUG,
+                         "challenge response for request %u, which waits for none, dropped",
+                         (unsigned)req->id);
+        }
+        return;
+    }
+    /* One write of at most AP_CR_FRAME_MAX <= PIPE_BUF bytes into an empty pipe. */
+    do
+    {
+        n = write(c->cr_fd, req->payload, req->len);
+    } while (n < 0 && errno == EINTR);
+    if (n != (ssize_t)req->len)
+    {
+        ovp_priv_log(chan, PLOG_WARN | PLOG_ERRNO,
+                     "cannot pass the challenge response to request %u", (unsigned)req->id);
+    }
+    close(c->cr_fd);
+    c->cr_fd = -1;
+}
+
 int
 ap_helper_answer(struct ovp_priv_chan *chan, void *ctx, const struct ovp_priv_frame *req)
 {
     struct ap_helper *h = ctx;
+    uint32_t flags = 0;
+    int cr[2] = {-1, -1};
     pid_t pid;
 
+    if (req->type == AP_REQ_CRRESPONSE)
+    {
+        forward_response(h, chan, req);
+        goto wipe;
+    }
     if (req->type != AP_REQ_AUTH)
     {
         helper_reply(chan, req->id, OVP_TEMP, 0, "", "unexpected request type");
@@ -607,10 +914,27 @@ ap_helper_answer(struct ovp_priv_chan *chan, void *ctx, const struct ovp_priv_fr
                      "too many PAM transactions in progress in the helper");
         goto wipe;
     }
+    /* A malformed payload has no flags: the child reports it. */
+    if (ap_wire_req_flags(req->payload, req->len, &flags) == 0 && (flags & AP_REQF_CRTEXT) &&
+        h->challenge.enabled)
+    {
+        if (pipe2(cr, O_CLOEXEC) < 0 || fcntl(cr[1], F_SETFL, O_NONBLOCK) < 0)
+        {
+            char detail[128];
+            snprintf(detail, sizeof(detail), "the PAM helper cannot make a response pipe: %s",
+                     strerror(errno));
+            helper_reply(chan, req->id, OVP_TEMP, 0, "", detail);
+            goto wipe;
+        }
+    }
     pid = fork();
     if (pid == 0)
     {
-        child_main(h, chan, req);
+        child_main(h, chan, req, cr[0], cr[1]);
+    }
+    if (cr[0] >= 0)
+    {
+        close(cr[0]);
     }
     if (pid < 0)
     {
@@ -619,14 +943,24 @@ ap_helper_answer(struct ovp_priv_chan *chan, void *ctx, const struct ovp_priv_fr
         helper_reply(chan, req->id, OVP_TEMP, 0, "", detail);
         goto wipe;
     }
-    h->children[h->n_children++] = (struct ap_child){
-        .pid = pid,
-        .id = req->id,
-        .deadline_ms = now_ms() + h->timeout_ms + AP_KILL_GRACE_MS,
-    };
+    {
+        long limit = cr[1] >= 0 ? h->crtext_timeout_ms : h->timeout_ms;
+        h->children[h->n_children++] = (struct ap_child){
+            .pid = pid,
+            .id = req->id,
+            .deadline_ms = now_ms() + limit + AP_KILL_GRACE_MS,
+            .limit_ms = limit,
+            .cr_fd = cr[1],
+        };
+        cr[1] = -1;
+    }
 
 wipe:
-    /* The credentials now live only in the child. */
+    if (cr[1] >= 0)
+    {
+        close(cr[1]);
+    }
+    /* The credentials (or the response) now live only in the child. */
     ovp_wipe((void *)(uintptr_t)req->payload, req->len);
 wait:
     wait_for_channel(h, chan);
@@ -642,6 +976,10 @@ ap_helper_fini(void *ctx)
     for (unsigned i = 0; i < h->n_children; i++)
     {
         kill(h->children[i].pid, SIGKILL);
+        if (h->children[i].cr_fd >= 0)
+        {
+            close(h->children[i].cr_fd);
+        }
     }
     for (unsigned i = 0; i < h->n_children; i++)
     {

@@ -27,7 +27,13 @@ ap_wire_req_encode(struct ovp_priv_buf *b, const struct ap_wire_out *r)
         return -1;
     }
     const char *f[6] = {r->who, r->username, r->password, r->common_name, r->otp, r->rhost};
-    b->len = 0;
+    uint32_t head[2] = {r->flags, r->cr_wait_ms};
+    if (b->cap < sizeof(head))
+    {
+        return -1;
+    }
+    memcpy(b->data, head, sizeof(head));
+    b->len = sizeof(head);
     for (size_t i = 0; i < 6; i++)
     {
         const char *s = f[i];
@@ -56,15 +62,32 @@ ap_wire_req_clear(struct ap_wire_req *r)
 }
 
 int
+ap_wire_req_flags(const uint8_t *data, size_t len, uint32_t *flags)
+{
+    if (!data || !flags || len < 8)
+    {
+        return -1;
+    }
+    memcpy(flags, data, 4);
+    return 0;
+}
+
+int
 ap_wire_req_decode(const uint8_t *data, size_t len, struct ap_wire_req *r)
 {
-    size_t pos = 0;
+    size_t pos = 8;
 
     if (!r)
     {
         return -1;
     }
     memset(r, 0, sizeof(*r));
+    if (!data || len < 8)
+    {
+        return -1;
+    }
+    memcpy(&r->flags, data, 4);
+    memcpy(&r->cr_wait_ms, data + 4, 4);
     for (size_t i = 0; i < 6; i++)
     {
         const uint8_t *s;
@@ -153,5 +176,47 @@ ap_wire_rep_decode(const uint8_t *data, size_t len, struct ap_wire_rep *r)
         memset(r, 0, sizeof(*r));
         return -1;
     }
+    return 0;
+}
+
+long
+ap_wire_cr_encode(uint32_t status, const char *resp, size_t len, uint8_t *buf, size_t cap)
+{
+    struct ovp_priv_buf b = {buf, 4, cap};
+
+    if (!buf || cap < 4 || (status != AP_CR_OK && status != AP_CR_MALFORMED) ||
+        (status == AP_CR_MALFORMED && len) || len > AP_CR_MAX || (len && !resp))
+    {
+        return -1;
+    }
+    memcpy(buf, &status, 4);
+    if (ovp_priv_pack(&b, resp ? resp : "", len) < 0)
+    {
+        return -1;
+    }
+    return (long)b.len;
+}
+
+int
+ap_wire_cr_decode(const uint8_t *data, size_t len, uint32_t *status, const uint8_t **resp,
+                  size_t *rlen)
+{
+    size_t pos = 4;
+    const uint8_t *s;
+    size_t n;
+
+    if (!data || !status || !resp || !rlen || len < 4 || len > AP_CR_FRAME_MAX)
+    {
+        return -1;
+    }
+    memcpy(status, data, 4);
+    if ((*status != AP_CR_OK && *status != AP_CR_MALFORMED) ||
+        ovp_priv_unpack(data, len, &pos, &s, &n) < 0 || pos != len || n > AP_CR_MAX ||
+        (*status == AP_CR_MALFORMED && n) || memchr(s, '\0', n))
+    {
+        return -1;
+    }
+    *resp = s;
+    *rlen = n;
     return 0;
 }

@@ -5,6 +5,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "pam_args.h"
 #include "privsep.h"
 
 /* Frame types on the helper channel. */
@@ -12,7 +13,12 @@ enum
 {
     AP_REQ_AUTH = OVP_PRIV_USER, /* unprivileged -> helper: one PAM transaction */
     AP_REP_RESULT,               /* helper or its child -> unprivileged: the outcome */
+    AP_REQ_CRRESPONSE,           /* unprivileged -> helper: a client's challenge response */
+    AP_REP_WAITING,              /* child -> unprivileged: PAM waits for the client */
 };
+
+/* Request flags. */
+#define AP_REQF_CRTEXT 1u /* the client was shown the challenge and may answer it */
 
 /*
  * Longest credential field accepted. OpenVPN 2.6 (as Debian builds it, with
@@ -25,7 +31,7 @@ enum
 #define AP_RHOST_MAX 64
 /* Largest frame on the channel: room for every field at its maximum. */
 #define AP_FRAME_MAX (80 * 1024)
-_Static_assert(AP_FRAME_MAX >= 6 * 4 + AP_WHO_MAX + AP_RHOST_MAX + 4 * AP_FIELD_MAX,
+_Static_assert(AP_FRAME_MAX >= 8 + 6 * 4 + AP_WHO_MAX + AP_RHOST_MAX + 4 * AP_FIELD_MAX,
                "a request with every field at its maximum must fit in one frame");
 /* Longest operator-facing detail text in a reply. */
 #define AP_DETAIL_MAX 512
@@ -33,6 +39,8 @@ _Static_assert(AP_FRAME_MAX >= 6 * 4 + AP_WHO_MAX + AP_RHOST_MAX + 4 * AP_FIELD_
 /* One PAM transaction as the sender describes it (borrowed strings). */
 struct ap_wire_out
 {
+    uint32_t flags;      /* AP_REQF_* */
+    uint32_t cr_wait_ms; /* AP_REQF_CRTEXT: longest wait for the response */
     const char *who;
     const char *username;
     const char *password;
@@ -44,6 +52,8 @@ struct ap_wire_out
 /* One PAM transaction as the helper decodes it (malloc'd copies). */
 struct ap_wire_req
 {
+    uint32_t flags;
+    uint32_t cr_wait_ms;
     char *who; /* "[cn@ip:port]" for the helper's log lines */
     char *username;
     char *password; /* secret */
@@ -77,6 +87,9 @@ int ap_wire_req_decode(const uint8_t *data, size_t len, struct ap_wire_req *r);
 /* Wipes the secrets, frees every field and zeroes R. NULL-safe. */
 void ap_wire_req_clear(struct ap_wire_req *r);
 
+/* Reads only the flags of a request payload (the helper forks on them). 0 or -1. */
+int ap_wire_req_flags(const uint8_t *data, size_t len, uint32_t *flags);
+
 /* Encodes a reply into BUF (CAP bytes). Returns the length, or -1. */
 long ap_wire_rep_encode(const struct ap_wire_rep *r, uint8_t *buf, size_t cap);
 
@@ -85,5 +98,29 @@ long ap_wire_rep_encode(const struct ap_wire_rep *r, uint8_t *buf, size_t cap);
  * limit or holding a NUL byte, and trailing bytes. Returns 0 or -1.
  */
 int ap_wire_rep_decode(const uint8_t *data, size_t len, struct ap_wire_rep *r);
+
+/*
+ * A challenge response (AP_REQ_CRRESPONSE, with the request's id), forwarded
+ * unchanged by the helper to the waiting PAM child: u32 status, then the
+ * response as one length-prefixed string. The response is a secret.
+ */
+enum ap_cr_status
+{
+    AP_CR_OK = 0,        /* the response follows */
+    AP_CR_MALFORMED = 1, /* the client sent something that does not decode: fail */
+};
+#define AP_CR_FRAME_MAX (8 + AP_CR_MAX)
+_Static_assert(AP_CR_FRAME_MAX <= 4096, "a response must fit one atomic pipe write");
+
+/* Encodes a response into BUF (CAP bytes). Returns the length, or -1. */
+long ap_wire_cr_encode(uint32_t status, const char *resp, size_t len, uint8_t *buf, size_t cap);
+
+/*
+ * Decodes a response payload: *RESP points into DATA (*RLEN bytes). Refuses an
+ * unknown status, a malformed one that carries bytes, more than AP_CR_MAX bytes,
+ * a NUL byte, truncation and trailing bytes. Returns 0 or -1.
+ */
+int ap_wire_cr_decode(const uint8_t *data, size_t len, uint32_t *status, const uint8_t **resp,
+                      size_t *rlen);
 
 #endif

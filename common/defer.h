@@ -41,10 +41,14 @@ struct ovp_defer_req
     char *iv_sso;                  /* client's IV_SSO (may be NULL) */
     void *data;                    /* the plugin's own copy of anything else */
     void (*free_data)(void *data); /* frees DATA (wiping what it must); may be NULL */
+    unsigned deadline_ms;          /* set before submit: this request's deadline (e.g. a
+                                    * client given time to answer a challenge); 0: the
+                                    * engine's conf.deadline_ms */
 
     /* engine-private */
     uint64_t submitted_ns;
     uint64_t deadline_ns;
+    size_t heap_pos; /* index in the engine's deadline heap */
     int state;
     int held;
     struct ovp_defer_req *prev, *next;
@@ -75,7 +79,7 @@ struct ovp_defer_conf
     unsigned workers;     /* >0: worker threads calling ops.run; 0: event-driven
                            * (the plugin takes requests with ovp_defer_take) */
     unsigned queue_max;   /* requests waiting or in flight before submit fails */
-    unsigned deadline_ms; /* from submit to a forced TEMP answer */
+    unsigned deadline_ms; /* from submit to a forced TEMP answer (a request may set its own) */
     const char *what;     /* backend name for messages, e.g. "PAM", "LDAP" */
 };
 

@@ -1,4 +1,4 @@
-/* test_auth_pam.c: unit tests for ovp-auth-pam's pure parts: arguments, mapping, SCRV1, wire. */
+/* test_auth_pam.c: unit tests for ovp-auth-pam's pure parts: options, mapping, crtext, wire. */
 #include "ovpbuild.h"
 
 #include <setjmp.h>
@@ -439,13 +439,25 @@ wire_req__round_trip_keeps_every_field(void **state)
 {
     uint8_t data[4096];
     struct ovp_priv_buf b = {data, 0, sizeof(data)};
-    struct ap_wire_out in = {
-        "[cn@1.2.3.4:5]", "O'Brien \"x\" $(id)", "pw:with:colons", "cn", "", "2001:db8::1"};
+    struct ap_wire_out in = {.flags = AP_REQF_CRTEXT,
+                             .cr_wait_ms = 119000,
+                             .who = "[cn@1.2.3.4:5]",
+                             .username = "O'Brien \"x\" $(id)",
+                             .password = "pw:with:colons",
+                             .common_name = "cn",
+                             .otp = "",
+                             .rhost = "2001:db8::1"};
     struct ap_wire_req out;
+    uint32_t flags = 0;
     (void)state;
 
     assert_int_equal(ap_wire_req_encode(&b, &in), 0);
+    assert_int_equal(ap_wire_req_flags(b.data, b.len, &flags), 0);
+    assert_int_equal(flags, AP_REQF_CRTEXT);
+    assert_int_equal(ap_wire_req_flags(b.data, 7, &flags), -1);
     assert_int_equal(ap_wire_req_decode(b.data, b.len, &out), 0);
+    assert_int_equal(out.flags, AP_REQF_CRTEXT);
+    assert_int_equal(out.cr_wait_ms, 119000);
     assert_string_equal(out.who, in.who);
     assert_string_equal(out.username, in.username);
     assert_string_equal(out.password, in.password);
@@ -461,7 +473,12 @@ wire_req__truncated_or_trailing_bytes_are_refused(void **state)
 {
     uint8_t data[4096];
     struct ovp_priv_buf b = {data, 0, sizeof(data)};
-    struct ap_wire_out in = {"w", "u", "p", "c", "o", "r"};
+    struct ap_wire_out in = {.who = "w",
+                             .username = "u",
+                             .password = "p",
+                             .common_name = "c",
+                             .otp = "o",
+                             .rhost = "r"};
     struct ap_wire_req out;
     (void)state;
 
@@ -480,7 +497,12 @@ wire_req__nul_or_oversize_fields_are_refused(void **state)
 {
     uint8_t data[AP_FRAME_MAX];
     struct ovp_priv_buf b = {data, 0, sizeof(data)};
-    struct ap_wire_out in = {"w", "u", "p", "c", "o", "r"};
+    struct ap_wire_out in = {.who = "w",
+                             .username = "u",
+                             .password = "p",
+                             .common_name = "c",
+                             .otp = "o",
+                             .rhost = "r"};
     struct ap_wire_req out;
     char *big = malloc(AP_FIELD_MAX + 2);
     (void)state;
@@ -488,7 +510,7 @@ wire_req__nul_or_oversize_fields_are_refused(void **state)
     assert_non_null(big);
     /* a NUL inside the username (the second field, right after "w") */
     assert_int_equal(ap_wire_req_encode(&b, &in), 0);
-    data[4 + 1 + 4] = '\0';
+    data[8 + 4 + 1 + 4] = '\0';
     assert_int_equal(ap_wire_req_decode(b.data, b.len, &out), -1);
 
     memset(big, 'a', AP_FIELD_MAX + 1);
@@ -514,7 +536,12 @@ wire_req__every_field_at_its_limit_fits_one_frame(void **state)
     struct ovp_priv_buf b = {data, 0, AP_FRAME_MAX};
     char *big = malloc(AP_FIELD_MAX + 1);
     char who[AP_WHO_MAX + 1], rhost[AP_RHOST_MAX + 1];
-    struct ap_wire_out in = {who, big, big, big, big, rhost};
+    struct ap_wire_out in = {.who = who,
+                             .username = big,
+                             .password = big,
+                             .common_name = big,
+                             .otp = big,
+                             .rhost = rhost};
     struct ap_wire_req out;
     (void)state;
 
@@ -580,6 +607,435 @@ wire_rep__bad_replies_are_refused(void **state)
     assert_int_equal(ap_wire_rep_encode(&in, buf, 4), -1);
 }
 
+/* ------------------------------------------------------------- options */
+
+static int
+conf_parse(struct ap_conf *c, struct ap_args *a, const char *const *words, size_t n, char *err,
+           size_t errlen)
+{
+    memset(c, 0, sizeof(*c));
+    err[0] = '\0';
+    return ap_conf_parse(words, n, c, a, err, errlen);
+}
+
+static void
+conf_parse__defaults_without_crtext(void **state)
+{
+    const char *words[] = {"openvpn"};
+    struct ap_conf c;
+    struct ap_args a;
+    char err[256];
+    (void)state;
+
+    assert_int_equal(conf_parse(&c, &a, words, 1, err, sizeof(err)), 0);
+    assert_int_equal(c.workers, 16);
+    assert_int_equal(c.timeout_ms, 50000);
+    assert_null(c.crtext);
+    assert_null(c.crtext_prompt);
+    assert_int_equal(c.crtext_echo, 0);
+    assert_int_equal(c.crtext_timeout_ms, 120000);
+    assert_string_equal(a.service, "openvpn");
+    ap_conf_release(&c);
+    ap_args_free(&a);
+}
+
+static void
+conf_parse__crtext_options_are_bound(void **state)
+{
+    const char *words[] = {"workers=2",
+                           "crtext=Enter your one-time code",
+                           "crtext_prompt=verification code",
+                           "CRTEXT_ECHO=yes",
+                           "crtext_timeout=90s",
+                           "openvpn",
+                           "login",
+                           "USERNAME"};
+    struct ap_conf c;
+    struct ap_args a;
+    char err[256];
+    (void)state;
+
+    assert_int_equal(conf_parse(&c, &a, words, 8, err, sizeof(err)), 0);
+    assert_int_equal(c.workers, 2);
+    assert_string_equal(c.crtext, "Enter your one-time code");
+    assert_string_equal(c.crtext_prompt, "verification code");
+    assert_int_equal(c.crtext_echo, 1);
+    assert_int_equal(c.crtext_timeout_ms, 90000);
+    assert_string_equal(a.service, "openvpn");
+    assert_int_equal(a.n_prompts, 1);
+    ap_conf_release(&c);
+    ap_args_free(&a);
+    assert_null(c.crtext);
+}
+
+static void
+conf_parse__crtext_options_need_crtext(void **state)
+{
+    static const char *const alone[] = {"crtext_prompt=code", "crtext_echo=no",
+                                        "crtext_timeout=60s"};
+    struct ap_conf c;
+    struct ap_args a;
+    char err[256];
+    (void)state;
+
+    for (size_t i = 0; i < sizeof(alone) / sizeof(alone[0]); i++)
+    {
+        const char *words[] = {alone[i], "openvpn"};
+        char key[32];
+        assert_int_equal(conf_parse(&c, &a, words, 2, err, sizeof(err)), -1);
+        snprintf(key, sizeof(key), "%.*s", (int)(strchr(alone[i], '=') - alone[i]), alone[i]);
+        assert_non_null(strstr(err, key));
+        assert_non_null(strstr(err, "without crtext"));
+        assert_null(a.service);
+        assert_null(c.crtext_prompt);
+    }
+}
+
+static void
+conf_parse__bad_crtext_is_error(void **state)
+{
+    char longest[AP_CRTEXT_MAX + 16], word[AP_CRTEXT_MAX + 32];
+    struct ap_conf c;
+    struct ap_args a;
+    char err[256];
+    (void)state;
+
+    {
+        const char *words[] = {"crtext=", "openvpn"};
+        assert_int_equal(conf_parse(&c, &a, words, 2, err, sizeof(err)), -1);
+        assert_non_null(strstr(err, "bad crtext"));
+    }
+    {
+        const char *words[] = {"crtext=Code\x7fhere", "openvpn"};
+        assert_int_equal(conf_parse(&c, &a, words, 2, err, sizeof(err)), -1);
+    }
+    memset(longest, 'x', AP_CRTEXT_MAX);
+    longest[AP_CRTEXT_MAX] = '\0';
+    snprintf(word, sizeof(word), "crtext=%s", longest);
+    {
+        const char *words[] = {word, "openvpn"};
+        assert_int_equal(conf_parse(&c, &a, words, 2, err, sizeof(err)), 0);
+        assert_int_equal(strlen(c.crtext), AP_CRTEXT_MAX);
+        ap_conf_release(&c);
+        ap_args_free(&a);
+        snprintf(word, sizeof(word), "crtext=%sy", longest);
+        assert_int_equal(conf_parse(&c, &a, words, 2, err, sizeof(err)), -1);
+        assert_non_null(strstr(err, "bad crtext"));
+    }
+    {
+        const char *words[] = {"crtext=Code", "crtext_prompt=", "openvpn"};
+        assert_int_equal(conf_parse(&c, &a, words, 3, err, sizeof(err)), -1);
+        assert_non_null(strstr(err, "bad crtext_prompt"));
+    }
+    {
+        /* The options are fine, the service is missing: still said. */
+        const char *words[] = {"crtext=Code"};
+        assert_int_equal(conf_parse(&c, &a, words, 1, err, sizeof(err)), -1);
+        assert_non_null(strstr(err, "no PAM service given"));
+        assert_null(c.crtext);
+    }
+}
+
+static void
+conf_parse__crtext_timeout_bounds(void **state)
+{
+    static const struct
+    {
+        const char *word;
+        int rc;
+        long ms;
+    } cases[] = {
+        {"crtext_timeout=1s", 0, 1000},  {"crtext_timeout=1800", 0, 1800000},
+        {"crtext_timeout=500ms", -1, 0}, {"crtext_timeout=31m", -1, 0},
+        {"crtext_timeout=soon", -1, 0},
+    };
+    struct ap_conf c;
+    struct ap_args a;
+    char err[256];
+    (void)state;
+
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
+    {
+        const char *words[] = {"crtext=Code", cases[i].word, "openvpn"};
+        assert_int_equal(conf_parse(&c, &a, words, 3, err, sizeof(err)), cases[i].rc);
+        if (cases[i].rc == 0)
+        {
+            assert_int_equal(c.crtext_timeout_ms, cases[i].ms);
+            ap_conf_release(&c);
+            ap_args_free(&a);
+        }
+        else
+        {
+            assert_non_null(strstr(err, "crtext_timeout"));
+        }
+    }
+}
+
+/* ------------------------------------------------------------ classify */
+
+static void
+classify__without_crtext_keeps_the_bundled_rules(void **state)
+{
+    const char *svc[] = {"svc"};
+    const char *pairs[] = {"svc", "login", "USERNAME", "password", "PASSWORD"};
+    const struct ap_challenge off = {0, NULL};
+    struct ap_args a, p;
+    char err[256];
+    int k;
+    (void)state;
+
+    assert_int_equal(parse(&a, svc, 1, err, sizeof(err)), 0);
+    assert_int_equal(ap_classify(&a, NULL, "login:", 0, 0, &k), AP_SRC_USERNAME);
+    assert_int_equal(ap_classify(&a, NULL, "Password:", 1, 0, &k), AP_SRC_PASSWORD);
+    assert_int_equal(ap_classify(&a, &off, "Code:", 1, 1, &k), AP_SRC_PASSWORD);
+    assert_int_equal(parse(&p, pairs, 5, err, sizeof(err)), 0);
+    assert_int_equal(ap_classify(&p, &off, "Password:", 1, 0, &k), AP_SRC_PAIR);
+    assert_int_equal(k, 1);
+    assert_int_equal(ap_classify(&p, NULL, "Verification code:", 1, 1, &k), AP_SRC_NONE);
+    assert_int_equal(k, -1);
+    ap_args_free(&a);
+    ap_args_free(&p);
+}
+
+static void
+classify__default_rule_without_pairs_second_echo_off_is_challenge(void **state)
+{
+    const char *svc[] = {"svc"};
+    const struct ap_challenge on = {1, NULL};
+    struct ap_args a;
+    char err[256];
+    (void)state;
+
+    assert_int_equal(parse(&a, svc, 1, err, sizeof(err)), 0);
+    assert_int_equal(ap_classify(&a, &on, "Password:", 1, 0, NULL), AP_SRC_PASSWORD);
+    assert_int_equal(ap_classify(&a, &on, "Verification code:", 1, 1, NULL), AP_SRC_CHALLENGE);
+    assert_int_equal(ap_classify(&a, &on, "Token:", 0, 1, NULL), AP_SRC_USERNAME);
+    ap_args_free(&a);
+}
+
+static void
+classify__default_rule_with_pairs_unmatched_is_challenge(void **state)
+{
+    const char *pairs[] = {"svc", "login", "USERNAME", "password", "PASSWORD"};
+    const struct ap_challenge on = {1, NULL};
+    struct ap_args a;
+    char err[256];
+    int k;
+    (void)state;
+
+    assert_int_equal(parse(&a, pairs, 5, err, sizeof(err)), 0);
+    assert_int_equal(ap_classify(&a, &on, "Password:", 1, 0, &k), AP_SRC_PAIR);
+    assert_int_equal(k, 1);
+    assert_int_equal(ap_classify(&a, &on, "Token:", 0, 1, &k), AP_SRC_CHALLENGE);
+    assert_int_equal(k, -1);
+    ap_args_free(&a);
+}
+
+static void
+classify__crtext_prompt_comes_first_and_only_it(void **state)
+{
+    const char *catchall[] = {"svc", "", "PASSWORD"};
+    const char *svc[] = {"svc"};
+    const char *pairs[] = {"svc", "password", "PASSWORD"};
+    const struct ap_challenge code = {1, "code"};
+    struct ap_args a, b, p;
+    char err[256];
+    int k;
+    (void)state;
+
+    assert_int_equal(parse(&a, catchall, 3, err, sizeof(err)), 0);
+    assert_int_equal(ap_classify(&a, &code, "  CODE?", 0, 1, &k), AP_SRC_CHALLENGE);
+    assert_int_equal(ap_classify(&a, &code, "Password:", 1, 0, &k), AP_SRC_PAIR);
+    assert_int_equal(ap_classify(&a, &code, "Coder:", 1, 0, &k), AP_SRC_CHALLENGE);
+    /* Without pairs a later echo-off question is a password again, not the challenge. */
+    assert_int_equal(parse(&b, svc, 1, err, sizeof(err)), 0);
+    assert_int_equal(ap_classify(&b, &code, "Password:", 1, 1, &k), AP_SRC_PASSWORD);
+    assert_int_equal(ap_classify(&b, &code, "Code:", 1, 1, &k), AP_SRC_CHALLENGE);
+    /* With pairs, what neither answers fails. */
+    assert_int_equal(parse(&p, pairs, 3, err, sizeof(err)), 0);
+    assert_int_equal(ap_classify(&p, &code, "PIN:", 1, 1, &k), AP_SRC_NONE);
+    ap_args_free(&a);
+    ap_args_free(&b);
+    ap_args_free(&p);
+}
+
+/* -------------------------------------------------------------- crtext */
+
+static void
+sso_has__whole_comma_separated_words_only(void **state)
+{
+    (void)state;
+    assert_int_equal(ap_sso_has("crtext", "crtext"), 1);
+    assert_int_equal(ap_sso_has("openurl,crtext", "crtext"), 1);
+    assert_int_equal(ap_sso_has("crtext,webauth", "crtext"), 1);
+    assert_int_equal(ap_sso_has(",crtext,", "crtext"), 1);
+    assert_int_equal(ap_sso_has("crtextx", "crtext"), 0);
+    assert_int_equal(ap_sso_has("xcrtext,openurl", "crtext"), 0);
+    assert_int_equal(ap_sso_has("webauth,crtex", "crtext"), 0);
+    assert_int_equal(ap_sso_has("CRTEXT", "crtext"), 0);
+    assert_int_equal(ap_sso_has("", "crtext"), 0);
+    assert_int_equal(ap_sso_has(NULL, "crtext"), 0);
+    assert_int_equal(ap_sso_has("crtext", ""), 0);
+}
+
+static void
+crtext_line__flags_follow_echo_and_must_fit(void **state)
+{
+    char buf[64];
+    (void)state;
+
+    assert_int_equal(ap_crtext_line(buf, sizeof(buf), 0, "Enter code"), 0);
+    assert_string_equal(buf, "CR_TEXT:R:Enter code");
+    assert_int_equal(ap_crtext_line(buf, sizeof(buf), 1, "Enter: code"), 0);
+    assert_string_equal(buf, "CR_TEXT:E,R:Enter: code");
+    assert_int_equal(ap_crtext_line(buf, strlen("CR_TEXT:R:Enter code") + 1, 0, "Enter code"),
+                     0);
+    assert_int_equal(ap_crtext_line(buf, strlen("CR_TEXT:R:Enter code"), 0, "Enter code"), -1);
+    assert_string_equal(buf, "");
+}
+
+static void
+pending_timeout__rounds_up_and_adds_the_margin(void **state)
+{
+    (void)state;
+    assert_int_equal(ap_pending_timeout_s(120000), 120 + AP_PENDING_MARGIN_S);
+    assert_int_equal(ap_pending_timeout_s(120001), 121 + AP_PENDING_MARGIN_S);
+    assert_int_equal(ap_pending_timeout_s(999), 1 + AP_PENDING_MARGIN_S);
+    assert_int_equal(AP_PENDING_MARGIN_S, 10); /* OpenVPN re-reads the control file every 8 s */
+}
+
+/* Test-only base64 encoder (RFC 4648, padded). */
+static void
+b64_encode(const unsigned char *in, size_t n, char *out)
+{
+    static const char al[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    size_t o = 0;
+    for (size_t i = 0; i < n; i += 3)
+    {
+        unsigned long v = (unsigned long)in[i] << 16;
+        if (i + 1 < n)
+        {
+            v |= (unsigned long)in[i + 1] << 8;
+        }
+        if (i + 2 < n)
+        {
+            v |= in[i + 2];
+        }
+        out[o++] = al[(v >> 18) & 63];
+        out[o++] = al[(v >> 12) & 63];
+        out[o++] = i + 1 < n ? al[(v >> 6) & 63] : '=';
+        out[o++] = i + 2 < n ? al[v & 63] : '=';
+    }
+    out[o] = '\0';
+}
+
+static void
+cr_decode__valid_empty_and_malformed(void **state)
+{
+    char out[AP_CR_MAX + 1];
+    (void)state;
+
+    assert_int_equal(ap_cr_decode("MjQ2ODEw", out, sizeof(out)), 6);
+    assert_string_equal(out, "246810");
+    assert_int_equal(ap_cr_decode("", out, sizeof(out)), 0);
+    assert_string_equal(out, "");
+    assert_int_equal(ap_cr_decode("not*base64", out, sizeof(out)), -1);
+    assert_int_equal(ap_cr_decode("MjQ2ODEw\n", out, sizeof(out)), -1);
+    /* "a\0b": a NUL byte cannot reach PAM; what was decoded is wiped */
+    assert_int_equal(ap_cr_decode("YQBi", out, sizeof(out)), -1);
+    assert_int_equal(out[0], '\0');
+    assert_int_equal(out[2], '\0');
+    assert_int_equal(ap_cr_decode(NULL, out, sizeof(out)), -1);
+}
+
+static void
+cr_decode__longest_response_fits_one_more_does_not(void **state)
+{
+    unsigned char raw[AP_CR_MAX + 1];
+    char b64[(AP_CR_MAX + 1) / 3 * 4 + 8];
+    char out[AP_CR_MAX + 1];
+    (void)state;
+
+    memset(raw, 'x', sizeof(raw));
+    b64_encode(raw, AP_CR_MAX, b64);
+    assert_int_equal(ap_cr_decode(b64, out, sizeof(out)), AP_CR_MAX);
+    assert_int_equal(strlen(out), AP_CR_MAX);
+    b64_encode(raw, AP_CR_MAX + 1, b64);
+    assert_int_equal(ap_cr_decode(b64, out, sizeof(out)), -1);
+}
+
+static void
+wire_cr__round_trip(void **state)
+{
+    uint8_t buf[AP_CR_FRAME_MAX];
+    const uint8_t *resp;
+    uint32_t status = 9;
+    size_t len = 99;
+    long n;
+    char big[AP_CR_MAX];
+    (void)state;
+
+    n = ap_wire_cr_encode(AP_CR_OK, "246810", 6, buf, sizeof(buf));
+    assert_true(n > 0);
+    assert_int_equal(ap_wire_cr_decode(buf, (size_t)n, &status, &resp, &len), 0);
+    assert_int_equal(status, AP_CR_OK);
+    assert_int_equal(len, 6);
+    assert_memory_equal(resp, "246810", 6);
+
+    n = ap_wire_cr_encode(AP_CR_MALFORMED, NULL, 0, buf, sizeof(buf));
+    assert_true(n > 0);
+    assert_int_equal(ap_wire_cr_decode(buf, (size_t)n, &status, &resp, &len), 0);
+    assert_int_equal(status, AP_CR_MALFORMED);
+    assert_int_equal(len, 0);
+
+    memset(big, '7', sizeof(big));
+    n = ap_wire_cr_encode(AP_CR_OK, big, sizeof(big), buf, sizeof(buf));
+    assert_int_equal(n, AP_CR_FRAME_MAX);
+    assert_int_equal(ap_wire_cr_decode(buf, (size_t)n, &status, &resp, &len), 0);
+    assert_int_equal(len, AP_CR_MAX);
+}
+
+static void
+wire_cr__bad_frames_are_refused(void **state)
+{
+    uint8_t buf[AP_CR_FRAME_MAX + 16];
+    const uint8_t *resp;
+    uint32_t status, v;
+    size_t len;
+    long n;
+    (void)state;
+
+    /* what encode refuses */
+    assert_int_equal(ap_wire_cr_encode(7, "x", 1, buf, sizeof(buf)), -1);
+    assert_int_equal(ap_wire_cr_encode(AP_CR_MALFORMED, "x", 1, buf, sizeof(buf)), -1);
+    assert_int_equal(ap_wire_cr_encode(AP_CR_OK, "x", AP_CR_MAX + 1, buf, sizeof(buf)), -1);
+    assert_int_equal(ap_wire_cr_encode(AP_CR_OK, "123456", 6, buf, 9), -1);
+
+    n = ap_wire_cr_encode(AP_CR_OK, "123456", 6, buf, sizeof(buf));
+    assert_true(n > 0);
+    for (long cut = 0; cut < n; cut++)
+    {
+        assert_int_equal(ap_wire_cr_decode(buf, (size_t)cut, &status, &resp, &len), -1);
+    }
+    buf[n] = 0;
+    assert_int_equal(ap_wire_cr_decode(buf, (size_t)n + 1, &status, &resp, &len), -1);
+    buf[8 + 2] = '\0'; /* a NUL inside the response */
+    assert_int_equal(ap_wire_cr_decode(buf, (size_t)n, &status, &resp, &len), -1);
+    buf[8 + 2] = '3';
+    v = 5; /* no such status */
+    memcpy(buf, &v, 4);
+    assert_int_equal(ap_wire_cr_decode(buf, (size_t)n, &status, &resp, &len), -1);
+    v = AP_CR_MALFORMED; /* a malformed marker carries nothing */
+    memcpy(buf, &v, 4);
+    assert_int_equal(ap_wire_cr_decode(buf, (size_t)n, &status, &resp, &len), -1);
+    /* a length field larger than the frame */
+    v = AP_CR_OK;
+    memcpy(buf, &v, 4);
+    v = 1000;
+    memcpy(buf + 4, &v, 4);
+    assert_int_equal(ap_wire_cr_decode(buf, (size_t)n, &status, &resp, &len), -1);
+}
+
 int
 main(void)
 {
@@ -615,6 +1071,22 @@ main(void)
         cmocka_unit_test(wire_req__every_field_at_its_limit_fits_one_frame),
         cmocka_unit_test(wire_rep__round_trip),
         cmocka_unit_test(wire_rep__bad_replies_are_refused),
+        cmocka_unit_test(conf_parse__defaults_without_crtext),
+        cmocka_unit_test(conf_parse__crtext_options_are_bound),
+        cmocka_unit_test(conf_parse__crtext_options_need_crtext),
+        cmocka_unit_test(conf_parse__bad_crtext_is_error),
+        cmocka_unit_test(conf_parse__crtext_timeout_bounds),
+        cmocka_unit_test(classify__without_crtext_keeps_the_bundled_rules),
+        cmocka_unit_test(classify__default_rule_without_pairs_second_echo_off_is_challenge),
+        cmocka_unit_test(classify__default_rule_with_pairs_unmatched_is_challenge),
+        cmocka_unit_test(classify__crtext_prompt_comes_first_and_only_it),
+        cmocka_unit_test(sso_has__whole_comma_separated_words_only),
+        cmocka_unit_test(crtext_line__flags_follow_echo_and_must_fit),
+        cmocka_unit_test(pending_timeout__rounds_up_and_adds_the_margin),
+        cmocka_unit_test(cr_decode__valid_empty_and_malformed),
+        cmocka_unit_test(cr_decode__longest_response_fits_one_more_does_not),
+        cmocka_unit_test(wire_cr__round_trip),
+        cmocka_unit_test(wire_cr__bad_frames_are_refused),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -708,6 +708,26 @@ write_pending__three_lines(void **state)
         ovp_auth_write_pending(NULL, 60, "crtext", "CR_TEXT:E:x", err, sizeof(err)), -1);
 }
 
+static void
+write_pending__replaces_longer_content(void **state)
+{
+    (void)state;
+    unsigned i = new_files();
+    char err[256] = "";
+    char buf[256];
+    int fd = open(files[i].pending, O_WRONLY);
+    assert_true(fd >= 0);
+    assert_int_equal(write(fd, "9999\nwebauth\nWEB_AUTH::https://example.org/a/long/url\n", 52),
+                     52);
+    close(fd);
+
+    assert_int_equal(ovp_auth_write_pending(files[i].pending, 130, "crtext", "CR_TEXT:R:Code",
+                                            err, sizeof(err)),
+                     0);
+    assert_string_equal(slurp(files[i].pending, buf, sizeof(buf)),
+                        "130\ncrtext\nCR_TEXT:R:Code\n");
+}
+
 /* ------------------------------------------------------------ deadline */
 
 static void
@@ -800,6 +820,108 @@ deadline__whole_second_is_said_in_seconds(void **state)
     wait_pending(d, 0, 1000);
     ovp_defer_close(d);
     assert_int_equal(data_freed, 1);
+    check_hygiene();
+    backend_destroy(&b);
+}
+
+static void
+deadline__request_deadline_overrides_the_engines(void **state)
+{
+    (void)state;
+    struct backend b;
+    unsigned i, j;
+    char buf[8];
+    backend_init(&b, OVP_ALLOW, "");
+    struct ovp_defer *d = engine(&b, 0, 8, 100); /* event-driven, nobody takes */
+
+    /* The long one first: the short one behind it must not wait for it. */
+    struct ovp_defer_req *longer = new_req(&i);
+    longer->deadline_ms = 700;
+    uint64_t t0 = now_ms();
+    assert_int_equal(ovp_defer_submit(d, longer), 0);
+    assert_int_equal(ovp_defer_submit(d, new_req(&j)), 0);
+
+    assert_int_equal(wait_answer(j, 3000), '0');
+    assert_true(now_ms() - t0 < 600);
+    assert_string_equal(reason_of(j), "TEMP: TestBackend did not answer in 100 ms");
+    assert_string_equal(slurp(files[i].ctl, buf, sizeof(buf)), "");
+
+    assert_int_equal(wait_answer(i, 3000), '0');
+    uint64_t took = now_ms() - t0;
+    assert_true(took >= 690);
+    assert_true(took < 2500);
+    assert_string_equal(reason_of(i), "TEMP: TestBackend did not answer in 700 ms");
+    wait_pending(d, 0, 1000);
+    ovp_defer_close(d);
+    assert_int_equal(data_freed, 2);
+    check_hygiene();
+    backend_destroy(&b);
+}
+
+static void
+deadline__mixed_deadlines_fire_in_deadline_order(void **state)
+{
+    (void)state;
+    enum
+    {
+        N = 24,
+        FINISHED = 5
+    };
+    struct backend b;
+    struct ovp_defer_req *reqs[N];
+    unsigned idx[N], ms[N];
+    struct timespec mtime[N];
+    backend_init(&b, OVP_ALLOW, "");
+    struct ovp_defer *d = engine(&b, 0, N, 5000);
+
+    /* Distinct deadlines 15 ms apart, in a scrambled submit order. */
+    for (unsigned k = 0; k < N; k++)
+    {
+        reqs[k] = new_req(&idx[k]);
+        ms[k] = 60 + ((k * 7) % N) * 15;
+        reqs[k]->deadline_ms = ms[k];
+    }
+    for (unsigned k = 0; k < N; k++)
+    {
+        assert_int_equal(ovp_defer_submit(d, reqs[k]), 0);
+    }
+    /* The oldest ones are answered by their holder: removed from the middle of the heap. */
+    for (unsigned k = 0; k < FINISHED; k++)
+    {
+        struct ovp_defer_req *r = ovp_defer_take(d, 1000);
+        assert_non_null(r);
+        ovp_defer_finish(d, r, OVP_ALLOW, NULL);
+    }
+    for (unsigned k = 0; k < N; k++)
+    {
+        struct stat sb;
+        assert_int_equal(wait_answer(idx[k], 3000), k < FINISHED ? '1' : '0');
+        assert_int_equal(stat(files[idx[k]].ctl, &sb), 0);
+        mtime[k] = sb.st_mtim;
+    }
+    for (unsigned k = FINISHED; k < N; k++)
+    {
+        char want[OVP_REASON_MAX];
+        snprintf(want, sizeof(want), "TEMP: TestBackend did not answer in %u ms", ms[k]);
+        assert_string_equal(reason_of(idx[k]), want);
+        /* The deadline thread writes in heap order: an earlier deadline is never later. */
+        for (unsigned m = FINISHED; m < N; m++)
+        {
+            if (ms[k] < ms[m])
+            {
+                assert_true(mtime[k].tv_sec < mtime[m].tv_sec ||
+                            (mtime[k].tv_sec == mtime[m].tv_sec &&
+                             mtime[k].tv_nsec <= mtime[m].tv_nsec));
+            }
+        }
+    }
+    struct ovp_defer_stats st;
+    wait_pending(d, 0, 1000);
+    ovp_defer_get_stats(d, &st);
+    assert_int_equal(st.allowed, FINISHED);
+    assert_int_equal(st.timed_out, N - FINISHED);
+    ovp_defer_close(d);
+    assert_int_equal(data_freed, N);
     check_hygiene();
     backend_destroy(&b);
 }
@@ -1295,11 +1417,17 @@ main(void)
         cmocka_unit_test_setup_teardown(write_reason__needs_a_file_and_cleans_text, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(write_pending__three_lines, setup, teardown),
+        cmocka_unit_test_setup_teardown(write_pending__replaces_longer_content, setup,
+                                        teardown),
         cmocka_unit_test_setup_teardown(
             deadline__stuck_run_is_answered_temp_and_late_result_ignored, setup, teardown),
         cmocka_unit_test_setup_teardown(deadline__queued_request_is_answered_and_never_run,
                                         setup, teardown),
         cmocka_unit_test_setup_teardown(deadline__whole_second_is_said_in_seconds, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(deadline__request_deadline_overrides_the_engines, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(deadline__mixed_deadlines_fire_in_deadline_order, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(queue__overflow_fails_fast_with_temp, setup, teardown),
         cmocka_unit_test_setup_teardown(submit__bad_arguments_free_and_fail, setup, teardown),

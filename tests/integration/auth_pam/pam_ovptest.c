@@ -15,6 +15,7 @@
  *                          '_' in TEXT stands for a space). Without any, the
  *                          module asks for the user (pam_get_user) and "Password: ".
  *   info=TEXT              send TEXT as PAM_TEXT_INFO before the questions
+ *   delay=MS               wait MS before the first question
  *   accept=FILE            succeed when the answers joined by TABs are a line of FILE
  *   sleep=MS               wait MS before answering ...
  *   sleepfor=PREFIX        ... only when the first answer starts with PREFIX
@@ -35,6 +36,7 @@ struct opts
     int echo_on[MAX_ASK];
     int n_ask;
     const char *info;
+    long delay_ms;
     const char *accept;
     long sleep_ms;
     const char *sleepfor;
@@ -63,6 +65,10 @@ parse(int argc, const char **argv, struct opts *o)
         else if (strncmp(a, "info=", 5) == 0)
         {
             o->info = a + 5;
+        }
+        else if (strncmp(a, "delay=", 6) == 0)
+        {
+            o->delay_ms = strtol(a + 6, NULL, 10);
         }
         else if (strncmp(a, "accept=", 7) == 0)
         {
@@ -140,6 +146,15 @@ say(pam_handle_t *pamh, int style, const char *text, char **answer)
     return PAM_SUCCESS;
 }
 
+static void
+sleep_ms(long ms)
+{
+    struct timespec ts = {ms / 1000, (ms % 1000) * 1000000};
+    while (nanosleep(&ts, &ts) != 0)
+    {
+    }
+}
+
 static int
 starts(const char *s, const char *prefix)
 {
@@ -189,6 +204,10 @@ pam_sm_authenticate(pam_handle_t *pamh, int flags, int argc, const char **argv)
         say(pamh, PAM_TEXT_INFO, t, NULL);
         free(t);
     }
+    if (o.delay_ms > 0)
+    {
+        sleep_ms(o.delay_ms);
+    }
     if (o.n_ask == 0)
     {
         const char *user = NULL;
@@ -225,10 +244,7 @@ pam_sm_authenticate(pam_handle_t *pamh, int flags, int argc, const char **argv)
     }
     if (o.sleep_ms > 0 && (!o.sleepfor || starts(answers[0], o.sleepfor)))
     {
-        struct timespec ts = {o.sleep_ms / 1000, (o.sleep_ms % 1000) * 1000000};
-        while (nanosleep(&ts, &ts) != 0)
-        {
-        }
+        sleep_ms(o.sleep_ms);
     }
     for (int i = 0; i < n; i++)
     {
