@@ -10,6 +10,9 @@ set -u
 E2E_TAG=${E2E_TAG:-$(basename "$0" .sh | tr -c 'a-z0-9\n' '-' | cut -c1-12)}
 E2E_SRV="ovpe2e-${E2E_TAG}-srv"
 E2E_CLI="ovpe2e-${E2E_TAG}-cli"
+# veth names live in the root namespace while they are made: unique per scenario, <= 15 chars
+E2E_VETH="ov$(printf '%s' "$E2E_TAG" | cksum | cut -d' ' -f1)"
+E2E_VETH=${E2E_VETH:0:12}
 E2E_SRV_IP=192.0.2.1
 E2E_CLI_IP=192.0.2.2
 E2E_PORT=1194
@@ -68,17 +71,17 @@ e2e_netns() {
     ip netns del "$E2E_CLI" 2>/dev/null || true
     ip netns add "$E2E_SRV" || e2e_fail "ip netns add $E2E_SRV"
     ip netns add "$E2E_CLI" || e2e_fail "ip netns add $E2E_CLI"
-    ip link add "v${E2E_TAG:0:8}s" type veth peer name "v${E2E_TAG:0:8}c" \
+    ip link add "${E2E_VETH}s" type veth peer name "${E2E_VETH}c" \
         || e2e_fail "cannot create a veth pair"
-    ip link set "v${E2E_TAG:0:8}s" netns "$E2E_SRV"
-    ip link set "v${E2E_TAG:0:8}c" netns "$E2E_CLI"
-    ip -n "$E2E_SRV" addr add "$E2E_SRV_IP/24" dev "v${E2E_TAG:0:8}s"
-    ip -n "$E2E_CLI" addr add "$E2E_CLI_IP/24" dev "v${E2E_TAG:0:8}c"
+    ip link set "${E2E_VETH}s" netns "$E2E_SRV"
+    ip link set "${E2E_VETH}c" netns "$E2E_CLI"
+    ip -n "$E2E_SRV" addr add "$E2E_SRV_IP/24" dev "${E2E_VETH}s"
+    ip -n "$E2E_CLI" addr add "$E2E_CLI_IP/24" dev "${E2E_VETH}c"
     for ns in "$E2E_SRV" "$E2E_CLI"; do
         ip -n "$ns" link set lo up
     done
-    ip -n "$E2E_SRV" link set "v${E2E_TAG:0:8}s" up
-    ip -n "$E2E_CLI" link set "v${E2E_TAG:0:8}c" up
+    ip -n "$E2E_SRV" link set "${E2E_VETH}s" up
+    ip -n "$E2E_CLI" link set "${E2E_VETH}c" up
 }
 
 # A throwaway PKI: EC P-256 CA, a server and the named clients. Fast (< 1 s).
