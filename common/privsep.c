@@ -838,6 +838,26 @@ ovp_priv_call(struct ovp_priv *p, uint16_t type, uint32_t id, const void *payloa
     }
 }
 
+/*
+ * For a helper that is not (or no longer) our child: 1 once it has exited.
+ * Why this exists: OpenVPN opens plugins before --daemon forks, so after
+ * daemonizing the helper's parent is the original process, which exited; waitpid
+ * then says ECHILD although the helper runs fine. The pidfd still reports its
+ * exit; without one, the channel's hang-up (the helper's end closed) does.
+ */
+static int
+priv_foreign_exited(const struct ovp_priv *p)
+{
+    struct pollfd pfd;
+    if (p->pidfd >= 0)
+    {
+        pfd = (struct pollfd){.fd = p->pidfd, .events = POLLIN};
+        return poll(&pfd, 1, 0) > 0 && (pfd.revents & (POLLIN | POLLHUP | POLLERR));
+    }
+    pfd = (struct pollfd){.fd = p->fd, .events = 0};
+    return poll(&pfd, 1, 0) > 0 && (pfd.revents & (POLLHUP | POLLERR | POLLNVAL));
+}
+
 int
 ovp_priv_alive(struct ovp_priv *p)
 {
@@ -849,7 +869,7 @@ ovp_priv_alive(struct ovp_priv *p)
     siginfo_t si;
     memset(&si, 0, sizeof(si));
     int r = waitid(P_PID, (id_t)p->pid, &si, WEXITED | WNOHANG | WNOWAIT);
-    if ((r == 0 && si.si_pid == p->pid) || (r < 0 && errno == ECHILD))
+    if ((r == 0 && si.si_pid == p->pid) || (r < 0 && errno == ECHILD && priv_foreign_exited(p)))
     {
         priv_mark_dead(p, "the helper exited");
         return 0;
@@ -885,9 +905,13 @@ priv_wait_exit(struct ovp_priv *p, int64_t deadline, int *status)
         {
             return 1;
         }
-        if (r < 0 && errno == ECHILD)
+        if (r < 0 && errno == ECHILD && (p->pidfd < 0 || priv_foreign_exited(p)))
         {
-            /* Reaped elsewhere (SIGCHLD ignored by the host): nothing left to wait for. */
+            /*
+             * Not our child (OpenVPN daemonized after open) or reaped elsewhere
+             * (SIGCHLD ignored): no status to collect. With a pidfd we still wait
+             * for the exit itself below, so that stop can kill a helper that hangs.
+             */
             *status = -1;
             return 1;
         }

@@ -6,6 +6,7 @@
 #include <poll.h>
 #include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -16,6 +17,75 @@
 #include "util.h"
 
 #define LINE_MAX_BYTES 1024
+
+/*
+ * 1 when someone other than root and us may change ST's file: owned by another
+ * user, writable by others, or by a group other than root's. A directory with
+ * the sticky bit (like /tmp) only lets owners replace their own entries.
+ */
+static int
+foreign_writable(const struct stat *st)
+{
+    if (st->st_uid != 0 && st->st_uid != geteuid())
+    {
+        return 1;
+    }
+    if (S_ISDIR(st->st_mode) && (st->st_mode & S_ISVTX))
+    {
+        return 0;
+    }
+    return (st->st_mode & S_IWOTH) || ((st->st_mode & S_IWGRP) && st->st_gid != 0);
+}
+
+/*
+ * Why: the command runs as root, while OpenVPN runs as an unprivileged user after
+ * open. If that user (or anyone but root) can rewrite the command, or replace it
+ * through a directory on its path, a compromised OpenVPN becomes root at the next
+ * DOWN. The path is resolved first, so a symlink is judged by what it reaches.
+ */
+static int
+check_owner_chain(const char *path, char *err, size_t errlen)
+{
+    char *real = realpath(path, NULL);
+    struct stat st;
+    int ret = -1;
+    int is_file = 1;
+
+    if (!real)
+    {
+        snprintf(err, errlen, "%s: %s", path, strerror(errno));
+        return -1;
+    }
+    for (;;)
+    {
+        if (stat(real, &st) < 0)
+        {
+            snprintf(err, errlen, "%s: %s", real, strerror(errno));
+            goto cleanup;
+        }
+        if (foreign_writable(&st))
+        {
+            snprintf(err, errlen,
+                     "%s: %s%s can be changed by a user other than root (owner uid %u, mode "
+                     "%04o); refusing to run it as root",
+                     path, is_file ? "the file " : "its directory ", real, (unsigned)st.st_uid,
+                     (unsigned)(st.st_mode & 07777));
+            goto cleanup;
+        }
+        if (strcmp(real, "/") == 0)
+        {
+            break;
+        }
+        char *slash = strrchr(real, '/');
+        slash[slash == real ? 1 : 0] = '\0'; /* up one level; "/x" becomes "/" */
+        is_file = 0;
+    }
+    ret = 0;
+
+cleanup:
+    free(real);
+    return ret;
+}
 
 int
 dr_check_command(const char *path, char *err, size_t errlen)
@@ -42,7 +112,7 @@ dr_check_command(const char *path, char *err, size_t errlen)
         snprintf(err, errlen, "%s: not executable (%s)", path, strerror(errno));
         return -1;
     }
-    return 0;
+    return check_owner_chain(path, err, errlen);
 }
 
 /* In the child: from here on only async-signal-safe calls until execve. */

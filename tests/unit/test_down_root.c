@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -256,6 +257,71 @@ check_command__refuses_missing_relative_and_non_executable(void **state)
     }
 }
 
+/* Writes an executable script at PATH with MODE. */
+static void
+make_cmd(const char *path, mode_t mode)
+{
+    FILE *f = fopen(path, "w");
+    assert_non_null(f);
+    fputs("#!/bin/sh\nexit 0\n", f);
+    fclose(f);
+    assert_int_equal(chmod(path, mode), 0);
+}
+
+static void
+check_command__refuses_what_others_can_change(void **state)
+{
+    (void)state;
+    char dir[] = "/tmp/ovp-dr-own-XXXXXX", cmd[64], sub[64], subcmd[96], link[64];
+    char err[512];
+    assert_non_null(mkdtemp(dir));
+    assert_int_equal(chmod(dir, 0755), 0);
+    snprintf(cmd, sizeof(cmd), "%s/down.sh", dir);
+    snprintf(sub, sizeof(sub), "%s/open", dir);
+    snprintf(subcmd, sizeof(subcmd), "%s/down.sh", sub);
+    snprintf(link, sizeof(link), "%s/link.sh", dir);
+
+    make_cmd(cmd, 0755);
+    assert_int_equal(dr_check_command(cmd, err, sizeof(err)), 0);
+
+    /* anyone may rewrite it: a compromised unprivileged OpenVPN would become root */
+    assert_int_equal(chmod(cmd, 0757), 0);
+    assert_int_equal(dr_check_command(cmd, err, sizeof(err)), -1);
+    assert_non_null(strstr(err, "can be changed by a user other than root"));
+    assert_non_null(strstr(err, "the file"));
+
+    /* a symlink is judged by the file it reaches */
+    assert_int_equal(symlink(cmd, link), 0);
+    assert_int_equal(dr_check_command(link, err, sizeof(err)), -1);
+    assert_non_null(strstr(err, "can be changed"));
+    assert_int_equal(chmod(cmd, 0755), 0);
+    assert_int_equal(dr_check_command(link, err, sizeof(err)), 0);
+
+    /* a directory anyone may write lets them replace the file */
+    assert_int_equal(mkdir(sub, 0777), 0);
+    assert_int_equal(chmod(sub, 0777), 0);
+    make_cmd(subcmd, 0755);
+    assert_int_equal(dr_check_command(subcmd, err, sizeof(err)), -1);
+    assert_non_null(strstr(err, "its directory"));
+    /* ... unless it is sticky, like /tmp */
+    assert_int_equal(chmod(sub, 01777), 0);
+    assert_int_equal(dr_check_command(subcmd, err, sizeof(err)), 0);
+
+    /* a file owned by another user (only root can set this up) */
+    if (geteuid() == 0)
+    {
+        assert_int_equal(chown(cmd, 65534, 0), 0);
+        assert_int_equal(dr_check_command(cmd, err, sizeof(err)), -1);
+        assert_non_null(strstr(err, "owner uid 65534"));
+    }
+
+    unlink(subcmd);
+    rmdir(sub);
+    unlink(link);
+    unlink(cmd);
+    rmdir(dir);
+}
+
 int
 main(void)
 {
@@ -271,6 +337,7 @@ main(void)
         cmocka_unit_test(run__timeout_kills_group_members_that_ignore_sigterm),
         cmocka_unit_test(run__missing_program_reports_exec_errno),
         cmocka_unit_test(check_command__refuses_missing_relative_and_non_executable),
+        cmocka_unit_test(check_command__refuses_what_others_can_change),
     };
     return cmocka_run_group_tests_name("down_root", tests, NULL, NULL);
 }

@@ -766,6 +766,88 @@ alive__notices_exit_without_recv(void **state)
     assert_reaped(pid);
 }
 
+/*
+ * OpenVPN opens plugins before --daemon forks: from then on the helper is not a
+ * child of the process that talks to it (waitpid says ECHILD). A forked child of
+ * the test plays the daemonized OpenVPN; it reports through its exit code.
+ */
+static int
+daemon_sees_helper_alive_then_dead(struct ovp_priv *p)
+{
+    struct ovp_priv_frame f;
+    if (ovp_priv_alive(p) != 1)
+    {
+        return 1; /* a live helper taken for dead: DOWN would fail */
+    }
+    if (ovp_priv_call(p, T_ECHO, 7, "abc", 3, &f, WAIT_MS) != 1 || f.id != 7)
+    {
+        return 2;
+    }
+    if (ovp_priv_alive(p) != 1)
+    {
+        return 3;
+    }
+    kill(ovp_priv_pid(p), SIGKILL);
+    for (int waited = 0; waited < WAIT_MS; waited += 10)
+    {
+        if (ovp_priv_alive(p) == 0)
+        {
+            return 0;
+        }
+        usleep(10000);
+    }
+    return 4; /* a dead helper taken for alive */
+}
+
+static void
+alive__true_after_daemonizing_until_the_helper_dies(void **state)
+{
+    struct fixture *fx = *state;
+    struct ovp_priv *p = start(fx, 0);
+    pid_t pid = ovp_priv_pid(p);
+    pid_t d = fork();
+    assert_true(d >= 0);
+    if (d == 0)
+    {
+        _exit(daemon_sees_helper_alive_then_dead(p));
+    }
+    int st;
+    assert_int_equal(waitpid(d, &st, 0), d);
+    assert_true(WIFEXITED(st));
+    assert_int_equal(WEXITSTATUS(st), 0);
+    st = ovp_priv_stop(p, WAIT_MS);
+    assert_true(WIFSIGNALED(st));
+    assert_reaped(pid);
+}
+
+static void
+stop__after_daemonizing_kills_a_hung_helper(void **state)
+{
+    struct fixture *fx = *state;
+    struct ovp_priv *p = start(fx, 0);
+    pid_t pid = ovp_priv_pid(p);
+    pid_t d = fork();
+    assert_true(d >= 0);
+    if (d == 0)
+    {
+        /* the helper sleeps 10 s without reading: stop must not just walk away */
+        if (ovp_priv_send(p, T_SLEEP, 1, NULL, 0) < 0)
+        {
+            _exit(1);
+        }
+        ovp_priv_stop(p, 200);
+        _exit(0);
+    }
+    int st;
+    assert_int_equal(waitpid(d, &st, 0), d);
+    assert_true(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+    assert_true(exited_within(pid, 2000));
+    st = ovp_priv_stop(p, WAIT_MS);
+    assert_true(WIFSIGNALED(st));
+    assert_int_equal(WTERMSIG(st), SIGKILL);
+    assert_reaped(pid);
+}
+
 static void
 stop__sends_exit_and_fini_runs(void **state)
 {
@@ -1245,6 +1327,10 @@ main(void)
         cmocka_unit_test_setup_teardown(helper__sigkill_seen_as_dead_and_reaped, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(alive__notices_exit_without_recv, setup, teardown),
+        cmocka_unit_test_setup_teardown(alive__true_after_daemonizing_until_the_helper_dies,
+                                        setup, teardown),
+        cmocka_unit_test_setup_teardown(stop__after_daemonizing_kills_a_hung_helper, setup,
+                                        teardown),
         cmocka_unit_test_setup_teardown(stop__sends_exit_and_fini_runs, setup, teardown),
         cmocka_unit_test_setup_teardown(stop__busy_helper_killed_after_timeout, setup,
                                         teardown),
