@@ -94,3 +94,21 @@ e2e_stop server
 grep -q "uid=65534 signal=sigterm script_type=down" "$E2E_DIR/out/down.out" \
     || e2e_fail "after the reopen DOWN should run as nobody: $(cat "$E2E_DIR/out/down.out" 2>&1)"
 e2e_log "ok: SIGHUP: root DOWN before the reopen, a clear warning after it"
+
+# 6. With `daemon` OpenVPN forks after loading the plugin: its root helper is then no
+#    longer OpenVPN's child, and must still be found alive and used at DOWN.
+mkscript down
+rm -f "$E2E_DIR"/out/*.out
+e2e_server_conf "daemon ovp-e2e
+log $E2E_DIR/daemon.log
+plugin $PLUGIN $E2E_DIR/down.sh"
+ip netns exec "$E2E_SRV" ${E2E_SERVER_WRAP:-} openvpn --config "$E2E_DIR/server.conf" \
+    --writepid "$E2E_DIR/run/server.pid" || e2e_fail "daemon start failed"
+e2e_wait_log daemon.log "Initialization Sequence Completed" 20 \
+    || e2e_fail "the daemonized server did not start"
+e2e_stop server
+e2e_wait_log daemon.log "DOWN: .*down.sh succeeded" 10 \
+    || e2e_fail "after daemonizing DOWN did not run: $(grep ovp-down-root "$E2E_DIR/daemon.log" | tail -3)"
+grep -q "uid=0 signal=sigterm script_type=down" "$E2E_DIR/out/down.out" \
+    || e2e_fail "the daemonized DOWN did not run as root"
+e2e_log "ok: with daemon the helper still runs DOWN as root"
