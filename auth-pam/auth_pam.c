@@ -1172,10 +1172,11 @@ ap_auth(struct ap_state *st, const struct ovp_event *ev)
     /*
      * OpenVPN checked the token's HMAC and lifetime itself before calling us
      * (auth-gen-token ... external-auth); PAM would only see the token as a
-     * password it cannot verify.
+     * password it cannot verify. Only "Authenticated": AuthenticatedEmptyUser is
+     * OpenVPN's workaround for clients that drop the username, and openvpn-plugin.h
+     * advises treating it as invalid, so it goes to PAM (and fails there).
      */
-    if (st->conf.token_skip && state &&
-        (strcmp(state, "Authenticated") == 0 || strcmp(state, "AuthenticatedEmptyUser") == 0))
+    if (st->conf.token_skip && state && strcmp(state, "Authenticated") == 0)
     {
         ovp_logf_client(st->log, &ev->who, PLOG_NOTE,
                         "auth-gen-token session is valid (%s): accepted without PAM "

@@ -189,6 +189,46 @@ ap_expand(const struct ap_prompt *p, const struct ap_creds *c)
     return out;
 }
 
+int
+ap_prompt_names_user(const struct ap_prompt *p)
+{
+    if (!p)
+    {
+        return 0;
+    }
+    for (size_t i = 0; i < p->n_parts; i++)
+    {
+        if (p->parts[i].kind == AP_PASSWORD || p->parts[i].kind == AP_OTP)
+        {
+            return 0;
+        }
+    }
+    return 1;
+}
+
+int
+ap_user_vouched(const char *pam_user, const char *username, int user_given,
+                const char *const *named, size_t n)
+{
+    if (!pam_user)
+    {
+        /* Given at pam_start, the user can only be gone because a module removed it. */
+        return !user_given;
+    }
+    if (username && strcmp(pam_user, username) == 0)
+    {
+        return 1;
+    }
+    for (size_t i = 0; named && i < n; i++)
+    {
+        if (named[i] && strcmp(pam_user, named[i]) == 0)
+        {
+            return 1;
+        }
+    }
+    return 0;
+}
+
 void
 ap_describe(const struct ap_prompt *p, char *buf, size_t len)
 {

@@ -188,6 +188,26 @@ char *ap_expand(const struct ap_prompt *p, const struct ap_creds *c);
  */
 void ap_describe(const struct ap_prompt *p, char *buf, size_t len);
 
+/*
+ * 1 when P's value may name the user PAM authenticates: it holds no PASSWORD
+ * and no OTP, so the client cannot choose it through a secret (USERNAME,
+ * COMMONNAME and literal text are fine). 0 otherwise, or for NULL.
+ */
+int ap_prompt_names_user(const struct ap_prompt *p);
+
+/*
+ * Decides whether PAM_USER (the user PAM authenticated and checked; NULL when
+ * no module set it) may stand for USERNAME, the name the client sent and
+ * OpenVPN goes on using. USER_GIVEN: PAM got USERNAME at pam_start (no prompt
+ * mapping). NAMED (N of them) are the answers this transaction gave from
+ * mappings that ap_prompt_names_user accepts. Returns 1 when PAM_USER is
+ * USERNAME or one of NAMED, or is NULL after a mapping-mode start (a stack that
+ * identifies nobody); 0 otherwise: a module changed the user, or a login
+ * question was answered with a secret or the challenge response.
+ */
+int ap_user_vouched(const char *pam_user, const char *username, int user_given,
+                    const char *const *named, size_t n);
+
 /* Outcomes of ap_scrv1_split. */
 enum ap_scrv1
 {

@@ -74,6 +74,8 @@ struct ap_child
 
 /* Extra time a child gets past the timeout before SIGKILL. */
 #define AP_KILL_GRACE_MS 500
+/* Answers kept per transaction to check PAM_USER against (more are not kept). */
+#define AP_NAMED_MAX 8
 /* Child exit codes. */
 #define AP_CHILD_REPLIED 0
 #define AP_CHILD_NOREPLY 1
@@ -149,8 +151,11 @@ struct conv_ctx
     int cr_used;              /* the challenge question was asked */
     int waiting_sent;         /* AP_REP_WAITING went out */
     enum cr_fail cr_fail;
-    char unanswered[128]; /* the first prompt no mapping answered */
-    char acct_msg[160];   /* what a module told the user during pam_acct_mgmt */
+    char unanswered[128];      /* the first prompt no mapping answered */
+    char empty[128];           /* the first echo-off prompt whose answer was empty */
+    char acct_msg[160];        /* what a module told the user during pam_acct_mgmt */
+    char *named[AP_NAMED_MAX]; /* answers that may name the user (ap_prompt_names_user) */
+    size_t n_named;
 };
 
 /* Copies a module's text for a log line or a reason: no control bytes, cut. */
@@ -330,6 +335,15 @@ conv(int n, const struct pam_message **msgs, struct pam_response **resp, void *a
                     case AP_SRC_PAIR:
                         p = &cx->h->args->prompts[k];
                         r[i].resp = ap_expand(p, &cx->creds);
+                        /* Remembered: PAM may take this answer as the user (user_ok). */
+                        if (r[i].resp && ap_prompt_names_user(p) && cx->n_named < AP_NAMED_MAX)
+                        {
+                            cx->named[cx->n_named] = strdup(r[i].resp);
+                            if (cx->named[cx->n_named])
+                            {
+                                cx->n_named++;
+                            }
+                        }
                         break;
                     case AP_SRC_PASSWORD:
                         cx->passwords_given++;
@@ -343,6 +357,20 @@ conv(int n, const struct pam_message **msgs, struct pam_response **resp, void *a
                         break;
                     default:
                         break;
+                }
+                /*
+                 * Why: some modules take an empty secret as proof (an LDAP
+                 * simple bind with no password is anonymous and succeeds), and
+                 * PAM_DISALLOW_NULL_AUTHTOK binds only modules that honour it.
+                 */
+                if (r[i].resp && !r[i].resp[0] && m->msg_style == PAM_PROMPT_ECHO_OFF)
+                {
+                    if (!cx->empty[0])
+                    {
+                        snprintf(cx->empty, sizeof(cx->empty), "%s", shown);
+                    }
+                    ret = PAM_CONV_ERR;
+                    break;
                 }
                 if (!r[i].resp && (src == AP_SRC_NONE || cx->cr_fail != CR_NONE))
                 {
@@ -479,6 +507,40 @@ challenge_failed(const struct conv_ctx *cx, struct ap_wire_rep *rep)
     }
 }
 
+/*
+ * Why: OpenVPN goes on with the username the client sent (client-connect, CCD
+ * files, auth-gen-token, logs), so the user PAM authenticated must be that one,
+ * or one the operator's mapping derived from it. A module may change PAM_USER
+ * (a mapper, a canonicaliser), and a login question answered with the password,
+ * the OTP or the challenge response would let a client authenticate as one user
+ * and connect as another. Returns 1 when PAM_USER is vouched for; otherwise
+ * fills REP with a denial (generic reason: the client learns nothing).
+ */
+static int
+user_ok(const struct conv_ctx *cx, pam_handle_t *pamh, const char *step,
+        struct ap_wire_rep *rep)
+{
+    const void *item = NULL;
+    char shown[128];
+
+    if (pam_get_item(pamh, PAM_USER, &item) != PAM_SUCCESS)
+    {
+        item = NULL;
+    }
+    if (ap_user_vouched(item, cx->req->username, cx->h->args->n_prompts == 0,
+                        (const char *const *)cx->named, cx->n_named))
+    {
+        return 1;
+    }
+    copy_clean(shown, sizeof(shown), item ? (const char *)item : "(none)");
+    rep->verdict = OVP_DENY;
+    snprintf(rep->detail, sizeof(rep->detail),
+             "user \"%s\": after %s PAM's user is \"%s\", which is neither the client's "
+             "username nor a name a prompt mapping gave from it: refused",
+             cx->req->username, step, shown);
+    return 0;
+}
+
 /* Runs one transaction and fills REP. Runs in the child, as root. */
 static void
 run_pam(const struct ap_helper *h, struct ovp_priv_chan *chan, const struct ap_wire_req *req,
@@ -539,8 +601,16 @@ run_pam(const struct ap_helper *h, struct ovp_priv_chan *chan, const struct ap_w
     if (status != PAM_SUCCESS)
     {
         /* An unanswered question is a mapping the user cannot fix by retrying. */
-        rep->verdict = is_service_fault(status) && !cx.unanswered[0] ? OVP_TEMP : OVP_DENY;
-        if (cx.unanswered[0])
+        rep->verdict =
+            is_service_fault(status) && !cx.unanswered[0] && !cx.empty[0] ? OVP_TEMP : OVP_DENY;
+        if (cx.empty[0])
+        {
+            snprintf(rep->detail, sizeof(rep->detail),
+                     "user \"%s\": PAM asked \"%s\" (echo off) and the answer is empty: "
+                     "refused",
+                     req->username, cx.empty);
+        }
+        else if (cx.unanswered[0])
         {
             snprintf(rep->detail, sizeof(rep->detail),
                      "user \"%s\": PAM asked \"%s\", which no prompt mapping on the plugin "
@@ -553,6 +623,11 @@ run_pam(const struct ap_helper *h, struct ovp_priv_chan *chan, const struct ap_w
                      req->username, pam_strerror(pamh, status));
         }
         /* Why generic: before the password is proven, say nothing about the account. */
+        goto end;
+    }
+    if (!user_ok(&cx, pamh, "pam_authenticate", rep))
+    {
+        status = PAM_PERM_DENIED;
         goto end;
     }
     cx.in_acct = 1;
@@ -580,12 +655,21 @@ run_pam(const struct ap_helper *h, struct ovp_priv_chan *chan, const struct ap_w
         }
         goto end;
     }
+    if (!user_ok(&cx, pamh, "pam_acct_mgmt", rep))
+    {
+        status = PAM_PERM_DENIED;
+        goto end;
+    }
     rep->verdict = OVP_ALLOW;
     snprintf(rep->detail, sizeof(rep->detail), "user \"%s\": PAM accepted", req->username);
 
 end:
     pam_end(pamh, status);
 out:
+    for (size_t i = 0; i < cx.n_named; i++)
+    {
+        free(cx.named[i]);
+    }
     rep->pam_status = status;
 }
 
@@ -668,6 +752,21 @@ ap_helper_init(struct ovp_priv_chan *chan, void *ctx)
 
     h->self = getpid();
     h->n_children = 0;
+    /*
+     * Why: the helper's children hold passwords, OTPs and challenge responses
+     * while PAM runs, and a module that crashes would leave them in a core file
+     * (or in systemd-coredump's store). Not dumpable also keeps unprivileged
+     * processes from ptrace or /proc/PID/mem. Inherited by every child; an exec
+     * (unix_chkpwd) starts afresh.
+     */
+    {
+        struct rlimit no_core = {0, 0};
+        if (prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) < 0 || setrlimit(RLIMIT_CORE, &no_core) < 0)
+        {
+            ovp_priv_log(chan, PLOG_ERR | PLOG_ERRNO, "cannot turn core dumps off");
+            return -1;
+        }
+    }
     h->children = calloc(h->max_children, sizeof(*h->children));
     if (!h->children || pipe2(h->sigpipe, O_CLOEXEC | O_NONBLOCK) < 0)
     {

@@ -1036,6 +1036,54 @@ wire_cr__bad_frames_are_refused(void **state)
     assert_int_equal(ap_wire_cr_decode(buf, (size_t)n, &status, &resp, &len), -1);
 }
 
+/* ------------------------------------------------------- PAM_USER check */
+
+static void
+names_user__only_values_without_secrets(void **state)
+{
+    const char *words[] = {"svc",  "login",       "USERNAME@example.org",
+                           "cn",   "COMMONNAME",  "domain",
+                           "CORP", "password",    "PASSWORD",
+                           "code", "PASSWORDOTP", "who",
+                           "xOTPx"};
+    struct ap_args a;
+    char err[256];
+    (void)state;
+
+    assert_int_equal(parse(&a, words, 13, err, sizeof(err)), 0);
+    assert_int_equal(ap_prompt_names_user(&a.prompts[0]), 1);
+    assert_int_equal(ap_prompt_names_user(&a.prompts[1]), 1);
+    assert_int_equal(ap_prompt_names_user(&a.prompts[2]), 1);
+    assert_int_equal(ap_prompt_names_user(&a.prompts[3]), 0);
+    assert_int_equal(ap_prompt_names_user(&a.prompts[4]), 0);
+    assert_int_equal(ap_prompt_names_user(&a.prompts[5]), 0);
+    assert_int_equal(ap_prompt_names_user(NULL), 0);
+    ap_args_free(&a);
+}
+
+static void
+user_vouched__pam_user_must_be_the_clients_or_a_mapped_name(void **state)
+{
+    const char *const named[] = {"alice@example.org", "CORP"};
+    (void)state;
+
+    /* no mapping: PAM got the username at pam_start */
+    assert_int_equal(ap_user_vouched("alice", "alice", 1, NULL, 0), 1);
+    assert_int_equal(ap_user_vouched("root", "alice", 1, NULL, 0), 0);
+    assert_int_equal(ap_user_vouched("Alice", "alice", 1, NULL, 0), 0);
+    assert_int_equal(ap_user_vouched("alice ", "alice", 1, NULL, 0), 0);
+    /* a module removed the user it was given */
+    assert_int_equal(ap_user_vouched(NULL, "alice", 1, NULL, 0), 0);
+    /* mapping: a name the operator's mapping made is fine, any other is not */
+    assert_int_equal(ap_user_vouched("alice@example.org", "alice", 0, named, 2), 1);
+    assert_int_equal(ap_user_vouched("CORP", "alice", 0, named, 2), 1);
+    assert_int_equal(ap_user_vouched("alice", "alice", 0, named, 2), 1);
+    assert_int_equal(ap_user_vouched("mallory", "alice", 0, named, 2), 0);
+    assert_int_equal(ap_user_vouched("mallory", "alice", 0, named, 0), 0);
+    /* a stack that identifies nobody (only a shared secret) */
+    assert_int_equal(ap_user_vouched(NULL, "alice", 0, named, 2), 1);
+}
+
 int
 main(void)
 {
@@ -1087,6 +1135,8 @@ main(void)
         cmocka_unit_test(cr_decode__longest_response_fits_one_more_does_not),
         cmocka_unit_test(wire_cr__round_trip),
         cmocka_unit_test(wire_cr__bad_frames_are_refused),
+        cmocka_unit_test(names_user__only_values_without_secrets),
+        cmocka_unit_test(user_vouched__pam_user_must_be_the_clients_or_a_mapped_name),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

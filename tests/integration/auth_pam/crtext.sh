@@ -204,6 +204,22 @@ ms=$(sed -n 's/^close_ms=//p' "$WORK/out")
 grep -q 'helper_after_close=gone' "$WORK/out" || fail "the helper outlived close"
 cp "$LOG" "$WORK/close.out"
 
+# 5. The user PAM authenticated must be the one who asked: with a pair for the
+#    password only, the login question is the one nothing else answers, so the
+#    challenge response answers it. Mallory, sending alice's name with his own
+#    password and "mallory" as the response, must not become alice.
+printf 'mallory\tMallory-Secret-5\n' > "$WORK/accept5"
+service crt5 "auth required $OVT askon=Login: ask=Password: accept=$WORK/accept5" \
+    "account required $OVT"
+cat > "$WORK/impersonate.story" <<EOF
+client i user=alice pass=Mallory-Secret-5 iv=IV_SSO=crtext
+expect i pending
+crresponse i $(b64 mallory)
+expect i fail "authentication failed"
+EOF
+story impersonate workers=1 crtext=Name crt5 password PASSWORD
+in_log impersonate "PAM's user is \"mallory\""
+
 : > "$WORK/none"
 bad() {
     want=$1; shift
@@ -220,7 +236,7 @@ bad 'crtext_timeout' crtext=x crtext_timeout=2h crt
 # The responses, passwords and their base64 never reach a log line, at verb 11.
 for f in "$WORK"/*.out; do
     no_secrets "$f" "$PW" "$CODE" "$WRONG" "$(b64 $CODE)" "$(b64 $WRONG)" \
-        "$(b64 $PW)" Carol-Secret-3 Slow-Secret-4
+        "$(b64 $PW)" Carol-Secret-3 Slow-Secret-4 Mallory-Secret-5
 done
 
 finish

@@ -49,4 +49,41 @@ ms=$(sed -n 's/^close_ms=//p' "$WORK/out")
 grep -q 'helper_after_close=gone' "$WORK/out" || fail "the helper outlived close"
 no_secrets "$LOG" Slow-Secret-3
 
+# 4. The user PAM authenticated must be the one who asked. A module that changes
+#    PAM_USER (in auth or in account) must not let one user's password open
+#    another's session (crtext.sh: a login question answered by a secret).
+printf 'mallory\tMallory-Secret-4\n' > "$WORK/accept4"
+service remap "auth required $OVPTEST setuser=root accept=$WORK/accept4" "account required $OVPTEST"
+service acctmap "auth required $OVPTEST accept=$WORK/accept4" \
+    "account required $OVPTEST acctuser=root"
+tabs name=remapped username=mallory password=Mallory-Secret-4 expect=deny > "$WORK/c4"
+for svc in remap acctmap; do
+    LOG="$WORK/c4-$svc.log"
+    run_driver "$LOG" "$WORK/c4" -- workers=1 $svc
+    expect_ok "PAM_USER changed by a module ($svc) is refused"
+    grep -q "PAM's user is \"root\"" "$LOG" || fail "the user change is not logged ($svc)"
+done
+no_secrets "$LOG" Mallory-Secret-4
+
+# 5. An empty secret never reaches PAM: a module that takes it as proof (as an
+#    LDAP anonymous bind does) ignores PAM_DISALLOW_NULL_AUTHTOK, so we refuse first.
+printf 'bob\t\nbob\tBob-Secret-6\n' > "$WORK/accept6"
+service nullok "auth required $OVPTEST accept=$WORK/accept6" "account required $OVPTEST"
+{
+    tabs name=empty username=bob password= expect=deny
+    tabs name=scrv1-empty username=bob "password=SCRV1::" expect=deny
+    tabs name=right username=bob password=Bob-Secret-6 expect=allow
+} > "$WORK/c7"
+LOG="$WORK/c7.log"
+run_driver "$LOG" "$WORK/c7" -- workers=1 nullok
+expect_ok "an empty password is refused before PAM sees it"
+grep -q "the answer is empty" "$LOG" || fail "the empty answer is not logged"
+
+# 6. Secrets stay out of core dumps: the PAM process is not dumpable, no core limit.
+service nodump "auth required $OVPTEST nodump accept=$WORK/accept4" "account required $OVPTEST"
+tabs name=nodump username=mallory password=Mallory-Secret-4 expect=allow > "$WORK/c6"
+LOG="$WORK/c6.log"
+run_driver "$LOG" "$WORK/c6" -- workers=1 nodump
+expect_ok "the PAM process holding the password cannot dump core"
+
 finish

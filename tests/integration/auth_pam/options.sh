@@ -6,12 +6,13 @@ printf 'alice:Tok-Secret-1:tok\n' > "$WORK/passdb"
 service tok "auth required $MATRIX passdb=$WORK/passdb" "account required $MATRIX passdb=$WORK/passdb"
 
 # 1. token_skip=yes: a valid auth-gen-token session is accepted without PAM (the
-#    "password" is then the token, which PAM could not check); other states go to PAM.
+#    "password" is then the token, which PAM could not check); other states go to PAM,
+#    AuthenticatedEmptyUser included (openvpn-plugin.h: treat it as invalid).
 {
     tabs name=token-valid username=alice password=token-not-a-password \
         session_state=Authenticated expect=allow max_ms=20
-    tabs name=token-valid-empty-user username=alice password=token-not-a-password \
-        session_state=AuthenticatedEmptyUser expect=allow max_ms=20
+    tabs name=token-valid-empty-user username= password=token-not-a-password \
+        session_state=AuthenticatedEmptyUser expect=deny
     tabs name=token-invalid username=alice password=token-not-a-password \
         session_state=Invalid expect=deny
     tabs name=initial username=alice password=Tok-Secret-1 session_state=Initial expect=allow

@@ -3,6 +3,8 @@
 
 #include <signal.h>
 #include <stdio.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -23,6 +25,11 @@
  *   acct=expired|newtok|perm|unavail   what pam_acct_mgmt returns (default success)
  *   acctmsg=TEXT           a PAM_ERROR_MSG sent before acct fails
  *   unavailfor=PREFIX      pam_authenticate returns PAM_AUTHINFO_UNAVAIL for such users
+ *   setuser=NAME           on success, set PAM_USER to NAME (a module that maps users)
+ *   acctuser=NAME          pam_acct_mgmt sets PAM_USER to NAME and succeeds
+ *   nodump                 fail unless this process is not dumpable and has no core limit
+ * On success the first answer becomes PAM_USER when the first question is echo-on
+ * (as a login question would), unless setuser= says otherwise.
  * Test code only: it reads its answers from files and keeps nothing secret.
  */
 
@@ -44,6 +51,9 @@ struct opts
     const char *unavailfor;
     const char *acct;
     const char *acctmsg;
+    const char *setuser;
+    const char *acctuser;
+    int nodump;
 };
 
 static void
@@ -97,6 +107,18 @@ parse(int argc, const char **argv, struct opts *o)
         else if (strncmp(a, "acctmsg=", 8) == 0)
         {
             o->acctmsg = a + 8;
+        }
+        else if (strncmp(a, "setuser=", 8) == 0)
+        {
+            o->setuser = a + 8;
+        }
+        else if (strncmp(a, "acctuser=", 9) == 0)
+        {
+            o->acctuser = a + 9;
+        }
+        else if (strcmp(a, "nodump") == 0)
+        {
+            o->nodump = 1;
         }
     }
 }
@@ -260,7 +282,20 @@ pam_sm_authenticate(pam_handle_t *pamh, int flags, int argc, const char **argv)
         strcat(joined, answers[i]);
     }
     rc = joined && o.accept && accepted(o.accept, joined) ? PAM_SUCCESS : PAM_AUTH_ERR;
-    if (rc == PAM_SUCCESS && n > 0 && o.n_ask > 0)
+    if (rc == PAM_SUCCESS && o.nodump)
+    {
+        struct rlimit rl;
+        if (prctl(PR_GET_DUMPABLE, 0, 0, 0, 0) != 0 || getrlimit(RLIMIT_CORE, &rl) != 0 ||
+            rl.rlim_cur != 0)
+        {
+            rc = PAM_AUTH_ERR;
+        }
+    }
+    if (rc == PAM_SUCCESS && o.setuser)
+    {
+        pam_set_item(pamh, PAM_USER, o.setuser);
+    }
+    else if (rc == PAM_SUCCESS && n > 0 && o.n_ask > 0 && o.echo_on[0])
     {
         pam_set_item(pamh, PAM_USER, answers[0]);
     }
@@ -291,6 +326,10 @@ pam_sm_acct_mgmt(pam_handle_t *pamh, int flags, int argc, const char **argv)
     (void)flags;
 
     parse(argc, argv, &o);
+    if (o.acctuser)
+    {
+        pam_set_item(pamh, PAM_USER, o.acctuser);
+    }
     if (!o.acct)
     {
         return PAM_SUCCESS;
