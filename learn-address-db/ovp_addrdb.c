@@ -34,7 +34,7 @@ struct opts
     int utc;
     /* Checked before the database is opened, so usage errors come first. */
     struct addr addr;
-    int64_t at_ms, since_ms, until_ms;
+    int64_t at_ms, at_end_ms, since_ms, until_ms;
 };
 
 static void
@@ -70,6 +70,73 @@ width(const char *s)
     return n;
 }
 
+/*
+ * S for a terminal (malloc'd): every control character -- C0, DEL and C1,
+ * raw or UTF-8 encoded (U+0080..U+009F: a lone 0x9b or C2 9B is CSI to many
+ * terminals) -- and every byte that is not UTF-8 becomes '?', so that a
+ * certificate cannot send escape sequences to whoever reads the table.
+ */
+static char *
+terminal_safe(const char *s)
+{
+    char *out = strdup(s);
+    unsigned char *p = (unsigned char *)out;
+    while (p && *p)
+    {
+        size_t n = *p < 0x80                          ? 1
+                   : (*p & 0xe0) == 0xc0              ? 2
+                   : (*p & 0xf0) == 0xe0              ? 3
+                   : (*p & 0xf8) == 0xf0 && *p < 0xf5 ? 4
+                                                      : 0;
+        size_t ok = n;
+        for (size_t i = 1; i < n; i++)
+        {
+            if ((p[i] & 0xc0) != 0x80)
+            {
+                ok = 0;
+                break;
+            }
+        }
+        /* Overlong two-byte forms (C0, C1) and the C1 block U+0080..U+009F. */
+        if (ok == 2 && (p[0] < 0xc2 || (p[0] == 0xc2 && p[1] < 0xa0)))
+        {
+            memset(p, '?', 2);
+            p += 2;
+            continue;
+        }
+        if (ok == 0 || (n == 1 && (*p < 0x20 || *p == 0x7f)))
+        {
+            *p++ = '?';
+            continue;
+        }
+        p += n;
+    }
+    return out;
+}
+
+/*
+ * S for a CSV cell (malloc'd). A spreadsheet runs a cell that starts with
+ * '=', '+', '-', '@', a tab or a carriage return as a formula ("CSV
+ * injection"), so such a text value gets a leading apostrophe, the usual
+ * neutraliser; --json is the lossless format. Documented in ovp-addrdb(1).
+ */
+static char *
+csv_safe(const char *s)
+{
+    if (!strchr("=+-@\t\r", s[0]) || !s[0])
+    {
+        return strdup(s);
+    }
+    size_t n = strlen(s);
+    char *out = malloc(n + 2);
+    if (out)
+    {
+        out[0] = '\'';
+        memcpy(out + 1, s, n + 1);
+    }
+    return out;
+}
+
 /* Text of one cell for text and CSV output (malloc'd). */
 static char *
 cell_text(const struct qcol *col, const struct qval *v, int utc, int text_mode)
@@ -82,18 +149,7 @@ cell_text(const struct qcol *col, const struct qval *v, int utc, int text_mode)
     switch (col->type)
     {
         case Q_TEXT:
-        {
-            char *s = strdup(v->s);
-            /* A terminal must not receive control characters from a certificate. */
-            for (char *p = s; text_mode && p && *p; p++)
-            {
-                if ((unsigned char)*p < 0x20 || *p == 0x7f)
-                {
-                    *p = '?';
-                }
-            }
-            return s;
-        }
+            return text_mode ? terminal_safe(v->s) : csv_safe(v->s);
         case Q_INT:
             snprintf(buf, sizeof(buf), "%lld", v->i);
             return strdup(buf);
@@ -320,10 +376,16 @@ check_who(struct opts *o, const char *address)
     }
     if (o->at)
     {
-        return parse_time_opt("--at", o->at, &o->at_ms) < 0 ? EXIT_USAGE : EXIT_FOUND;
+        /* --at 14:03:07 means that whole second (times are stored in milliseconds). */
+        if (query_parse_time_span(o->at, &o->at_ms, &o->at_end_ms) < 0)
+        {
+            return parse_time_opt("--at", o->at, &o->at_ms) < 0 ? EXIT_USAGE : EXIT_FOUND;
+        }
+        return EXIT_FOUND;
     }
     clock_gettime(CLOCK_REALTIME, &ts);
     o->at_ms = (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+    o->at_end_ms = o->at_ms;
     return EXIT_FOUND;
 }
 
@@ -331,7 +393,7 @@ static int
 cmd_who(sqlite3 *db, const struct opts *o, struct qresult *r)
 {
     char err[512], when[64];
-    if (query_who(db, &o->addr, o->at_ms, r, err, sizeof(err)) < 0)
+    if (query_who_between(db, &o->addr, o->at_ms, o->at_end_ms, r, err, sizeof(err)) < 0)
     {
         fprintf(stderr, "ovp-addrdb: %s\n", err);
         return EXIT_DATABASE;
@@ -339,7 +401,8 @@ cmd_who(sqlite3 *db, const struct opts *o, struct qresult *r)
     if (r->nrows == 0 && o->fmt == FMT_TEXT)
     {
         query_format_time(o->at_ms, o->utc, when, sizeof(when));
-        fprintf(stderr, "ovp-addrdb: nobody held %s at %s\n", o->addr.text, when);
+        fprintf(stderr, "ovp-addrdb: nobody held %s at %s%s\n", o->addr.text, when,
+                o->at_end_ms > o->at_ms ? " (or during the span --at names)" : "");
     }
     return r->nrows ? EXIT_FOUND : EXIT_NONE;
 }

@@ -129,27 +129,87 @@ static const struct qcol who_cols[] = {
 };
 
 /*
- * For one (instance, key): the last event at or before ?3; when it made an
- * owner, the first later event that ended the holding (delete, reset, or a
- * different owner) gives "until".
+ * For one (instance, key): the last event at or before ?3 and every add or
+ * update in (?3, ?4]; each that made an owner is a row, and the first later
+ * event that ended that holding (delete, reset, or a different owner) gives
+ * "until".
  */
 static const char who_sql[] =
-    "WITH last AS (SELECT id, time_ms, op, common_name, session_id FROM address_event"
-    "  WHERE address = ?1 AND instance = ?2 AND time_ms <= ?3"
-    "  ORDER BY time_ms DESC, id DESC LIMIT 1)"
-    " SELECT ?2, ?1, last.common_name, s.username, s.real_ip, s.real_port, last.time_ms,"
+    "WITH ev AS (SELECT * FROM (SELECT id, time_ms, op, common_name, session_id"
+    "   FROM address_event WHERE address = ?1 AND instance = ?2 AND time_ms <= ?3"
+    "   ORDER BY time_ms DESC, id DESC LIMIT 1)"
+    "  UNION ALL SELECT id, time_ms, op, common_name, session_id FROM address_event"
+    "   WHERE address = ?1 AND instance = ?2 AND time_ms > ?3 AND time_ms <= ?4"
+    "   AND op IN ('add', 'update'))"
+    " SELECT ?2, ?1, ev.common_name, s.username, s.real_ip, s.real_port, ev.time_ms,"
     "  (SELECT e.time_ms FROM address_event e WHERE e.address = ?1 AND e.instance = ?2"
-    "    AND (e.time_ms > last.time_ms OR (e.time_ms = last.time_ms AND e.id > last.id))"
-    "    AND (e.op IN ('delete', 'reset') OR e.common_name IS NOT last.common_name"
-    "         OR e.session_id IS NOT last.session_id)"
+    "    AND (e.time_ms > ev.time_ms OR (e.time_ms = ev.time_ms AND e.id > ev.id))"
+    "    AND (e.op IN ('delete', 'reset') OR e.common_name IS NOT ev.common_name"
+    "         OR e.session_id IS NOT ev.session_id)"
     "    ORDER BY e.time_ms, e.id LIMIT 1),"
-    "  s.connect_ms, s.disconnect_ms, last.session_id"
-    " FROM last LEFT JOIN session s ON s.id = last.session_id"
-    " WHERE last.op IN ('add', 'update')";
+    "  s.connect_ms, s.disconnect_ms, ev.session_id"
+    " FROM ev LEFT JOIN session s ON s.id = ev.session_id"
+    " WHERE ev.op IN ('add', 'update') ORDER BY ev.time_ms, ev.id";
+
+/* Whether two cells hold the same value (both NULL, same text, or same number). */
+static int
+same_cell(const struct qval *a, const struct qval *b)
+{
+    if (a->null || b->null)
+    {
+        return a->null && b->null;
+    }
+    if (a->s || b->s)
+    {
+        return a->s && b->s && strcmp(a->s, b->s) == 0;
+    }
+    return a->i == b->i;
+}
+
+/*
+ * Rows [FIRST, nrows) are the holdings of one key in time order: drops each
+ * row that only continues the one before it (an update by the same owner).
+ */
+static void
+drop_continuations(struct qresult *r, size_t first)
+{
+    size_t nc = r->ncols, out = first;
+    for (size_t i = first; i < r->nrows; i++)
+    {
+        struct qval *row = &r->vals[i * nc];
+        if (out > first)
+        {
+            const struct qval *prev = &r->vals[(out - 1) * nc];
+            const struct qval *until = &prev[7], *since = &row[6];
+            if (same_cell(&prev[2], &row[2]) && same_cell(&prev[10], &row[10]) &&
+                (until->null || until->i > since->i))
+            {
+                for (size_t c = 0; c < nc; c++)
+                {
+                    free(row[c].s);
+                }
+                continue;
+            }
+        }
+        if (out != i)
+        {
+            memcpy(&r->vals[out * nc], row, nc * sizeof(*row));
+        }
+        out++;
+    }
+    r->nrows = out;
+}
 
 int
 query_who(sqlite3 *db, const struct addr *a, int64_t at_ms, struct qresult *out, char *err,
           size_t errlen)
+{
+    return query_who_between(db, a, at_ms, at_ms, out, err, errlen);
+}
+
+int
+query_who_between(sqlite3 *db, const struct addr *a, int64_t from_ms, int64_t to_ms,
+                  struct qresult *out, char *err, size_t errlen)
 {
     char keys[ADDR_COVER_MAX][ADDR_TEXT_MAX];
     sqlite3_stmt *inst = NULL, *st = NULL;
@@ -159,6 +219,10 @@ query_who(sqlite3 *db, const struct addr *a, int64_t at_ms, struct qresult *out,
     out->cols = who_cols;
     out->ncols = sizeof(who_cols) / sizeof(who_cols[0]);
     size_t nkeys = addr_covering(a, keys, ADDR_COVER_MAX);
+    if (to_ms < from_ms)
+    {
+        to_ms = from_ms;
+    }
 
     if (prepare(db, "SELECT name FROM instance ORDER BY name", &inst, err, errlen) < 0 ||
         prepare(db, who_sql, &st, err, errlen) < 0)
@@ -171,15 +235,18 @@ query_who(sqlite3 *db, const struct addr *a, int64_t at_ms, struct qresult *out,
         const unsigned char *name = sqlite3_column_text(inst, 0);
         for (size_t k = 0; k < nkeys; k++)
         {
+            size_t first = out->nrows;
             sqlite3_bind_text(st, 1, keys[k], -1, SQLITE_STATIC);
             sqlite3_bind_text(st, 2, (const char *)name, -1, SQLITE_TRANSIENT);
-            sqlite3_bind_int64(st, 3, at_ms);
+            sqlite3_bind_int64(st, 3, from_ms);
+            sqlite3_bind_int64(st, 4, to_ms);
             if (collect(db, st, out, err, errlen) < 0)
             {
                 rc = -1;
                 goto cleanup;
             }
             sqlite3_reset(st);
+            drop_continuations(out, first);
         }
     }
     if (rc != SQLITE_DONE)
@@ -344,7 +411,7 @@ days_in_month(int y, int m)
 }
 
 static int
-parse_unix(const char *s, int64_t *ms)
+parse_unix(const char *s, int64_t *ms, int64_t *span)
 {
     const char *p = s + (*s == '@');
     long long sec = 0;
@@ -363,12 +430,26 @@ parse_unix(const char *s, int64_t *ms)
         return -1;
     }
     *ms = (int64_t)sec * 1000 + frac;
+    *span = strchr(s, '.') ? 1 : 1000;
     return 0;
 }
 
 int
 query_parse_time(const char *s, int64_t *ms)
 {
+    int64_t from, to;
+    if (query_parse_time_span(s, &from, &to) < 0)
+    {
+        return -1;
+    }
+    *ms = from;
+    return 0;
+}
+
+int
+query_parse_time_span(const char *s, int64_t *from_ms, int64_t *to_ms)
+{
+    int64_t span = 0, ms = 0;
     struct tm tm;
     int y, mo, d, h = 0, mi = 0, sec = 0, frac = 0, zone = 0, off = 0;
     const char *p = s;
@@ -379,8 +460,16 @@ query_parse_time(const char *s, int64_t *ms)
     }
     if (*s == '@' || strspn(s, "0123456789.") == strlen(s))
     {
-        return parse_unix(s, ms);
+        if (parse_unix(s, &ms, &span) < 0)
+        {
+            return -1;
+        }
+        *from_ms = ms;
+        *to_ms = ms + span - 1;
+        return 0;
     }
+    /* The span is the unit of the last field given: a day, a minute, a second, or exact. */
+    int has_time = 0, has_sec = 0;
     if (digits(&p, 4, &y) < 0 || *p++ != '-' || digits(&p, 2, &mo) < 0 || *p++ != '-' ||
         digits(&p, 2, &d) < 0)
     {
@@ -397,10 +486,16 @@ query_parse_time(const char *s, int64_t *ms)
         {
             return -1;
         }
+        has_time = 1;
         if (*p == ':')
         {
             p++;
-            if (digits(&p, 2, &sec) < 0 || fraction_ms(&p, &frac) < 0)
+            if (digits(&p, 2, &sec) < 0)
+            {
+                return -1;
+            }
+            has_sec = *p == '.' || *p == ',' ? 2 : 1;
+            if (fraction_ms(&p, &frac) < 0)
             {
                 return -1;
             }
@@ -448,7 +543,8 @@ query_parse_time(const char *s, int64_t *ms)
     tm.tm_hour = h;
     tm.tm_min = mi;
     tm.tm_sec = sec;
-    time_t t;
+    struct tm next = tm;
+    time_t t, end;
     if (zone)
     {
         t = timegm(&tm) - off;
@@ -462,7 +558,29 @@ query_parse_time(const char *s, int64_t *ms)
     {
         return -1;
     }
-    *ms = (int64_t)t * 1000 + frac;
+    ms = (int64_t)t * 1000 + frac;
+    if (has_sec == 2)
+    {
+        span = 1;
+    }
+    else if (has_sec)
+    {
+        span = 1000;
+    }
+    else if (has_time)
+    {
+        span = 60000;
+    }
+    else
+    {
+        /* A local day is 23, 24 or 25 hours long: up to the next midnight. */
+        next.tm_mday++;
+        next.tm_isdst = -1;
+        end = mktime(&next);
+        span = end == (time_t)-1 || end <= t ? 86400000 : ((int64_t)end - t) * 1000;
+    }
+    *from_ms = ms;
+    *to_ms = ms + span - 1;
     return 0;
 }
 

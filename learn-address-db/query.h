@@ -54,6 +54,14 @@ const struct qval *query_cell(const struct qresult *r, size_t row, const char *n
 int query_who(sqlite3 *db, const struct addr *a, int64_t at_ms, struct qresult *out, char *err,
               size_t errlen);
 
+/*
+ * Who held A at any moment of [FROM_MS, TO_MS]: the owner at FROM_MS, as
+ * query_who, then everyone who took A over until TO_MS, in time order (an
+ * update by the same owner is not a new row). Same contract as query_who.
+ */
+int query_who_between(sqlite3 *db, const struct addr *a, int64_t from_ms, int64_t to_ms,
+                      struct qresult *out, char *err, size_t errlen);
+
 /* Sessions without a disconnect, with the addresses they hold; then held addresses
  * that belong to no open session. Same contract. */
 int query_current(sqlite3 *db, struct qresult *out, char *err, size_t errlen);
@@ -76,6 +84,14 @@ int query_history(sqlite3 *db, enum query_by by, const char *value, int64_t sinc
  * *MS in Unix milliseconds, or -1.
  */
 int query_parse_time(const char *s, int64_t *ms);
+
+/*
+ * As query_parse_time, also giving the span the text names, as the first and
+ * last millisecond in it: the whole day of a date, the minute of "14:03", the
+ * second of "14:03:07" or of Unix seconds, and one millisecond when a fraction
+ * is given ("14:03:07.000", "1715688180.0"). Returns 0 or -1.
+ */
+int query_parse_time_span(const char *s, int64_t *from_ms, int64_t *to_ms);
 
 /* Formats MS as local "2024-05-14 14:03:07", or with UTC as "2024-05-14T12:03:07Z"
  * (milliseconds shown when not zero). */

@@ -1305,7 +1305,12 @@ writer_main(void *arg)
                 close_deadline = now + s->close_ms;
             }
             int pending = s->nbatch > s->batch_off;
-            if (s->stop && now >= close_deadline && (pending || s->count || !s->started))
+            /*
+             * CloseTimeout bounds retrying a failing database only: a healthy one
+             * gets everything queued, however short the timeout (even 0).
+             */
+            if (s->stop && now >= close_deadline && atomic_load(&s->failing) &&
+                (pending || s->count || !s->started))
             {
                 break; /* give up: drop_rest below */
             }
@@ -1354,7 +1359,7 @@ writer_main(void *arg)
             wait_until(s, wake);
         }
         stopping = s->stop;
-        int give_up = stopping && mono_ms() >= close_deadline;
+        int give_up = stopping && atomic_load(&s->failing) && mono_ms() >= close_deadline;
         int idle = s->count == 0 && s->nbatch == s->batch_off;
         pthread_mutex_unlock(&s->mu);
 

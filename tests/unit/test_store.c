@@ -412,6 +412,28 @@ store__many_events_then_close_all_present(void **state)
     assert_int_equal(fakehost_foreign_calls(), 0);
 }
 
+/* CloseTimeout bounds retrying a failing database; a healthy one gets everything. */
+static void
+store__close_timeout_zero_still_writes_what_is_queued(void **state)
+{
+    struct t *t = *state;
+    struct store_config c = config_for(t);
+    c.close_ms = 0;
+    c.flush_ms = 60000; /* nothing is flushed before close */
+    open_store(t, &c);
+    int64_t now = store_now_ms();
+    for (int i = 0; i < 300; i++)
+    {
+        char ip[32];
+        snprintf(ip, sizeof(ip), "10.8.%d.%d", i / 256, i % 256);
+        add(t, STORE_ADD, ip, "late", 0, now);
+    }
+    close_store(t);
+    assert_int_equal(q_int(t->path, "SELECT count(*) FROM address_event WHERE op = 'add'"),
+                     300);
+    assert_int_equal(fakehost_find("lost"), -1);
+}
+
 static void
 store__flush_interval_is_honoured(void **state)
 {
@@ -1026,6 +1048,58 @@ query__who_finds_an_address_inside_an_iroute_and_a_mac(void **state)
     sqlite3_close(db);
 }
 
+/*
+ * Times are stored in milliseconds but shown and typed in seconds: a second
+ * asked about covers the holder at its start and everyone who took the
+ * address during it, so the second of a connect or of a quick reuse is answered.
+ */
+static void
+query__who_over_a_second_covers_connect_disconnect_and_quick_reuse(void **state)
+{
+    struct t *t = *state;
+    struct qresult r;
+    char err[256];
+    struct store_config c = config_for(t);
+    int64_t S = (store_now_ms() / 1000 - 3600) * 1000; /* a whole second */
+    open_store(t, &c);
+    connect_session(t, 401, "carol", "carol", "192.0.2.3", 1000, S);
+    add(t, STORE_ADD, "10.8.0.50", "carol", 401, S + 350);
+    add(t, STORE_UPDATE, "10.8.0.50", "carol", 401, S + 600); /* roaming: same owner */
+    /* carol leaves and dave gets the address within the same millisecond. */
+    add(t, STORE_DELETE, "10.8.0.50", NULL, 0, S + 5250);
+    connect_session(t, 402, "dave", "dave", "192.0.2.4", 1000, S + 5250);
+    add(t, STORE_ADD, "10.8.0.50", "dave", 402, S + 5250);
+    assert_true(wait_for(t, "SELECT count(*) FROM address_event", 4, 3000));
+    sqlite3 *db = open_ro(t);
+    struct addr a = A("10.8.0.50");
+
+    /* The exact instant before the add: nobody. */
+    assert_int_equal(query_who(db, &a, S, &r, err, sizeof(err)), 0);
+    assert_int_equal(r.nrows, 0);
+    query_result_free(&r);
+    /* The second of the connect: carol, once (her update is no new holding). */
+    assert_int_equal(query_who_between(db, &a, S, S + 999, &r, err, sizeof(err)), 0);
+    assert_int_equal(r.nrows, 1);
+    assert_string_equal(query_cell(&r, 0, "common_name")->s, "carol");
+    assert_int_equal(query_cell(&r, 0, "since")->i, S + 350);
+    assert_int_equal(query_cell(&r, 0, "until")->i, S + 5250);
+    query_result_free(&r);
+    /* The second of the disconnect and reuse: carol until .250, then dave. */
+    assert_int_equal(query_who_between(db, &a, S + 5000, S + 5999, &r, err, sizeof(err)), 0);
+    assert_int_equal(r.nrows, 2);
+    assert_string_equal(query_cell(&r, 0, "common_name")->s, "carol");
+    assert_string_equal(query_cell(&r, 1, "common_name")->s, "dave");
+    assert_string_equal(query_cell(&r, 1, "real_ip")->s, "192.0.2.4");
+    assert_true(query_cell(&r, 1, "until")->null);
+    query_result_free(&r);
+    /* Exactly at the reuse: dave only. */
+    assert_int_equal(query_who(db, &a, S + 5250, &r, err, sizeof(err)), 0);
+    assert_int_equal(r.nrows, 1);
+    assert_string_equal(query_cell(&r, 0, "common_name")->s, "dave");
+    query_result_free(&r);
+    sqlite3_close(db);
+}
+
 static void
 query__current_lists_open_sessions_with_their_addresses(void **state)
 {
@@ -1134,6 +1208,37 @@ time__unix_seconds_and_iso8601_are_parsed(void **state)
 }
 
 static void
+time__span_is_the_unit_of_the_last_field_given(void **state)
+{
+    int64_t from = 0, to = 0;
+    (void)state;
+    setenv("TZ", "UTC", 1);
+    tzset();
+    assert_int_equal(query_parse_time_span("2024-05-14T12:03:07Z", &from, &to), 0);
+    assert_int_equal(from, 1715688187000LL);
+    assert_int_equal(to, 1715688187999LL);
+    assert_int_equal(query_parse_time_span("1715688187", &from, &to), 0);
+    assert_int_equal(to - from, 999);
+    assert_int_equal(query_parse_time_span("2024-05-14T12:03:07.250Z", &from, &to), 0);
+    assert_int_equal(from, 1715688187250LL);
+    assert_int_equal(to, from);
+    assert_int_equal(query_parse_time_span("@1715688187.0", &from, &to), 0);
+    assert_int_equal(to, from);
+    assert_int_equal(query_parse_time_span("2024-05-14 12:03", &from, &to), 0);
+    assert_int_equal(to - from, 59999);
+    assert_int_equal(query_parse_time_span("2024-05-14", &from, &to), 0);
+    assert_int_equal(to - from, 86399999);
+    /* A local day across the end of DST is 25 hours long. */
+    setenv("TZ", "Europe/Berlin", 1);
+    tzset();
+    assert_int_equal(query_parse_time_span("2024-10-27", &from, &to), 0);
+    assert_int_equal(to - from, 25 * 3600000LL - 1);
+    assert_int_equal(query_parse_time_span("2024-13-27", &from, &to), -1);
+    unsetenv("TZ");
+    tzset();
+}
+
+static void
 time__garbage_is_refused(void **state)
 {
     int64_t ms = 0;
@@ -1198,6 +1303,7 @@ main(void)
         T(schema__empty_file_is_initialised),
         T(schema__query_side_never_creates_and_explains),
         T(store__many_events_then_close_all_present),
+        T(store__close_timeout_zero_still_writes_what_is_queued),
         T(store__flush_interval_is_honoured),
         T(store__a_full_batch_is_flushed_before_the_interval),
         T(store__full_queue_drops_are_counted),
@@ -1214,9 +1320,11 @@ main(void)
         T(store__retention_deletes_old_rows_in_batches_and_keeps_current_ones),
         T(query__who_answers_for_a_past_time),
         T(query__who_finds_an_address_inside_an_iroute_and_a_mac),
+        T(query__who_over_a_second_covers_connect_disconnect_and_quick_reuse),
         T(query__current_lists_open_sessions_with_their_addresses),
         T(query__history_filters_by_user_cn_real_ip_and_time),
         cmocka_unit_test(time__unix_seconds_and_iso8601_are_parsed),
+        cmocka_unit_test(time__span_is_the_unit_of_the_last_field_given),
         cmocka_unit_test(time__garbage_is_refused),
         cmocka_unit_test(time__format_is_iso8601_utc_with_milliseconds),
     };

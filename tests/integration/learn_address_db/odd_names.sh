@@ -114,4 +114,49 @@ done
 [ -e pwned ] && fail "a name was run by a shell"
 "$ADDRDB" --db "$DB" --json history --user "$OU" > "$WORK/u.json"
 check "history --user (the odd username): rows" "$(jcount "$WORK/u.json")" "$K"
+
+# Hostile names in a copy: terminal escapes (C0, raw C1 and UTF-8 encoded C1 CSI) never
+# reach the text table, and no CSV cell starts a spreadsheet formula (ovp-addrdb(1)).
+H="$WORK/hostile.sqlite"
+sqlite3 "$DB" ".backup '$H'"
+sq "$H" "UPDATE session SET common_name = CASE id % 6
+    WHEN 0 THEN char(27) || '[2J' || char(27) || ']0;owned' || char(7)
+    WHEN 1 THEN CAST(X'9B33316D726564' AS TEXT)
+    WHEN 2 THEN char(155) || '31mred'
+    WHEN 3 THEN '=HYPERLINK(\"http://203.0.113.1/\")'
+    WHEN 4 THEN '+1+cmd|/C calc!A0'
+    ELSE '@SUM(1+1)' END" > /dev/null
+"$ADDRDB" --db "$H" history --user "$OU" > "$WORK/h.txt"
+check "hostile names: text table exit status" $? 0
+check "hostile names: no ESC, BEL or C1 byte in the text table" \
+    "$(sqlite3 -batch :memory: "SELECT instr(readfile('$WORK/h.txt'), X'1B')
+        + instr(readfile('$WORK/h.txt'), X'07') + instr(readfile('$WORK/h.txt'), X'9B')")" 0
+"$ADDRDB" --db "$H" --csv history --user "$OU" > "$WORK/h.csv"
+check "hostile names: no CSV cell starts a formula" \
+    "$(printf '%s\n' ".import --csv $WORK/h.csv h" \
+        "SELECT count(*) FROM h WHERE substr(common_name, 1, 1) IN ('=', '+', '-', '@');" |
+        sqlite3 -batch :memory:)" 0
+check "hostile names: neutralised with an apostrophe, the rest kept" \
+    "$(printf '%s\n' ".import --csv $WORK/h.csv h" \
+        "SELECT count(*) FROM h WHERE common_name IN ('''@SUM(1+1)', '''+1+cmd|/C calc!A0',
+            '''=HYPERLINK(\"http://203.0.113.1/\")');" | sqlite3 -batch :memory:)" \
+    "$(sq "$H" "SELECT count(*) FROM session WHERE id % 6 IN (3, 4, 5)")"
+"$ADDRDB" --db "$H" --json history --user "$OU" > "$WORK/h.json"
+check "hostile names: --json keeps them exactly" \
+    "$(sqlite3 -batch :memory: "SELECT count(*) FROM json_each(CAST(readfile('$WORK/h.json') AS TEXT))
+        WHERE value->>'common_name' = '@SUM(1+1)'")" \
+    "$(sq "$H" "SELECT count(*) FROM session WHERE common_name = '@SUM(1+1)'")"
+
+# who --at a whole second: stored times have milliseconds, so the second of a connect
+# (the add at .350) and the second of a disconnect (the delete at .250) both answer.
+S=1715688187
+sq "$H" "INSERT INTO address_event(time_ms, instance, op, address, kind, common_name)
+    VALUES (${S}350, 'odd', 'add', '10.200.0.1', 'ipv4', 'erin'),
+           ($((S + 5))250, 'odd', 'delete', '10.200.0.1', 'ipv4', 'erin')" > /dev/null
+for spec in "@$S=0" "@$S.000=1" "2024-05-14T12:03:07Z=0" "2024-05-14T14:03:12+02:00=0" \
+    "2024-05-14T12:03:12.250Z=1" "@$((S + 6))=1" "2024-05-14T12:03Z=0" "garbage=2"; do
+    at=${spec%=*}
+    "$ADDRDB" --db "$H" --csv who 10.200.0.1 --at "$at" > "$WORK/w.csv" 2> /dev/null
+    check "who --at $at: exit status" $? "${spec##*=}"
+done
 finish
