@@ -7,6 +7,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <signal.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -34,6 +36,7 @@ struct tp_conf
     char *reason;
     int temp;
     int hang;
+    char *crash_user;
     int pending;
     char *pending_method;
     char *pending_text;
@@ -109,6 +112,10 @@ static const struct ovp_cfg_key tp_keys[] = {
      .def = "no",
      .offset = offsetof(struct tp_conf, hang),
      .help = "return DEFERRED and never answer (tests the hand-window)"},
+    {.name = "crash_user",
+     .type = OVP_CFG_STRING,
+     .offset = offsetof(struct tp_conf, crash_user),
+     .help = "for this username, defer to a worker process that crashes before answering"},
     {.name = "pending",
      .type = OVP_CFG_BOOL,
      .def = "no",
@@ -168,8 +175,12 @@ static const struct ovp_cfg_key tp_keys[] = {
 };
 #define TP_NKEYS (sizeof(tp_keys) / sizeof(tp_keys[0]))
 
+#define TP_MAX_CRASHED 64
+
 struct tp_state
 {
+    pid_t crashed[TP_MAX_CRASHED]; /* worker processes that crashed, to reap */
+    int n_crashed;
     struct ovp_plugin *plugin;
     struct tp_conf conf;
     unsigned fail_mask;
@@ -389,12 +400,50 @@ worker_run(void *state, struct ovp_defer_req *req, struct ovp_defer_result *res)
                           res->reason, sizeof(res->reason));
 }
 
+/* Reaps the crashed worker processes (only ours: the host has children of its own). */
+static void
+reap_crashed(struct tp_state *st, int block)
+{
+    for (int i = 0; i < st->n_crashed;)
+    {
+        if (waitpid(st->crashed[i], NULL, block ? 0 : WNOHANG) != 0)
+        {
+            st->crashed[i] = st->crashed[--st->n_crashed];
+            continue;
+        }
+        i++;
+    }
+}
+
 static int
 auth(struct tp_state *st, const struct ovp_event *ev)
 {
     struct ovp_log *log = ovp_plugin_log(st->plugin);
     const char *pending_file = ovp_env_get(ev->envp, "auth_pending_file");
+    const char *user = ovp_env_get(ev->envp, "username");
     char err[256], reason[OVP_REASON_MAX];
+
+    reap_crashed(st, 0);
+    if (st->conf.crash_user && user && strcmp(user, st->conf.crash_user) == 0 &&
+        st->n_crashed < TP_MAX_CRASHED)
+    {
+        /* A worker process that dies before it writes the control file. */
+        pid_t pid = fork();
+        if (pid == 0)
+        {
+            signal(SIGSEGV, SIG_DFL);
+            raise(SIGSEGV);
+            _exit(139);
+        }
+        if (pid < 0)
+        {
+            return OPENVPN_PLUGIN_FUNC_ERROR;
+        }
+        st->crashed[st->n_crashed++] = pid;
+        ovp_logf_client(log, &ev->who, PLOG_NOTE, "deferred to worker process %ld (crash_user)",
+                        (long)pid);
+        return OPENVPN_PLUGIN_FUNC_DEFERRED;
+    }
 
     if (st->conf.pending || st->conf.hang)
     {
@@ -553,6 +602,7 @@ tp_close(struct ovp_plugin *p, void *state)
         return;
     }
     ovp_defer_close(st->defer);
+    reap_crashed(st, 1);
     record(st, "CLOSE", NULL, NULL, NULL);
     if (st->record_fd >= 0)
     {
