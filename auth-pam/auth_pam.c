@@ -1246,9 +1246,9 @@ ap_abort(struct ovp_plugin *p, void *state)
     struct ap_state *st = state;
     (void)p;
     /* The helper's children die with it (PR_SET_PDEATHSIG). */
-    if (st && st->priv && ovp_priv_pid(st->priv) > 0)
+    if (st)
     {
-        kill(ovp_priv_pid(st->priv), SIGKILL);
+        ovp_priv_kill(st->priv);
     }
 }
 

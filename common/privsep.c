@@ -877,6 +877,22 @@ ovp_priv_alive(struct ovp_priv *p)
     return 1;
 }
 
+void
+ovp_priv_kill(struct ovp_priv *p)
+{
+    if (!p || p->pid <= 0)
+    {
+        return;
+    }
+#ifdef SYS_pidfd_send_signal
+    if (p->pidfd >= 0 && syscall(SYS_pidfd_send_signal, p->pidfd, SIGKILL, NULL, 0) == 0)
+    {
+        return;
+    }
+#endif
+    kill(p->pid, SIGKILL);
+}
+
 pid_t
 ovp_priv_pid(const struct ovp_priv *p)
 {

@@ -98,6 +98,13 @@ int ovp_priv_call(struct ovp_priv *p, uint16_t type, uint32_t id, const void *pa
 /* 1 while the channel works and the helper has not exited. */
 int ovp_priv_alive(struct ovp_priv *p);
 
+/*
+ * SIGKILLs the helper at once, without waiting or freeing: for abort paths, when
+ * OpenVPN is exiting abnormally. Through the pidfd when there is one, so a recycled
+ * pid is never hit. ovp_priv_stop still reaps and frees afterwards. NULL-safe.
+ */
+void ovp_priv_kill(struct ovp_priv *p);
+
 /* The helper's pid (for tests), or -1. */
 pid_t ovp_priv_pid(const struct ovp_priv *p);
 

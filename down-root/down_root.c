@@ -652,9 +652,9 @@ dr_abort(struct ovp_plugin *p, void *state)
 {
     struct dr_state *st = state;
     (void)p;
-    if (st && st->priv && ovp_priv_pid(st->priv) > 0)
+    if (st)
     {
-        kill(ovp_priv_pid(st->priv), SIGKILL);
+        ovp_priv_kill(st->priv);
     }
 }
 

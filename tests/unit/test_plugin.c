@@ -27,6 +27,7 @@ static struct
     int had_return_list;
     void *last_client;
     int worker_logs; /* lines a worker logs during the event */
+    unsigned narrow; /* when set, open narrows the events to this */
     char who[192];
 } t;
 
@@ -42,6 +43,10 @@ t_open(struct ovp_plugin *p, const char *const *argv, const char *const *envp, v
     {
         ovp_err(ovp_plugin_log(p), "bad config: nope");
         return -1;
+    }
+    if (t.narrow)
+    {
+        ovp_plugin_set_events(p, t.narrow);
     }
     *state = &state_token;
     return 0;
@@ -241,6 +246,25 @@ open__optional_event_taken_only_when_offered(void **state)
     assert_non_null(h);
     assert_false(mask & OPENVPN_PLUGIN_MASK(OPENVPN_PLUGIN_CLIENT_CRRESPONSE));
     assert_true(mask & OPENVPN_PLUGIN_MASK(OPENVPN_PLUGIN_AUTH_USER_PASS_VERIFY));
+    openvpn_plugin_close_v1(h);
+}
+
+static void
+set_events__narrows_to_what_descriptor_and_host_allow(void **state)
+{
+    (void)state;
+    int rc, mask;
+    /* LEARN_ADDRESS dropped; UP was never in the descriptor, so it cannot be added */
+    t.narrow = OPENVPN_PLUGIN_MASK(OPENVPN_PLUGIN_AUTH_USER_PASS_VERIFY) |
+               OPENVPN_PLUGIN_MASK(OPENVPN_PLUGIN_UP);
+    void *h = open_with_mask(0xffff, &rc, &mask);
+    assert_int_equal(rc, OPENVPN_PLUGIN_FUNC_SUCCESS);
+    assert_int_equal(mask, OPENVPN_PLUGIN_MASK(OPENVPN_PLUGIN_AUTH_USER_PASS_VERIFY));
+    assert_int_equal(call(h, OPENVPN_PLUGIN_LEARN_ADDRESS, NULL, NULL, NULL, NULL),
+                     OPENVPN_PLUGIN_FUNC_ERROR);
+    assert_int_equal(call(h, OPENVPN_PLUGIN_UP, NULL, NULL, NULL, NULL),
+                     OPENVPN_PLUGIN_FUNC_ERROR);
+    assert_int_equal(t.events, 0);
     openvpn_plugin_close_v1(h);
 }
 
@@ -477,6 +501,7 @@ main(void)
         cmocka_unit_test_setup(open__old_struct_version_is_refused, reset),
         cmocka_unit_test_setup(open__host_without_a_needed_event_is_refused_by_name, reset),
         cmocka_unit_test_setup(open__optional_event_taken_only_when_offered, reset),
+        cmocka_unit_test_setup(set_events__narrows_to_what_descriptor_and_host_allow, reset),
         cmocka_unit_test_setup(open__plugin_refusal_gives_error_no_handle_and_a_reason, reset),
         cmocka_unit_test_setup(func__null_input_or_handle_fails_closed, reset),
         cmocka_unit_test_setup(func__unregistered_event_is_refused, reset),

@@ -752,6 +752,24 @@ helper__sigkill_seen_as_dead_and_reaped(void **state)
 }
 
 static void
+kill__ends_the_helper_at_once_and_stop_still_reaps(void **state)
+{
+    struct fixture *fx = *state;
+    struct ovp_priv *p = start(fx, 0);
+    pid_t pid = ovp_priv_pid(p);
+    ovp_priv_kill(p);
+    struct ovp_priv_frame f;
+    assert_int_equal(ovp_priv_recv(p, &f, WAIT_MS), -1);
+    assert_int_equal(ovp_priv_alive(p), 0);
+    int st = ovp_priv_stop(p, WAIT_MS);
+    assert_true(WIFSIGNALED(st));
+    assert_int_equal(WTERMSIG(st), SIGKILL);
+    assert_false(fini_ran(fx));
+    assert_reaped(pid);
+    ovp_priv_kill(NULL);
+}
+
+static void
 alive__notices_exit_without_recv(void **state)
 {
     struct fixture *fx = *state;
@@ -1349,6 +1367,8 @@ main(void)
         cmocka_unit_test_setup_teardown(helper__exits_when_parent_process_dies, setup,
                                         teardown),
         cmocka_unit_test(null_handle__every_call_fails),
+        cmocka_unit_test_setup_teardown(kill__ends_the_helper_at_once_and_stop_still_reaps,
+                                        setup, teardown),
         cmocka_unit_test(pack__round_trip),
         cmocka_unit_test(pack__cap_exceeded_is_error_and_writes_nothing),
         cmocka_unit_test(unpack__truncated_length_prefix_is_error),
