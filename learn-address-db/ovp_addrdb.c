@@ -70,6 +70,30 @@ width(const char *s)
     return n;
 }
 
+/* Length of the valid UTF-8 sequence at P (1 to 4), or 0 when the bytes are not UTF-8. */
+static size_t
+utf8_len(const unsigned char *p)
+{
+    size_t n = *p < 0x80                          ? 1
+               : (*p & 0xe0) == 0xc0              ? 2
+               : (*p & 0xf0) == 0xe0              ? 3
+               : (*p & 0xf8) == 0xf0 && *p < 0xf5 ? 4
+                                                  : 0;
+    for (size_t i = 1; i < n; i++)
+    {
+        if ((p[i] & 0xc0) != 0x80)
+        {
+            return 0;
+        }
+    }
+    /* overlong two-byte forms */
+    if (n == 2 && p[0] < 0xc2)
+    {
+        return 0;
+    }
+    return n;
+}
+
 /*
  * S for a terminal (malloc'd): every control character -- C0, DEL and C1,
  * raw or UTF-8 encoded (U+0080..U+009F: a lone 0x9b or C2 9B is CSI to many
@@ -83,22 +107,10 @@ terminal_safe(const char *s)
     unsigned char *p = (unsigned char *)out;
     while (p && *p)
     {
-        size_t n = *p < 0x80                          ? 1
-                   : (*p & 0xe0) == 0xc0              ? 2
-                   : (*p & 0xf0) == 0xe0              ? 3
-                   : (*p & 0xf8) == 0xf0 && *p < 0xf5 ? 4
-                                                      : 0;
+        size_t n = utf8_len(p);
         size_t ok = n;
-        for (size_t i = 1; i < n; i++)
-        {
-            if ((p[i] & 0xc0) != 0x80)
-            {
-                ok = 0;
-                break;
-            }
-        }
-        /* Overlong two-byte forms (C0, C1) and the C1 block U+0080..U+009F. */
-        if (ok == 2 && (p[0] < 0xc2 || (p[0] == 0xc2 && p[1] < 0xa0)))
+        /* The C1 block U+0080..U+009F (overlong forms are already not UTF-8). */
+        if (ok == 2 && p[0] == 0xc2 && p[1] < 0xa0)
         {
             memset(p, '?', 2);
             p += 2;
@@ -256,24 +268,34 @@ print_csv(const struct qresult *r)
     return 0;
 }
 
+/* S as a JSON string; a byte that is not UTF-8 becomes U+FFFD so the output stays JSON. */
 static void
 json_string(const char *s)
 {
     putchar('"');
-    for (; *s; s++)
+    while (*s)
     {
         unsigned char c = (unsigned char)*s;
-        if (c == '"' || c == '\\')
+        size_t n = utf8_len((const unsigned char *)s);
+        if (n == 0)
+        {
+            fputs("\\ufffd", stdout);
+            s++;
+        }
+        else if (c == '"' || c == '\\')
         {
             printf("\\%c", c);
+            s++;
         }
         else if (c < 0x20 || c == 0x7f)
         {
             printf("\\u%04x", c);
+            s++;
         }
         else
         {
-            putchar(c);
+            fwrite(s, 1, n, stdout);
+            s += n;
         }
     }
     putchar('"');

@@ -146,6 +146,10 @@ check "hostile names: --json keeps them exactly" \
     "$(sqlite3 -batch :memory: "SELECT count(*) FROM json_each(CAST(readfile('$WORK/h.json') AS TEXT))
         WHERE value->>'common_name' = '@SUM(1+1)'")" \
     "$(sq "$H" "SELECT count(*) FROM session WHERE common_name = '@SUM(1+1)'")"
+iconv -f UTF-8 -t UTF-8 "$WORK/h.json" > /dev/null 2>&1
+check "hostile names: --json stays valid UTF-8 (a raw 0x9B byte becomes U+FFFD)" $? 0
+check "hostile names: --json marks the bytes that were not UTF-8" \
+    "$(grep -c 'ufffd31mred' "$WORK/h.json" | awk '{ print ($1 > 0) }')" 1
 
 # who --at a whole second: stored times have milliseconds, so the second of a connect
 # (the add at .350) and the second of a disconnect (the delete at .250) both answer.
