@@ -456,8 +456,11 @@ check_history(struct opts *o)
         fprintf(stderr, "ovp-addrdb: history needs exactly one of --user, --cn, --real-ip\n");
         return EXIT_USAGE;
     }
+    /* --until names its whole unit: "--until 2024-05-14" includes that day. */
+    int64_t until_from;
     if ((o->since && parse_time_opt("--since", o->since, &o->since_ms) < 0) ||
-        (o->until && parse_time_opt("--until", o->until, &o->until_ms) < 0))
+        (o->until && parse_time_opt("--until", o->until, &until_from) < 0) ||
+        (o->until && query_parse_time_span(o->until, &until_from, &o->until_ms) < 0))
     {
         return EXIT_USAGE;
     }

@@ -163,4 +163,15 @@ for spec in "@$S=0" "@$S.000=1" "2024-05-14T12:03:07Z=0" "2024-05-14T14:03:12+02
     "$ADDRDB" --db "$H" --csv who 10.200.0.1 --at "$at" > "$WORK/w.csv" 2> /dev/null
     check "who --at $at: exit status" $? "${spec##*=}"
 done
+
+# history --until DATE includes that whole day (the unit named), --since its start.
+sq "$H" "INSERT INTO session(instance, common_name, connect_ms, disconnect_ms, end_reason)
+    VALUES ('odd', 'frank', ${S}350, $((S + 60))000, 'disconnect')" > /dev/null
+for spec in "--until 2024-05-14=0" "--until 2024-05-13=1" "--since 2024-05-14=0" \
+    "--since 2024-05-15=1" "--until 2024-05-14T12:03Z=0" "--until 2024-05-14T12:02Z=1"; do
+    opt=${spec%=*}
+    # shellcheck disable=SC2086
+    TZ=UTC "$ADDRDB" --db "$H" --csv history --cn frank $opt > /dev/null 2>&1
+    check "history $opt: exit status" $? "${spec##*=}"
+done
 finish
