@@ -18,7 +18,6 @@
 #include "defer.h"
 #include "env.h"
 #include "pam_args.h"
-#include "pam_helper.h"
 #include "pam_wire.h"
 #include "plugin.h"
 #include "privsep.h"
@@ -54,7 +53,8 @@
  * The hook never sends on the channel itself: it stays a few microseconds.
  */
 
-#define AP_NAME "ovp-auth-pam"
+#define AP_NAME           "ovp-auth-pam"
+#define AP_HELPER_PROGRAM "ovp-auth-pam-helper"
 static const char helper_gone_reason[] = "TEMP: PAM helper is gone, try again later";
 
 /* Buckets of the challenge table (a power of two). */
@@ -100,7 +100,6 @@ struct ap_state
     struct ovp_log *log;
     struct ap_conf conf;
     struct ap_args args;
-    struct ap_helper helper; /* the helper's context, copied into it by fork */
     struct ovp_priv *priv;
     struct ovp_defer *defer;
 
@@ -745,10 +744,8 @@ ap_free(struct ap_state *st)
     {
         ap_cancel(st);
     }
-    if (st->priv)
-    {
-        ovp_priv_stop(st->priv, 2000);
-    }
+    /* Kept for the next open: after a reload without root none could start. */
+    ovp_priv_park(st->priv, 2000);
     if (st->wake_fd >= 0)
     {
         close(st->wake_fd);
@@ -882,11 +879,12 @@ setup_challenge(struct ap_state *st)
 static int
 ap_open(struct ovp_plugin *p, const char *const *argv, const char *const *envp, void **state)
 {
-    static const uint16_t permitted[] = {AP_REQ_AUTH, AP_REQ_CRRESPONSE};
     struct ovp_log *log = ovp_plugin_log(p);
     struct ovp_defer_conf dc;
     struct ovp_defer_ops ops;
     struct ovp_priv_spec spec;
+    uint8_t cfgbuf[AP_FRAME_MAX / 2];
+    struct ovp_priv_buf cfg = {cfgbuf, 0, sizeof(cfgbuf)};
     char err[512];
     size_t n = ovp_argc(argv);
     const char *const *words = n > 1 ? argv + 1 : argv + n;
@@ -923,38 +921,46 @@ ap_open(struct ovp_plugin *p, const char *const *argv, const char *const *envp, 
         ovp_err(log, "out of memory");
         goto fail;
     }
-    if (geteuid() != 0)
-    {
-        ovp_warn(log,
-                 "opened without root (uid %u): PAM modules that read /etc/shadow will fail "
-                 "for everyone but this user. After a SIGHUP OpenVPN reopens plugins without "
-                 "privileges; restart OpenVPN instead",
-                 (unsigned)geteuid());
-    }
-
-    /* The helper first: privsep must fork before any thread exists. */
-    st->helper.args = &st->args;
-    st->helper.max_children =
-        2 * (unsigned)st->conf.workers + 4 + (st->cr_on ? (unsigned)st->conf.queue : 0);
-    st->helper.timeout_ms = st->conf.timeout_ms;
-    st->helper.verb = ovp_log_verb(log);
-    st->helper.challenge.enabled = st->cr_on;
-    st->helper.challenge.prompt = st->conf.crtext_prompt;
-    st->helper.crtext_timeout_ms = st->conf.crtext_timeout_ms;
+    /* The helper first: starting it is simplest before any thread of ours exists. */
     memset(&spec, 0, sizeof(spec));
     spec.name = "PAM helper";
-    spec.permitted = permitted;
-    spec.n_permitted = sizeof(permitted) / sizeof(permitted[0]);
+    spec.program = AP_HELPER_PROGRAM;
     spec.max_frame = AP_FRAME_MAX;
-    spec.answer = ap_helper_answer;
-    spec.ctx = &st->helper;
-    spec.init = ap_helper_init;
-    spec.fini = ap_helper_fini;
+    if (ap_wire_config_encode(&cfg, (uint32_t)ovp_log_verb(log), (uint32_t)st->cr_on, words,
+                              nwords) < 0)
+    {
+        ovp_err(log, "the plugin's arguments are too many or too long for the PAM helper");
+        goto fail;
+    }
+    spec.config = cfg.data;
+    spec.config_len = cfg.len;
     st->priv = ovp_priv_start(&spec, log, err, sizeof(err));
+    if (!st->priv && errno == EPERM)
+    {
+        /*
+         * Why open anyway: failing here would make OpenVPN exit at a reload. Every
+         * client gets TEMP (so it retries) and the log says what to do, once.
+         */
+        ovp_err(log,
+                "the PAM helper is %s. Every client gets a temporary failure until "
+                "OpenVPN is restarted as root",
+                err);
+        atomic_store(&st->helper_gone, 1);
+        log_setup(st);
+        *state = st;
+        return 0;
+    }
     if (!st->priv)
     {
         ovp_err(log, "cannot start the PAM helper: %s", err);
         goto fail;
+    }
+    if (ovp_priv_adopted(st->priv))
+    {
+        ovp_note(log,
+                 "kept the PAM helper (pid %ld) that was started as root at the first "
+                 "open",
+                 (long)ovp_priv_pid(st->priv));
     }
 
     st->wake_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
@@ -1068,9 +1074,9 @@ ap_crresponse(struct ap_state *st, const struct ovp_event *ev)
     int wake = 0;
     long n;
 
-    if (!st->cr_on)
+    if (!st->cr_on || !st->sync_ok)
     {
-        return OPENVPN_PLUGIN_FUNC_SUCCESS;
+        return OPENVPN_PLUGIN_FUNC_SUCCESS; /* no challenge, or no helper to answer */
     }
     if (!b64 || !acf)
     {

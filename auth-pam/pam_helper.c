@@ -744,6 +744,44 @@ child_main(struct ap_helper *h, struct ovp_priv_chan *chan, const struct ovp_pri
 
 /* ----------------------------------------------------------- the helper */
 
+void
+ap_helper_setup(struct ap_helper *h, const struct ap_conf *conf, const struct ap_args *args,
+                int cr_on, int verb)
+{
+    memset(h, 0, sizeof(*h));
+    h->args = args;
+    /* Room for every worker's transaction, those being killed, and challenged ones. */
+    h->max_children = 2 * (unsigned)conf->workers + 4 + (cr_on ? (unsigned)conf->queue : 0);
+    h->timeout_ms = conf->timeout_ms;
+    h->verb = verb;
+    h->challenge.enabled = cr_on;
+    h->challenge.prompt = conf->crtext_prompt;
+    h->crtext_timeout_ms = conf->crtext_timeout_ms;
+}
+
+void
+ap_helper_park(struct ovp_priv_chan *chan, void *ctx)
+{
+    struct ap_helper *h = ctx;
+    (void)chan;
+    /*
+     * Why kill and forget: the plugin that sent these requests is closed and has
+     * answered them itself; an answer arriving later could carry an id that the
+     * adopting plugin reuses for another client. A killed child cannot reply, and
+     * once it is out of the table its end is not reported either (reap skips
+     * unknown pids).
+     */
+    for (unsigned i = 0; i < h->n_children; i++)
+    {
+        kill(h->children[i].pid, SIGKILL);
+        if (h->children[i].cr_fd >= 0)
+        {
+            close(h->children[i].cr_fd);
+        }
+    }
+    h->n_children = 0;
+}
+
 int
 ap_helper_init(struct ovp_priv_chan *chan, void *ctx)
 {

@@ -11,8 +11,8 @@
 struct ap_child;
 
 /*
- * The helper's context. Filled by the unprivileged side at open, before the
- * fork, and used only in the helper's copy (runtime fields start zeroed).
+ * The helper's context, built in the helper program from its CONFIG frame
+ * (ap_helper_setup; runtime fields start zeroed).
  */
 struct ap_helper
 {
@@ -30,9 +30,17 @@ struct ap_helper
     pid_t self;
 };
 
+/*
+ * Fills H from the parsed configuration (ARGS must outlive H). CR_ON: the
+ * crtext challenge is on; VERB: OpenVPN's verbosity.
+ */
+void ap_helper_setup(struct ap_helper *h, const struct ap_conf *conf,
+                     const struct ap_args *args, int cr_on, int verb);
+
 /* privsep callbacks: run in the root helper (see pam_helper.c for the design). */
 int ap_helper_init(struct ovp_priv_chan *chan, void *ctx);
 int ap_helper_answer(struct ovp_priv_chan *chan, void *ctx, const struct ovp_priv_frame *req);
 void ap_helper_fini(void *ctx);
+void ap_helper_park(struct ovp_priv_chan *chan, void *ctx);
 
 #endif

@@ -220,3 +220,81 @@ ap_wire_cr_decode(const uint8_t *data, size_t len, uint32_t *status, const uint8
     *rlen = n;
     return 0;
 }
+
+int
+ap_wire_config_encode(struct ovp_priv_buf *b, uint32_t verb, uint32_t cr_on,
+                      const char *const *words, size_t n)
+{
+    uint32_t head[3] = {verb, cr_on, (uint32_t)n};
+    if (n > AP_CONFIG_WORDS_MAX || b->cap - b->len < sizeof(head))
+    {
+        return -1;
+    }
+    memcpy(b->data + b->len, head, sizeof(head));
+    b->len += sizeof(head);
+    for (size_t i = 0; i < n; i++)
+    {
+        if (!words[i] || strlen(words[i]) > AP_WORD_MAX || ovp_priv_pack_str(b, words[i]) < 0)
+        {
+            return -1;
+        }
+    }
+    return 0;
+}
+
+void
+ap_wire_words_free(char **words)
+{
+    if (!words)
+    {
+        return;
+    }
+    for (size_t i = 0; words[i]; i++)
+    {
+        free(words[i]);
+    }
+    free(words);
+}
+
+int
+ap_wire_config_decode(const uint8_t *data, size_t len, uint32_t *verb, uint32_t *cr_on,
+                      char ***words, size_t *n)
+{
+    uint32_t head[3];
+    size_t pos = sizeof(head);
+    if (!data || len < sizeof(head))
+    {
+        return -1;
+    }
+    memcpy(head, data, sizeof(head));
+    if (head[2] > AP_CONFIG_WORDS_MAX || head[1] > 1)
+    {
+        return -1;
+    }
+    char **w = calloc((size_t)head[2] + 1, sizeof(*w));
+    if (!w)
+    {
+        return -1;
+    }
+    for (size_t i = 0; i < head[2]; i++)
+    {
+        const uint8_t *s;
+        size_t sl;
+        if (ovp_priv_unpack(data, len, &pos, &s, &sl) < 0 || sl > AP_WORD_MAX ||
+            memchr(s, '\0', sl) || !(w[i] = strndup((const char *)s, sl)))
+        {
+            ap_wire_words_free(w);
+            return -1;
+        }
+    }
+    if (pos != len)
+    {
+        ap_wire_words_free(w);
+        return -1;
+    }
+    *verb = head[0];
+    *cr_on = head[1];
+    *words = w;
+    *n = head[2];
+    return 0;
+}

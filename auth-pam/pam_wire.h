@@ -123,4 +123,29 @@ long ap_wire_cr_encode(uint32_t status, const char *resp, size_t len, uint8_t *b
 int ap_wire_cr_decode(const uint8_t *data, size_t len, uint32_t *status, const uint8_t **resp,
                       size_t *rlen);
 
+/*
+ * The helper's configuration (the CONFIG frame at start): OpenVPN's verbosity,
+ * whether the crtext challenge is on (it depends on the host), and the plugin's
+ * argument words, which the helper parses again with ap_conf_parse. Why words
+ * and not a parsed structure: the helper validates them with the same code as
+ * the plugin, and trusts nothing it did not check itself.
+ */
+#define AP_CONFIG_WORDS_MAX 128
+
+/* Encodes the configuration into B. Returns 0, or -1 if it does not fit. */
+int ap_wire_config_encode(struct ovp_priv_buf *b, uint32_t verb, uint32_t cr_on,
+                          const char *const *words, size_t n);
+
+/*
+ * Decodes a configuration into *WORDS (malloc'd, NULL-terminated, *N words).
+ * Refuses more than AP_CONFIG_WORDS_MAX words, a word over AP_WORD_MAX bytes or
+ * holding a NUL byte, and trailing bytes. Returns 0, or -1 with nothing
+ * allocated. Free with ap_wire_words_free.
+ */
+int ap_wire_config_decode(const uint8_t *data, size_t len, uint32_t *verb, uint32_t *cr_on,
+                          char ***words, size_t *n);
+
+/* Frees what ap_wire_config_decode returned. NULL-safe. */
+void ap_wire_words_free(char **words);
+
 #endif

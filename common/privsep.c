@@ -1,7 +1,9 @@
-/* privsep.c: a root helper forked at open, and the framed SOCK_SEQPACKET channel to it. */
+/* privsep.c: a root helper program exec'd at open, and the framed SOCK_SEQPACKET channel to it. */
 #include "ovpbuild.h"
 
 #include <dirent.h>
+#include <dlfcn.h>
+#include <limits.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
@@ -12,7 +14,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/time.h>
 #include <sys/wait.h>
@@ -21,6 +25,7 @@
 
 #include "log.h"
 #include "privsep.h"
+#include "secret.h"
 #include "util.h"
 
 #define PRIV_FRAME_DEFAULT (64 * 1024)
@@ -52,16 +57,14 @@ struct ovp_priv
     int pidfd; /* -1 when the kernel has no pidfd_open */
     pid_t pid;
     size_t max_frame;
-    uint8_t *rbuf; /* OVP_PRIV_HDR_LEN + max_frame; the helper uses its copy too */
+    uint8_t *rbuf; /* OVP_PRIV_HDR_LEN + max_frame */
     pthread_mutex_t send_mu;
     atomic_int dead;
-    /* Copied for the helper (it lives in the child's copy of this struct). */
-    const uint16_t *permitted;
-    size_t n_permitted;
-    ovp_priv_answer_fn answer;
-    void *ctx;
-    int (*init)(struct ovp_priv_chan *chan, void *ctx);
-    void (*fini)(void *ctx);
+    char *path;      /* the helper program, as exec'd: the key for adoption */
+    uint8_t *config; /* the CONFIG payload it runs with */
+    size_t config_len;
+    int adopted; /* see ovp_priv_adopted */
+    struct ovp_priv *parked_next;
 };
 
 struct ovp_priv_chan
@@ -359,9 +362,10 @@ priv_answer_setup_fds(int chan)
 
 /*
  * Default handlers everywhere, then ignore what OpenVPN's signals are about.
- * Why: the parent's handlers are meaningless in the helper, and a SIGHUP, SIGUSR1
- * or Ctrl-C aimed at OpenVPN's process group must not kill the helper before it
- * serves DOWN; it ends by EXIT or by the channel closing instead.
+ * Why: a SIGHUP, SIGUSR1, Ctrl-C or systemd's SIGTERM to the whole process group
+ * aimed at OpenVPN must not kill the helper before it serves DOWN; it ends by
+ * EXIT or by the channel closing (OpenVPN gone) instead. What it runs gets
+ * default dispositions again (see the plugins' child setup).
  */
 static void
 priv_answer_reset_signals(void)
@@ -378,7 +382,7 @@ priv_answer_reset_signals(void)
         sa.sa_handler = SIG_DFL;
         sigaction(sig, &sa, NULL); /* fails harmlessly for libc-reserved numbers */
     }
-    const int ignored[] = {SIGINT, SIGHUP, SIGUSR1, SIGUSR2, SIGPIPE};
+    const int ignored[] = {SIGINT, SIGHUP, SIGTERM, SIGUSR1, SIGUSR2, SIGPIPE};
     sa.sa_handler = SIG_IGN;
     for (size_t i = 0; i < sizeof(ignored) / sizeof(ignored[0]); i++)
     {
@@ -389,12 +393,21 @@ priv_answer_reset_signals(void)
     sigprocmask(SIG_SETMASK, &none, NULL);
 }
 
-static int
-priv_answer_permitted(const struct ovp_priv *p, uint16_t type)
+/* The helper's state: one per helper process. */
+struct priv_helper_state
 {
-    for (size_t i = 0; i < p->n_permitted; i++)
+    const struct ovp_priv_helper *h;
+    struct ovp_priv_chan chan;
+    uint8_t *rbuf;
+    void *ctx;
+};
+
+static int
+priv_answer_permitted(const struct ovp_priv_helper *h, uint16_t type)
+{
+    for (size_t i = 0; i < h->n_permitted; i++)
     {
-        if (p->permitted[i] == type)
+        if (h->permitted[i] == type)
         {
             return 1;
         }
@@ -404,13 +417,14 @@ priv_answer_permitted(const struct ovp_priv *p, uint16_t type)
 
 /* Serves requests until EXIT, EOF or an error; returns the exit code. */
 static int
-priv_answer_loop(struct ovp_priv *p, struct ovp_priv_chan *chan)
+priv_answer_loop(struct priv_helper_state *hs)
 {
+    struct ovp_priv_chan *chan = &hs->chan;
     for (;;)
     {
         struct ovp_priv_frame f;
         char why[160];
-        int r = frame_read(chan->fd, p->rbuf, p->max_frame, 0, &f, why, sizeof(why));
+        int r = frame_read(chan->fd, hs->rbuf, chan->max_frame, 0, &f, why, sizeof(why));
         if (r == RD_EOF)
         {
             /* Why: the only other end is OpenVPN's; EOF means it is gone. */
@@ -426,13 +440,25 @@ priv_answer_loop(struct ovp_priv *p, struct ovp_priv_chan *chan)
         {
             return PRIV_EXIT_OK;
         }
+        if (f.type == OVP_PRIV_PARK)
+        {
+            if (hs->h->park)
+            {
+                hs->h->park(chan, hs->ctx);
+            }
+            if (frame_send(chan->fd, chan->max_frame, OVP_PRIV_PARKED, 0, NULL, 0) < 0)
+            {
+                return PRIV_EXIT_IO;
+            }
+            continue;
+        }
         /*
          * Why a fixed list: the helper serves only the requests its plugin declared,
          * so a compromised unprivileged side cannot reach anything else as root.
          * A refusal is answered (the caller is not left waiting) and the helper
          * goes on, since the frame itself was well-formed.
          */
-        if (!priv_answer_permitted(p, f.type))
+        if (!priv_answer_permitted(hs->h, f.type))
         {
             char reason[64];
             size_t n = (size_t)snprintf(reason, sizeof(reason), "request type %u not permitted",
@@ -446,34 +472,98 @@ priv_answer_loop(struct ovp_priv *p, struct ovp_priv_chan *chan)
             }
             continue;
         }
-        if (p->answer(chan, p->ctx, &f) < 0)
+        if (hs->h->answer(chan, hs->ctx, &f) < 0)
         {
             return PRIV_EXIT_ANSWER;
         }
     }
 }
 
-/* The helper process: never returns. */
-static void __attribute__((noreturn)) priv_answer_main(struct ovp_priv *p, int chan_fd)
+/* Reads the CONFIG frame and runs init; answers READY or ERROR. Returns 0 or -1. */
+static int
+priv_answer_config(struct priv_helper_state *hs)
 {
+    struct ovp_priv_chan *chan = &hs->chan;
+    struct ovp_priv_frame f;
+    char why[256] = "";
+    int r = frame_read(chan->fd, hs->rbuf, chan->max_frame, 0, &f, why, sizeof(why));
+    if (r == RD_EOF)
+    {
+        return -1;
+    }
+    if (r == RD_FRAME && f.type != OVP_PRIV_CONFIG)
+    {
+        snprintf(why, sizeof(why), "the first frame is of type %u, not CONFIG",
+                 (unsigned)f.type);
+        r = RD_BAD;
+    }
+    if (r == RD_FRAME && hs->h->init &&
+        hs->h->init(chan, f.payload, f.len, &hs->ctx, why, sizeof(why)) < 0)
+    {
+        if (!why[0])
+        {
+            snprintf(why, sizeof(why), "the configuration was refused");
+        }
+        r = RD_BAD;
+    }
+    /* Why wipe: the configuration may hold what a plugin keeps secret. */
+    if (r == RD_FRAME)
+    {
+        ovp_wipe(f.payload, f.len);
+        return frame_send(chan->fd, chan->max_frame, OVP_PRIV_READY, 0, NULL, 0) < 0 ? -1 : 0;
+    }
+    size_t n = strlen(why);
+    frame_send(chan->fd, chan->max_frame, OVP_PRIV_ERROR, 0, why,
+               n < chan->max_frame ? n : chan->max_frame);
+    return -1;
+}
+
+int
+ovp_priv_helper_main(const struct ovp_priv_helper *h, int argc, char **argv)
+{
+    (void)argc;
+    int type = 0;
+    socklen_t sl = sizeof(type);
+    /*
+     * Why check fd 3 first: started by hand (or by anything but our plugin) there
+     * is no channel, and a root program must not treat a stray fd as one.
+     */
+    if (!h || !h->answer || h->max_frame > OVP_PRIV_FRAME_ABSMAX ||
+        getsockopt(PRIV_CHAN_FD, SOL_SOCKET, SO_TYPE, &type, &sl) < 0 || type != SOCK_SEQPACKET)
+    {
+        fprintf(stderr,
+                "%s: this program is the root helper of an ovp OpenVPN plugin; the plugin "
+                "starts it, it is not run by hand\n",
+                argv && argv[0] ? argv[0] : "ovp helper");
+        return 64;
+    }
     priv_answer_reset_signals();
-    struct ovp_priv_chan chan = {.fd = PRIV_CHAN_FD, .max_frame = p->max_frame};
+    if (priv_answer_setup_fds(PRIV_CHAN_FD) < 0)
+    {
+        /* Why no init/answer: without a clean fd table the helper must not run. */
+        return PRIV_EXIT_INIT;
+    }
+    /* Why: a root process holding passwords must not leave a core file behind. */
+    prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
+    struct priv_helper_state hs = {.h = h};
+    hs.chan.fd = PRIV_CHAN_FD;
+    hs.chan.max_frame = h->max_frame ? h->max_frame : PRIV_FRAME_DEFAULT;
+    hs.rbuf = malloc(OVP_PRIV_HDR_LEN + hs.chan.max_frame);
+    if (!hs.rbuf)
+    {
+        return PRIV_EXIT_INIT;
+    }
     int code = PRIV_EXIT_INIT;
-    if (priv_answer_setup_fds(chan_fd) < 0)
+    if (priv_answer_config(&hs) == 0)
     {
-        /* Why no fini/answer: without a clean fd table the helper must not run. */
-        _exit(PRIV_EXIT_INIT);
+        code = priv_answer_loop(&hs);
+        if (h->fini)
+        {
+            h->fini(hs.ctx);
+        }
     }
-    if (!p->init || p->init(&chan, p->ctx) == 0)
-    {
-        code = priv_answer_loop(p, &chan);
-    }
-    if (p->fini)
-    {
-        p->fini(p->ctx);
-    }
-    /* Why _exit: the parent's atexit handlers and stdio buffers are not ours to run. */
-    _exit(code);
+    free(hs.rbuf);
+    return code;
 }
 
 /* ------------------------------------------------------ unprivileged side */
@@ -549,7 +639,8 @@ priv_read(struct ovp_priv *p, struct ovp_priv_frame *f)
         snprintf(why, sizeof(why), "LOG frame of %zu bytes has no flags", f->len);
         r = RD_BAD;
     }
-    else if (r == RD_FRAME && f->type != OVP_PRIV_ERROR && f->type < OVP_PRIV_USER)
+    else if (r == RD_FRAME && f->type != OVP_PRIV_ERROR && f->type != OVP_PRIV_READY &&
+             f->type != OVP_PRIV_PARKED && f->type < OVP_PRIV_USER)
     {
         snprintf(why, sizeof(why), "frame of unknown type %u", (unsigned)f->type);
         r = RD_BAD;
@@ -594,9 +685,9 @@ priv_size_sndbuf(int fd, size_t max_frame)
 static int
 priv_check_spec(const struct ovp_priv_spec *spec, char *err, size_t errlen)
 {
-    if (!spec || !spec->answer)
+    if (!spec || !spec->program || !spec->program[0])
     {
-        snprintf(err, errlen, "privsep: no answer function given");
+        snprintf(err, errlen, "privsep: no helper program given");
         return -1;
     }
     if (spec->max_frame > OVP_PRIV_FRAME_ABSMAX)
@@ -605,65 +696,312 @@ priv_check_spec(const struct ovp_priv_spec *spec, char *err, size_t errlen)
                  OVP_PRIV_FRAME_ABSMAX);
         return -1;
     }
-    if (spec->n_permitted > 0 && !spec->permitted)
+    if ((spec->config_len > 0 && !spec->config) ||
+        spec->config_len > (spec->max_frame ? spec->max_frame : PRIV_FRAME_DEFAULT))
     {
-        snprintf(err, errlen, "privsep: permitted list missing");
+        snprintf(err, errlen, "privsep: the configuration (%zu bytes) does not fit a frame",
+                 spec->config_len);
         return -1;
-    }
-    for (size_t i = 0; i < spec->n_permitted; i++)
-    {
-        /* Why: channel types are handled by privsep itself, never by a plugin. */
-        if (spec->permitted[i] < OVP_PRIV_USER)
-        {
-            snprintf(err, errlen, "privsep: permitted type %u is reserved (below %d)",
-                     (unsigned)spec->permitted[i], OVP_PRIV_USER);
-            return -1;
-        }
     }
     return 0;
 }
 
-struct ovp_priv *
-ovp_priv_start(const struct ovp_priv_spec *spec, struct ovp_log *log, char *err, size_t errlen)
+/*
+ * The helper program is exec'd as root: only root (or the user running us)
+ * may be able to change it. Returns 0, or -1 with ERR set.
+ */
+static int
+priv_check_program(const char *path, char *err, size_t errlen)
 {
-    char dummy[1];
-    if (!err || errlen == 0)
+    struct stat sb;
+    if (stat(path, &sb) < 0)
     {
-        err = dummy;
-        errlen = sizeof(dummy);
+        snprintf(err, errlen, "helper program %s: %s", path, strerror(errno));
+        return -1;
     }
-    err[0] = '\0';
-    if (priv_check_spec(spec, err, errlen) < 0)
+    if (!S_ISREG(sb.st_mode) || access(path, X_OK) < 0)
     {
+        snprintf(err, errlen, "helper program %s is not an executable file", path);
+        return -1;
+    }
+    if ((sb.st_mode & (S_IWGRP | S_IWOTH)) || (sb.st_uid != 0 && sb.st_uid != geteuid()))
+    {
+        snprintf(err, errlen,
+                 "helper program %s (owner uid %u, mode %04o) could be changed by others; it "
+                 "must belong to root and not be group- or world-writable",
+                 path, (unsigned)sb.st_uid, (unsigned)(sb.st_mode & 07777));
+        return -1;
+    }
+    return 0;
+}
+
+/*
+ * Finds the helper program. Why beside the plugin only under .libs: that is a
+ * libtool build tree (the tests run there); an installed plugin always uses the
+ * helper installed with it, never one found through the environment.
+ */
+static char *
+priv_find_program(const char *program, char *err, size_t errlen)
+{
+    char buf[PATH_MAX];
+    if (strchr(program, '/'))
+    {
+        return strdup(program);
+    }
+    Dl_info info;
+    char so[PATH_MAX];
+    if (dladdr((void *)priv_find_program, &info) && info.dli_fname &&
+        realpath(info.dli_fname, so))
+    {
+        char *slash = strrchr(so, '/');
+        if (slash)
+        {
+            *slash = '\0';
+            slash = strrchr(so, '/');
+            if (slash && strcmp(slash, "/.libs") == 0)
+            {
+                *slash = '\0';
+                size_t dl = strlen(so), pl = strlen(program);
+                if (dl + 1 + pl < sizeof(buf))
+                {
+                    memcpy(buf, so, dl);
+                    buf[dl] = '/';
+                    memcpy(buf + dl + 1, program, pl + 1);
+                }
+                else
+                {
+                    buf[0] = '\0';
+                }
+                if (buf[0] && access(buf, F_OK) == 0)
+                {
+                    return strdup(buf);
+                }
+            }
+        }
+    }
+    if ((size_t)snprintf(buf, sizeof(buf), "%s/%s", OVP_HELPERDIR, program) >= sizeof(buf))
+    {
+        snprintf(err, errlen, "helper program name too long");
         return NULL;
     }
+    return strdup(buf);
+}
+
+/* Helpers closed by a plugin (ovp_priv_park), kept for its next open. */
+static pthread_mutex_t parked_mu = PTHREAD_MUTEX_INITIALIZER;
+static struct ovp_priv *parked;
+
+/* Removes and returns the parked helper of PATH, or NULL. */
+static struct ovp_priv *
+priv_unpark(const char *path)
+{
+    pthread_mutex_lock(&parked_mu);
+    struct ovp_priv **pp = &parked;
+    while (*pp && strcmp((*pp)->path, path) != 0)
+    {
+        pp = &(*pp)->parked_next;
+    }
+    struct ovp_priv *p = *pp;
+    if (p)
+    {
+        *pp = p->parked_next;
+        p->parked_next = NULL;
+    }
+    pthread_mutex_unlock(&parked_mu);
+    return p;
+}
+
+void
+ovp_priv_park(struct ovp_priv *p, int timeout_ms)
+{
+    if (!p)
+    {
+        return;
+    }
+    int parked_ok = 0;
+    if (!ovp_priv_alive(p))
+    {
+        ovp_priv_stop(p, 0); /* its end was logged when it was noticed */
+        return;
+    }
+    if (ovp_priv_send(p, OVP_PRIV_PARK, 0, NULL, 0) == 0)
+    {
+        int64_t deadline = deadline_from(timeout_ms);
+        struct ovp_priv_frame f;
+        int r;
+        while ((r = ovp_priv_recv(p, &f, ms_left(deadline))) == 1)
+        {
+            if (f.type == OVP_PRIV_PARKED)
+            {
+                parked_ok = 1;
+                break;
+            }
+            /* Why drop: a reply to a request of the closed plugin has nobody to go to. */
+        }
+    }
+    if (!parked_ok)
+    {
+        ovp_logf(p->log, PLOG_WARN, "%s: did not confirm the close; stopping it", p->name);
+        ovp_priv_stop(p, 0);
+        return;
+    }
+    /* Lines it sends while parked wait in the socket for the next owner. */
+    p->log = NULL;
+    pthread_mutex_lock(&parked_mu);
+    p->parked_next = parked;
+    parked = p;
+    pthread_mutex_unlock(&parked_mu);
+}
+
+int
+ovp_priv_adopted(const struct ovp_priv *p)
+{
+    return p ? p->adopted : 0;
+}
+
+static void
+priv_free(struct ovp_priv *p)
+{
+    if (p->pidfd >= 0)
+    {
+        close(p->pidfd);
+    }
+    if (p->fd >= 0)
+    {
+        close(p->fd);
+    }
+    pthread_mutex_destroy(&p->send_mu);
+    if (p->config)
+    {
+        ovp_wipe(p->config, p->config_len);
+    }
+    free(p->config);
+    free(p->path);
+    free(p->rbuf);
+    free(p);
+}
+
+/*
+ * The child between fork and execve: async-signal-safe calls only (another
+ * thread of OpenVPN may have held malloc's or stdio's lock at the fork).
+ */
+static void __attribute__((noreturn))
+priv_exec_child(int chan, const char *path, char *const argv[], long maxfd)
+{
+    /* Why fd 3: the helper looks for its channel there and nowhere else. */
+    if (chan == PRIV_CHAN_FD)
+    {
+        if (fcntl(chan, F_SETFD, 0) < 0)
+        {
+            _exit(127);
+        }
+    }
+    else if (dup2(chan, PRIV_CHAN_FD) < 0) /* dup2 clears close-on-exec */
+    {
+        _exit(127);
+    }
+#ifdef SYS_close_range
+    if (syscall(SYS_close_range, PRIV_CHAN_FD + 1, ~0U, 0) < 0)
+#endif
+    {
+        for (long fd = PRIV_CHAN_FD + 1; fd < maxfd; fd++)
+        {
+            close((int)fd);
+        }
+    }
+    /* Why: ignored signals and the blocked mask survive execve; the helper starts clean. */
+    struct sigaction sa;
+    memset(&sa, 0, sizeof(sa));
+    sa.sa_handler = SIG_DFL;
+    for (int sig = 1; sig < NSIG; sig++)
+    {
+        if (sig != SIGKILL && sig != SIGSTOP)
+        {
+            sigaction(sig, &sa, NULL);
+        }
+    }
+    sigset_t none;
+    sigemptyset(&none);
+    sigprocmask(SIG_SETMASK, &none, NULL);
+    execve(path, argv, environ);
+    _exit(127);
+}
+
+/* Sends CONFIG and waits for READY. Returns 0, or -1 with ERR set. */
+static int
+priv_configure(struct ovp_priv *p, const struct ovp_priv_spec *spec, char *err, size_t errlen)
+{
+    if (frame_send(p->fd, p->max_frame, OVP_PRIV_CONFIG, 0, spec->config, spec->config_len) < 0)
+    {
+        snprintf(err, errlen, "%s: cannot send its configuration: %s", p->name,
+                 errno == EPIPE ? "it exited (could it be executed?)" : strerror(errno));
+        return -1;
+    }
+    int timeout = spec->start_timeout_ms > 0 ? spec->start_timeout_ms : 10000;
+    struct ovp_priv_frame f;
+    int r = ovp_priv_recv(p, &f, timeout);
+    if (r == 1 && f.type == OVP_PRIV_READY)
+    {
+        return 0;
+    }
+    if (r == 1 && f.type == OVP_PRIV_ERROR)
+    {
+        snprintf(err, errlen, "%s refused its configuration: %.*s", p->name,
+                 (int)(f.len > 400 ? 400 : f.len), (const char *)f.payload);
+        for (char *c = err; *c; c++)
+        {
+            *c = ((unsigned char)*c < 0x20 || *c == 0x7f) ? '?' : *c;
+        }
+    }
+    else if (r == 0)
+    {
+        snprintf(err, errlen, "%s did not answer within %d ms", p->name, timeout);
+    }
+    else if (r == 1)
+    {
+        snprintf(err, errlen, "%s answered its configuration with frame type %u", p->name,
+                 (unsigned)f.type);
+    }
+    else
+    {
+        snprintf(err, errlen, "%s exited at start (see the lines above)", p->name);
+    }
+    return -1;
+}
+
+/* Forks and execs a new helper. Returns the handle, or NULL with ERR set. */
+static struct ovp_priv *
+priv_spawn(const struct ovp_priv_spec *spec, char *path, struct ovp_log *log, char *err,
+           size_t errlen)
+{
     int sv[2] = {-1, -1};
     struct ovp_priv *p = calloc(1, sizeof(*p));
     if (!p)
     {
+        free(path);
         snprintf(err, errlen, "privsep: out of memory");
         return NULL;
     }
     p->fd = -1;
     p->pidfd = -1;
     p->pid = -1;
+    p->path = path;
     atomic_init(&p->dead, 0);
     snprintf(p->name, sizeof(p->name), "%s", spec->name ? spec->name : "privsep helper");
     p->log = log;
     p->max_frame = spec->max_frame ? spec->max_frame : PRIV_FRAME_DEFAULT;
-    p->permitted = spec->permitted;
-    p->n_permitted = spec->n_permitted;
-    p->answer = spec->answer;
-    p->ctx = spec->ctx;
-    p->init = spec->init;
-    p->fini = spec->fini;
     pthread_mutex_init(&p->send_mu, NULL);
-    /* Allocated before fork: the helper reads into its copy and never mallocs for it. */
     p->rbuf = malloc(OVP_PRIV_HDR_LEN + p->max_frame);
-    if (!p->rbuf)
+    p->config_len = spec->config_len;
+    p->config = malloc(spec->config_len ? spec->config_len : 1);
+    if (!p->rbuf || !p->config)
     {
         snprintf(err, errlen, "privsep: out of memory");
         goto fail;
+    }
+    if (spec->config_len)
+    {
+        memcpy(p->config, spec->config, spec->config_len);
     }
     /*
      * Why an unnamed socketpair: only these two processes hold an end, so no other
@@ -687,9 +1025,16 @@ ovp_priv_start(const struct ovp_priv_spec *spec, struct ovp_log *log, char *err,
                          .tv_usec = (PRIV_SEND_TIMEOUT_MS % 1000) * 1000};
     setsockopt(sv[0], SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
 
+    /* Everything the child needs is prepared here: after fork it may not allocate. */
+    char *argv[3] = {p->path, (char *)(uintptr_t)spec->arg, NULL};
+    long maxfd = sysconf(_SC_OPEN_MAX);
+    if (maxfd < 0 || maxfd > 65536)
+    {
+        maxfd = 65536;
+    }
     /*
      * Why block every signal across fork: until the child has reset its handlers,
-     * one of OpenVPN's handlers could otherwise run inside the root helper.
+     * one of OpenVPN's handlers could otherwise run in it.
      */
     sigset_t all, old;
     sigfillset(&all);
@@ -697,8 +1042,7 @@ ovp_priv_start(const struct ovp_priv_spec *spec, struct ovp_log *log, char *err,
     pid_t pid = fork();
     if (pid == 0)
     {
-        close(sv[0]);
-        priv_answer_main(p, sv[1]);
+        priv_exec_child(sv[1], p->path, argv, maxfd);
     }
     int fork_errno = errno;
     pthread_sigmask(SIG_SETMASK, &old, NULL);
@@ -708,32 +1052,122 @@ ovp_priv_start(const struct ovp_priv_spec *spec, struct ovp_log *log, char *err,
         goto fail;
     }
     close(sv[1]);
+    sv[1] = -1;
     p->fd = sv[0];
+    sv[0] = -1;
     p->pid = pid;
 #ifdef SYS_pidfd_open
     /* Why a pidfd: the SIGKILL at stop then cannot hit a recycled pid. */
     p->pidfd = (int)syscall(SYS_pidfd_open, pid, 0);
 #endif
+    if (priv_configure(p, spec, err, errlen) < 0)
+    {
+        ovp_priv_stop(p, 1000);
+        return NULL;
+    }
     return p;
 
 fail:
     if (sv[0] >= 0)
     {
         close(sv[0]);
+    }
+    if (sv[1] >= 0)
+    {
         close(sv[1]);
     }
-    pthread_mutex_destroy(&p->send_mu);
-    free(p->rbuf);
-    free(p);
+    priv_free(p);
     return NULL;
+}
+
+struct ovp_priv *
+ovp_priv_start(const struct ovp_priv_spec *spec, struct ovp_log *log, char *err, size_t errlen)
+{
+    char dummy[1];
+    if (!err || errlen == 0)
+    {
+        err = dummy;
+        errlen = sizeof(dummy);
+    }
+    err[0] = '\0';
+    if (priv_check_spec(spec, err, errlen) < 0)
+    {
+        errno = EINVAL;
+        return NULL;
+    }
+    char *path = priv_find_program(spec->program, err, errlen);
+    if (!path)
+    {
+        errno = ENOMEM;
+        return NULL;
+    }
+    struct ovp_priv *p = priv_unpark(path);
+    if (p && !ovp_priv_alive(p))
+    {
+        ovp_priv_stop(p, 0);
+        p = NULL;
+    }
+    if (p)
+    {
+        int same =
+            p->config_len == spec->config_len &&
+            (spec->config_len == 0 || memcmp(p->config, spec->config, p->config_len) == 0);
+        if (same || geteuid() != 0)
+        {
+            free(path);
+            p->log = log;
+            p->adopted = same ? 1 : 2;
+            snprintf(p->name, sizeof(p->name), "%s",
+                     spec->name ? spec->name : "privsep helper");
+            /*
+             * Why keep a helper whose configuration is out of date: without root
+             * no new one can start, and the old one still answers as configured at
+             * the first open, which the operator chose then.
+             */
+            if (!same)
+            {
+                ovp_logf(log, PLOG_WARN,
+                         "%s: the configuration of the root side changed at this reload; it "
+                         "takes effect only when OpenVPN is restarted (no root to start a new "
+                         "helper). Helper pid %ld keeps the configuration of the first start",
+                         p->name, (long)p->pid);
+            }
+            return p;
+        }
+        /* Root: the old helper ends and a new one starts with the new configuration. */
+        p->log = log;
+        ovp_priv_stop(p, 2000);
+    }
+    if (geteuid() != 0)
+    {
+        snprintf(err, errlen,
+                 "not started: this process runs without root (uid %u) and has no helper to "
+                 "adopt; start OpenVPN as root (it may drop privileges with user/group later)",
+                 (unsigned)geteuid());
+        free(path);
+        errno = EPERM;
+        return NULL;
+    }
+    if (priv_check_program(path, err, errlen) < 0)
+    {
+        free(path);
+        errno = EACCES;
+        return NULL;
+    }
+    p = priv_spawn(spec, path, log, err, errlen);
+    if (!p)
+    {
+        errno = EIO;
+    }
+    return p;
 }
 
 int
 ovp_priv_send(struct ovp_priv *p, uint16_t type, uint32_t id, const void *payload, size_t len)
 {
-    /* Why: LOG and ERROR flow only from the helper; a plugin sends EXIT or its own. */
-    if (!p || (type != OVP_PRIV_EXIT && type < OVP_PRIV_USER) || len > p->max_frame ||
-        (len > 0 && !payload))
+    /* Why: LOG and ERROR flow only from the helper; a plugin sends its own types. */
+    if (!p || (type != OVP_PRIV_EXIT && type != OVP_PRIV_PARK && type < OVP_PRIV_USER) ||
+        len > p->max_frame || (len > 0 && !payload))
     {
         return -1;
     }
@@ -840,10 +1274,11 @@ ovp_priv_call(struct ovp_priv *p, uint16_t type, uint32_t id, const void *payloa
 
 /*
  * For a helper that is not (or no longer) our child: 1 once it has exited.
- * Why this exists: OpenVPN opens plugins before --daemon forks, so after
- * daemonizing the helper's parent is the original process, which exited; waitpid
- * then says ECHILD although the helper runs fine. The pidfd still reports its
- * exit; without one, the channel's hang-up (the helper's end closed) does.
+ * Why this exists: OpenVPN 2.6 daemonizes before it opens plugins, so the helper
+ * is normally its child; but a host that forks after opening (a daemonizing
+ * wrapper, another host) or one that ignores SIGCHLD leaves waitpid saying ECHILD
+ * although the helper runs fine. The pidfd still reports its exit; without one,
+ * the channel's hang-up (the helper's end closed) does.
  */
 static int
 priv_foreign_exited(const struct ovp_priv *p)
@@ -999,17 +1434,7 @@ ovp_priv_stop(struct ovp_priv *p, int timeout_ms)
             }
         }
     }
-    if (p->pidfd >= 0)
-    {
-        close(p->pidfd);
-    }
-    if (p->fd >= 0)
-    {
-        close(p->fd);
-    }
-    pthread_mutex_destroy(&p->send_mu);
-    free(p->rbuf);
-    free(p);
+    priv_free(p);
     return status;
 }
 

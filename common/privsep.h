@@ -1,4 +1,4 @@
-/* privsep.h: a root helper process forked at open, and the framed channel to it. */
+/* privsep.h: a root helper program exec'd at open, and the framed channel to it. */
 #ifndef OVP_PRIVSEP_H
 #define OVP_PRIVSEP_H
 
@@ -21,9 +21,13 @@ struct ovp_log;
 /* Types below 16 belong to the channel itself; plugins use 16 and up. */
 enum ovp_priv_type
 {
-    OVP_PRIV_EXIT = 1,  /* unprivileged -> helper: finish and exit */
-    OVP_PRIV_LOG = 2,   /* helper -> unprivileged: flags(u32) + text */
-    OVP_PRIV_ERROR = 3, /* helper -> unprivileged: request refused, payload = reason */
+    OVP_PRIV_EXIT = 1,   /* unprivileged -> helper: finish and exit */
+    OVP_PRIV_LOG = 2,    /* helper -> unprivileged: flags(u32) + text */
+    OVP_PRIV_ERROR = 3,  /* helper -> unprivileged: request refused, payload = reason */
+    OVP_PRIV_CONFIG = 4, /* unprivileged -> helper, the first frame: what the helper does */
+    OVP_PRIV_READY = 5,  /* helper -> unprivileged: configured, serving requests */
+    OVP_PRIV_PARK = 6,   /* unprivileged -> helper: the plugin closed; drop what runs */
+    OVP_PRIV_PARKED = 7, /* helper -> unprivileged: nothing of before will answer now */
     OVP_PRIV_USER = 16,
 };
 
@@ -47,33 +51,67 @@ struct ovp_priv_chan;
 typedef int (*ovp_priv_answer_fn)(struct ovp_priv_chan *chan, void *ctx,
                                   const struct ovp_priv_frame *req);
 
+/*
+ * The unprivileged side: which program to exec and what to tell it. The helper
+ * is a program of ours, exec'd (never a bare fork of OpenVPN's image, whose libc
+ * state, such as a syslog fd or locks other threads held, must not reach root).
+ */
 struct ovp_priv_spec
 {
-    const char *name;          /* for log lines, e.g. "down-root helper" */
-    const uint16_t *permitted; /* request types the helper accepts (>= OVP_PRIV_USER) */
-    size_t n_permitted;
-    size_t max_frame;          /* hard maximum payload; 0 = 64 KiB */
-    ovp_priv_answer_fn answer; /* runs in the helper */
-    void *ctx;                 /* given to init and answer, in the helper's copy */
-    /* Optional, runs in the helper right after fork and fd/signal reset. -1 exits. */
-    int (*init)(struct ovp_priv_chan *chan, void *ctx);
-    /* Optional, runs in the helper when it is about to exit. */
-    void (*fini)(void *ctx);
+    const char *name;    /* for log lines, e.g. "down-root helper" */
+    const char *program; /* an absolute path, or a file name: see ovp_priv_start */
+    const char *arg;     /* optional single argument for the program (tests), or NULL */
+    size_t max_frame;    /* hard maximum payload; 0 = 64 KiB; the helper's must match */
+    const void *config;  /* the CONFIG frame: everything the helper needs to know */
+    size_t config_len;
+    int start_timeout_ms; /* how long to wait for READY; 0 = 10 s */
 };
 
 /* The unprivileged side's handle. */
 struct ovp_priv;
 
 /*
- * Forks the helper. Must be called before any thread exists (at open). In the
- * child: every fd but the channel is closed, 0/1/2 point at /dev/null, signal
- * handlers are reset to default with SIGINT, SIGHUP, SIGUSR1, SIGUSR2, SIGPIPE
- * ignored (the helper outlives OpenVPN's signals to serve DOWN) and the mask
- * cleared; the helper exits when the channel closes (OpenVPN gone).
- * LOG receives the helper's log frames in the parent. Returns NULL with ERR set.
+ * Starts the helper, or adopts one this process started earlier (a SIGHUP
+ * reload: OpenVPN closed the plugin with ovp_priv_park and opens it again, now
+ * perhaps without root). A file-name PROGRAM is looked up beside the plugin when
+ * the plugin runs from its libtool build directory (.libs), else in the
+ * installed OVP_HELPERDIR; the program must be a regular executable file that
+ * only root (or this user) can modify.
+ *
+ * Start: socketpair, fork, and in the child nothing but async-signal-safe calls
+ * up to execve: the channel becomes fd 3, every other fd above 2 is closed,
+ * handlers are reset and the mask cleared. Then the CONFIG frame is sent and
+ * READY awaited (the helper's init may refuse the configuration: ERR says why).
+ *
+ * Adoption: a parked helper of the same program that is still alive is taken
+ * over (its log lines go to LOG from now on). If its configuration differs and
+ * this process is root, it is stopped and a new one started; without root the
+ * running one is kept and a warning says the change needs a restart.
+ *
+ * Without root and with nothing to adopt no helper is started (a helper without
+ * root would refuse right passwords): NULL with errno EPERM and ERR saying so.
+ * Any other failure: NULL with ERR set. Call before starting threads of your own.
  */
 struct ovp_priv *ovp_priv_start(const struct ovp_priv_spec *spec, struct ovp_log *log,
                                 char *err, size_t errlen);
+
+/*
+ * 1 if ovp_priv_start adopted a running helper, 2 if it did so although the
+ * configuration differed (the change was not applied), 0 for a new helper.
+ */
+int ovp_priv_adopted(const struct ovp_priv *p);
+
+/*
+ * At a plugin's close, after its own threads stopped using P: keeps the helper
+ * running for the next open in this process instead of stopping it (OpenVPN may
+ * reopen the plugin without root, which could not start a new one). Sends PARK
+ * and waits (at most TIMEOUT_MS) for PARKED, dropping the replies that arrive
+ * before it, so the adopter starts with an empty channel. The helper exits when
+ * OpenVPN does (its channel closes). A dead or silent helper is stopped and
+ * freed instead. NULL-safe; P must not be used afterwards. Needs the plugin
+ * linked -z nodelete, so that the parked handle outlives dlclose.
+ */
+void ovp_priv_park(struct ovp_priv *p, int timeout_ms);
 
 /* Sends one request. Thread-safe. Returns 0, or -1 (helper gone / frame too big). */
 int ovp_priv_send(struct ovp_priv *p, uint16_t type, uint32_t id, const void *payload,
@@ -118,7 +156,43 @@ int ovp_priv_fd(const struct ovp_priv *p);
  */
 int ovp_priv_stop(struct ovp_priv *p, int timeout_ms);
 
-/* --- helper side (runs as root in the child) --- */
+/* --- helper side (runs as root in the exec'd helper program) --- */
+
+struct ovp_priv_helper
+{
+    const char *name;          /* for messages, e.g. "down-root helper" */
+    const uint16_t *permitted; /* request types the helper accepts (>= OVP_PRIV_USER) */
+    size_t n_permitted;
+    size_t max_frame; /* hard maximum payload; 0 = 64 KiB; must match the spec's */
+    /*
+     * Runs once with the CONFIG frame's payload (hostile: validate all of it).
+     * Sets *CTX for answer and fini. Returns 0, or -1 with ERR set (sent back to
+     * the unprivileged side, which reports it); the helper then exits.
+     */
+    int (*init)(struct ovp_priv_chan *chan, const uint8_t *config, size_t len, void **ctx,
+                char *err, size_t errlen);
+    ovp_priv_answer_fn answer; /* for each permitted request */
+    void (*fini)(void *ctx);   /* optional, when the helper is about to exit */
+    /*
+     * Optional, at OVP_PRIV_PARK (the plugin closed, a reload may follow): end
+     * whatever is still running for requests of the closed plugin, so that no
+     * answer to them can reach the plugin that adopts the helper. Replies already
+     * sent arrive before PARKED and are dropped by the unprivileged side.
+     */
+    void (*park)(struct ovp_priv_chan *chan, void *ctx);
+};
+
+/*
+ * The helper program's main: checks that fd 3 is the channel (else says the
+ * program is not for running by hand and returns 64), leaves only 0/1/2 on
+ * /dev/null and the channel, resets signals (default, with SIGINT, SIGHUP,
+ * SIGTERM, SIGUSR1, SIGUSR2 and SIGPIPE ignored: the helper ends when OpenVPN's
+ * end of the channel closes, so a signal to the whole process group, as systemd
+ * sends at stop, still lets DOWN run), makes the process non-dumpable, reads the
+ * CONFIG frame, runs init, answers READY and serves requests until EXIT or end
+ * of file. Returns the exit code.
+ */
+int ovp_priv_helper_main(const struct ovp_priv_helper *h, int argc, char **argv);
 
 /* Sends a reply frame. Returns 0 or -1. Safe from forked grandchildren too. */
 int ovp_priv_reply(struct ovp_priv_chan *chan, uint16_t type, uint32_t id, const void *payload,

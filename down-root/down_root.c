@@ -1,4 +1,4 @@
-/* down_root.c: ovp-down-root, OpenVPN's down-root done right: glue to OpenVPN and the helper. */
+/* down_root.c: ovp-down-root: the plugin, and with DR_HELPER_PROGRAM its root helper program. */
 #include "ovpbuild.h"
 
 #include <errno.h>
@@ -36,6 +36,9 @@ struct dr_done
 
 /* Largest request (event, arguments, environment): the channel's hard maximum. */
 #define DR_REQ_MAX OVP_PRIV_FRAME_ABSMAX
+
+/* Most words on the plugin line (OpenVPN allows 16 tokens in all). */
+#define DR_WORDS_MAX 64
 
 /* Most standard script arguments appended (dev tun_mtu link_mtu local remote init). */
 #define DR_ARGS_MAX    6
@@ -180,6 +183,7 @@ cmd_for(struct dr_state *st, int event)
     }
 }
 
+#ifndef DR_HELPER_PROGRAM
 static const char *
 script_type_for(int event)
 {
@@ -194,21 +198,9 @@ script_type_for(int event)
     }
 }
 
-/* ----------------------------------------------------------- root helper side */
+#endif
 
-struct line_ctx
-{
-    struct ovp_priv_chan *chan;
-    const char *what;
-};
-
-static void
-priv_answer_line(void *ctx, const char *line)
-{
-    struct line_ctx *lc = ctx;
-    ovp_priv_log(lc->chan, PLOG_NOTE, "%s: %s", lc->what, line);
-}
-
+/* A standard script argument: bounded, no control characters. */
 static int
 arg_ok(const uint8_t *s, size_t n)
 {
@@ -224,6 +216,22 @@ arg_ok(const uint8_t *s, size_t n)
         }
     }
     return 1;
+}
+
+#ifdef DR_HELPER_PROGRAM
+/* ----------------------------------------------------------- root helper side */
+
+struct line_ctx
+{
+    struct ovp_priv_chan *chan;
+    const char *what;
+};
+
+static void
+priv_answer_line(void *ctx, const char *line)
+{
+    struct line_ctx *lc = ctx;
+    ovp_priv_log(lc->chan, PLOG_NOTE, "%s: %s", lc->what, line);
 }
 
 /*
@@ -335,51 +343,31 @@ reply:
     return ovp_priv_reply(chan, DR_REP_DONE, req->id, &done, sizeof(done)) < 0 ? -1 : 0;
 }
 
-/* ------------------------------------------------------ unprivileged side */
+#endif /* DR_HELPER_PROGRAM */
 
-static void
-dr_free(struct dr_state *st)
-{
-    if (!st)
-    {
-        return;
-    }
-    strv_free(st->down.argv);
-    strv_free(st->up.argv);
-    strv_free(st->predown.argv);
-    ovp_cfg_release(dr_keys, DR_NKEYS, &st->conf);
-    free(st);
-}
-
+/*
+ * Parses the plugin's argument words into ST's configuration and commands, and
+ * checks each command. Shared by the plugin at open and by the helper program,
+ * which checks again what it is told. Returns 0, or -1 with ERR set.
+ */
 static int
-dr_open(struct ovp_plugin *p, const char *const *argv, const char *const *envp, void **state)
+dr_parse(struct dr_state *st, const char *const *words, size_t nwords, char *err, size_t errlen)
 {
-    struct ovp_log *log = ovp_plugin_log(p);
     struct ovp_cfg_node *root = NULL;
-    char err[512];
-    size_t n = ovp_argc(argv), consumed = 0;
-    (void)envp;
+    size_t consumed = 0;
+    int rc = -1;
 
-    struct dr_state *st = calloc(1, sizeof(*st));
-    if (!st)
+    if (ovp_cfg_parse_words(words, nwords, &consumed, &root, err, errlen) < 0 ||
+        ovp_cfg_bind(root, dr_keys, DR_NKEYS, &st->conf, no_sections, err, errlen) < 0)
     {
-        ovp_err(log, "out of memory");
-        return -1;
-    }
-    st->plugin = p;
-    const char *const *words = n > 1 ? argv + 1 : argv + n;
-    size_t nwords = n > 1 ? n - 1 : 0;
-    if (ovp_cfg_parse_words(words, nwords, &consumed, &root, err, sizeof(err)) < 0 ||
-        ovp_cfg_bind(root, dr_keys, DR_NKEYS, &st->conf, no_sections, err, sizeof(err)) < 0)
-    {
-        ovp_err(log, "%s", err);
-        goto fail;
+        goto out;
     }
     if (consumed >= nwords)
     {
-        ovp_err(log, "no command given: use plugin ovp-down-root.so [key=value...] "
-                     "/path/to/command [args...]");
-        goto fail;
+        snprintf(err, errlen,
+                 "no command given: use plugin ovp-down-root.so [key=value...] "
+                 "/path/to/command [args...]");
+        goto out;
     }
     /*
      * OpenVPN splits a lone quoted argument on blanks itself (plugin x.so "/cmd arg")
@@ -405,61 +393,180 @@ dr_open(struct ovp_plugin *p, const char *const *argv, const char *const *envp, 
     if (!st->down.argv || (st->conf.up && !st->up.argv) ||
         (st->conf.route_predown && !st->predown.argv))
     {
-        ovp_err(log, "out of memory");
-        goto fail;
+        snprintf(err, errlen, "out of memory");
+        goto out;
     }
     /* A missing command is found now, not at shutdown when nobody is watching. */
     struct dr_cmd *cmds[] = {&st->down, &st->up, &st->predown};
     const char *names[] = {"down", "up", "route_predown"};
     for (size_t i = 0; i < 3; i++)
     {
+        char why[400];
         /* the helper's argv has room for 63 words and the standard arguments */
         if (cmds[i]->argv && ovp_argc((const char *const *)cmds[i]->argv) > 63)
         {
-            ovp_err(log, "%s command: more than 63 words", names[i]);
-            goto fail;
+            snprintf(err, errlen, "%s command: more than 63 words", names[i]);
+            goto out;
         }
         if (cmds[i]->argv &&
-            (!cmds[i]->argv[0] || dr_check_command(cmds[i]->argv[0], err, sizeof(err)) < 0))
+            (!cmds[i]->argv[0] || dr_check_command(cmds[i]->argv[0], why, sizeof(why)) < 0))
         {
-            ovp_err(log, "%s command: %s", names[i], cmds[i]->argv[0] ? err : "empty");
-            goto fail;
+            snprintf(err, errlen, "%s command: %s", names[i], cmds[i]->argv[0] ? why : "empty");
+            goto out;
         }
     }
-    if (geteuid() != 0)
-    {
-        ovp_warn(log,
-                 "opened without root (uid %u): commands will run as this user and may "
-                 "fail. After a SIGHUP OpenVPN reopens plugins without privileges; "
-                 "restart OpenVPN instead to run them as root again",
-                 (unsigned)geteuid());
-    }
+    rc = 0;
+out:
+    ovp_cfg_free(root);
+    return rc;
+}
 
+#ifdef DR_HELPER_PROGRAM
+/* ------------------------------------------- the helper program (ovp-down-root-helper) */
+
+static struct dr_state helper_state;
+
+/* The CONFIG frame holds the plugin's argument words; they are parsed and checked here. */
+static int
+dr_helper_init(struct ovp_priv_chan *chan, const uint8_t *config, size_t len, void **ctx,
+               char *err, size_t errlen)
+{
+    const char *words[DR_WORDS_MAX];
+    char *owned[DR_WORDS_MAX];
+    size_t pos = 0, n = 0;
+    int rc = -1;
+    (void)chan;
+
+    while (pos < len)
+    {
+        const uint8_t *s;
+        size_t sl;
+        if (n == DR_WORDS_MAX || ovp_priv_unpack(config, len, &pos, &s, &sl) < 0 ||
+            memchr(s, '\0', sl) || !(owned[n] = strndup((const char *)s, sl)))
+        {
+            snprintf(err, errlen, "malformed configuration frame");
+            goto out;
+        }
+        words[n] = owned[n];
+        n++;
+    }
+    rc = dr_parse(&helper_state, words, n, err, errlen);
+    *ctx = &helper_state;
+out:
+    for (size_t i = 0; i < n; i++)
+    {
+        free(owned[i]);
+    }
+    return rc;
+}
+
+int
+main(int argc, char **argv)
+{
     static const uint16_t permitted[] = {DR_REQ_RUN};
-    struct ovp_priv_spec spec = {
+    static const struct ovp_priv_helper spec = {
         .name = "down-root helper",
         .permitted = permitted,
         .n_permitted = 1,
         .max_frame = DR_REQ_MAX,
+        .init = dr_helper_init,
         .answer = priv_answer_run,
-        .ctx = st,
     };
-    st->priv = ovp_priv_start(&spec, log, err, sizeof(err));
-    if (!st->priv)
+    return ovp_priv_helper_main(&spec, argc, argv);
+}
+
+#else
+/* ------------------------------------------------------ unprivileged side */
+
+static void
+dr_free(struct dr_state *st)
+{
+    if (!st)
     {
-        ovp_err(log, "cannot start the root helper: %s", err);
+        return;
+    }
+    strv_free(st->down.argv);
+    strv_free(st->up.argv);
+    strv_free(st->predown.argv);
+    ovp_cfg_release(dr_keys, DR_NKEYS, &st->conf);
+    free(st);
+}
+
+static int
+dr_open(struct ovp_plugin *p, const char *const *argv, const char *const *envp, void **state)
+{
+    struct ovp_log *log = ovp_plugin_log(p);
+    char err[512];
+    size_t n = ovp_argc(argv);
+    uint8_t *cfg = NULL;
+    (void)envp;
+
+    struct dr_state *st = calloc(1, sizeof(*st));
+    if (!st)
+    {
+        ovp_err(log, "out of memory");
+        return -1;
+    }
+    st->plugin = p;
+    const char *const *words = n > 1 ? argv + 1 : argv + n;
+    size_t nwords = n > 1 ? n - 1 : 0;
+    if (nwords > DR_WORDS_MAX)
+    {
+        ovp_err(log, "more than %d arguments", DR_WORDS_MAX);
         goto fail;
     }
-    ovp_cfg_free(root);
-    ovp_note(log, "root helper pid %ld ready: down=%s%s%s%s%s timeout=%ld ms",
-             (long)ovp_priv_pid(st->priv), st->down.argv[0], st->up.argv ? " up=" : "",
-             st->up.argv ? st->up.argv[0] : "", st->predown.argv ? " route_predown=" : "",
+    if (dr_parse(st, words, nwords, err, sizeof(err)) < 0)
+    {
+        ovp_err(log, "%s", err);
+        goto fail;
+    }
+
+    /* What the helper does is fixed by these words, re-parsed and checked there. */
+    struct ovp_priv_buf b = {cfg = malloc(DR_REQ_MAX), 0, DR_REQ_MAX};
+    for (size_t i = 0; cfg && i < nwords; i++)
+    {
+        if (ovp_priv_pack_str(&b, words[i]) < 0)
+        {
+            ovp_err(log, "the plugin's arguments are too long");
+            goto fail;
+        }
+    }
+    struct ovp_priv_spec spec = {
+        .name = "down-root helper",
+        .program = "ovp-down-root-helper",
+        .max_frame = DR_REQ_MAX,
+        .config = b.data,
+        .config_len = b.len,
+    };
+    st->priv = cfg ? ovp_priv_start(&spec, log, err, sizeof(err)) : NULL;
+    if (!st->priv && cfg && errno == EPERM)
+    {
+        /* Why open anyway: failing would end OpenVPN at a reload; DOWN says it again. */
+        ovp_err(log,
+                "the root helper is %s. The commands cannot run as root until OpenVPN is "
+                "restarted as root",
+                err);
+        free(cfg);
+        *state = st;
+        return 0;
+    }
+    if (!st->priv)
+    {
+        ovp_err(log, "cannot start the root helper: %s", cfg ? err : "out of memory");
+        goto fail;
+    }
+    free(cfg);
+    ovp_note(log, "root helper pid %ld %s: down=%s%s%s%s%s timeout=%ld ms",
+             (long)ovp_priv_pid(st->priv),
+             ovp_priv_adopted(st->priv) ? "kept from the first open" : "ready",
+             st->down.argv[0], st->up.argv ? " up=" : "", st->up.argv ? st->up.argv[0] : "",
+             st->predown.argv ? " route_predown=" : "",
              st->predown.argv ? st->predown.argv[0] : "", st->conf.timeout_ms);
     *state = st;
     return 0;
 
 fail:
-    ovp_cfg_free(root);
+    free(cfg);
     dr_free(st);
     return -1;
 }
@@ -552,12 +659,15 @@ build_request(struct dr_state *st, const struct ovp_event *ev, struct ovp_priv_b
 }
 
 static void
-helper_gone(struct ovp_log *log, int type, const char *cmd)
+helper_gone(struct ovp_log *log, int type, const char *cmd, int never)
 {
     ovp_err(log,
-            "%s: the root helper is gone (killed or crashed), so %s cannot run as root; "
-            "failing the event",
-            ovp_event_name(type), cmd);
+            "%s: the root helper is %s, so %s cannot run as root; failing the event "
+            "(restart OpenVPN as root)",
+            ovp_event_name(type),
+            never ? "not running (this plugin was opened without root)"
+                  : "gone (killed or crashed)",
+            cmd);
 }
 
 static int
@@ -576,7 +686,7 @@ dr_event(struct ovp_plugin *p, void *state, const struct ovp_event *ev)
      */
     if (!ovp_priv_alive(st->priv))
     {
-        helper_gone(log, ev->type, cmd->argv[0]);
+        helper_gone(log, ev->type, cmd->argv[0], st->priv == NULL);
         return OPENVPN_PLUGIN_FUNC_ERROR;
     }
     struct ovp_priv_buf b = {malloc(DR_REQ_MAX), 0, DR_REQ_MAX};
@@ -594,7 +704,7 @@ dr_event(struct ovp_plugin *p, void *state, const struct ovp_event *ev)
     free(b.data);
     if (rc < 0)
     {
-        helper_gone(log, ev->type, cmd->argv[0]); /* died just now, or during the run */
+        helper_gone(log, ev->type, cmd->argv[0], 0); /* died just now, or during the run */
         return OPENVPN_PLUGIN_FUNC_ERROR;
     }
     if (rc == 0 || reply.type != DR_REP_DONE || reply.len != sizeof(struct dr_done))
@@ -642,7 +752,8 @@ dr_close(struct ovp_plugin *p, void *state)
     (void)p;
     if (st)
     {
-        ovp_priv_stop(st->priv, 2000);
+        /* Kept for the next open: after a reload without root none could start. */
+        ovp_priv_park(st->priv, 2000);
         dr_free(st);
     }
 }
@@ -669,3 +780,4 @@ static const struct ovp_plugin_desc dr_desc = {
     .abort = dr_abort,
 };
 OVP_PLUGIN(dr_desc);
+#endif /* DR_HELPER_PROGRAM */

@@ -1,4 +1,4 @@
-/* test_privsep.c: cmocka tests of the root helper channel, each with a really forked helper. */
+/* test_privsep.c: cmocka tests of the root helper channel, each with a really exec'd helper. */
 #include "ovpbuild.h"
 
 #include <dirent.h>
@@ -42,21 +42,26 @@ enum
     T_BIGREPLY,  /* try a reply one byte over the maximum, then one of the maximum */
     T_FORK,      /* reply from a forked grandchild */
     T_QUIT,      /* the answer function returns -1 */
-    T_REPORT,    /* sent by init: what the helper's fds and signals look like */
+    T_REPORT,    /* what the helper's fds and signals look like */
     T_NOTPERM = 99,
 };
 
-static const uint16_t permitted[] = {T_ECHO,  T_HOLD,  T_STRAY,    T_LOG,  T_BOGUS,
-                                     T_COUNT, T_SLEEP, T_BIGREPLY, T_FORK, T_QUIT};
+static const uint16_t permitted[] = {T_ECHO,  T_HOLD,     T_STRAY, T_LOG,  T_BOGUS, T_COUNT,
+                                     T_SLEEP, T_BIGREPLY, T_FORK,  T_QUIT, T_REPORT};
+
+/* The helper is this test program, exec'd with this argument (and the frame maximum). */
+#define HELPER_ARG "--privsep-test-helper="
+static char self_exe[512];
 
 #define WAIT_MS 5000 /* no single wait in these tests may take longer */
 
-/* The helper's context (the helper gets its own copy at fork). */
+/* The helper's context: sent as the CONFIG frame, copied by the helper's init. */
 struct tctx
 {
     char fini_path[256];
-    int report;    /* init replies with T_REPORT */
-    int init_fail; /* init returns -1 */
+    char park_path[256]; /* the park callback writes here */
+    int init_fail;       /* init refuses the configuration */
+    int variant;         /* only to make two configurations differ */
 };
 
 struct fixture
@@ -112,7 +117,7 @@ send_bogus(int fd, char kind, size_t max_frame, uint32_t id)
             n = OVP_PRIV_HDR_LEN + 20;
             break;
         case 'U': /* a channel type nobody defined */
-            put_hdr(buf, 0, 5, id);
+            put_hdr(buf, 0, 9, id);
             n = OVP_PRIV_HDR_LEN;
             break;
         case 'E': /* EXIT only flows the other way */
@@ -132,6 +137,8 @@ send_bogus(int fd, char kind, size_t max_frame, uint32_t id)
     }
     return send(fd, buf, n, MSG_NOSIGNAL) == (ssize_t)n ? 0 : -1;
 }
+
+static int report(struct ovp_priv_chan *chan, uint32_t id);
 
 static int
 t_answer(struct ovp_priv_chan *chan, void *vctx, const struct ovp_priv_frame *req)
@@ -210,6 +217,8 @@ t_answer(struct ovp_priv_chan *chan, void *vctx, const struct ovp_priv_frame *re
         }
         case T_QUIT:
             return -1;
+        case T_REPORT:
+            return report(chan, req->id);
         default:
             return -1;
     }
@@ -228,7 +237,7 @@ disposition(int sig)
 
 /* Describes the helper's fd table and signals, as the helper sees them. */
 static int
-report(struct ovp_priv_chan *chan)
+report(struct ovp_priv_chan *chan, uint32_t id)
 {
     char out[512], fds[128] = "", link[256];
     int cfd = ovp_priv_chan_fd(chan);
@@ -289,18 +298,44 @@ report(struct ovp_priv_chan *chan)
              flags >= 0 && (flags & FD_CLOEXEC), disposition(SIGINT), disposition(SIGHUP),
              disposition(SIGUSR1), disposition(SIGUSR2), disposition(SIGPIPE),
              disposition(SIGTERM), masked ? "set" : "empty");
-    return ovp_priv_reply(chan, T_REPORT, 0, out, strlen(out));
+    return ovp_priv_reply(chan, T_REPORT, id, out, strlen(out));
 }
 
+static struct tctx helper_ctx;
+
 static int
-t_init(struct ovp_priv_chan *chan, void *vctx)
+t_init(struct ovp_priv_chan *chan, const uint8_t *config, size_t len, void **ctx, char *err,
+       size_t errlen)
 {
-    struct tctx *c = vctx;
-    if (c->init_fail)
+    (void)chan;
+    if (len != sizeof(helper_ctx))
     {
+        snprintf(err, errlen, "configuration of %zu bytes", len);
         return -1;
     }
-    return c->report ? report(chan) : 0;
+    memcpy(&helper_ctx, config, len);
+    helper_ctx.fini_path[sizeof(helper_ctx.fini_path) - 1] = '\0';
+    helper_ctx.park_path[sizeof(helper_ctx.park_path) - 1] = '\0';
+    *ctx = &helper_ctx;
+    if (helper_ctx.init_fail)
+    {
+        snprintf(err, errlen, "init refused (test)");
+        return -1;
+    }
+    return 0;
+}
+
+static void
+t_park(struct ovp_priv_chan *chan, void *vctx)
+{
+    struct tctx *c = vctx;
+    (void)chan;
+    FILE *f = fopen(c->park_path, "a");
+    if (f)
+    {
+        fputs("park ran\n", f);
+        fclose(f);
+    }
 }
 
 static void
@@ -320,18 +355,25 @@ t_fini(void *vctx)
 
 /* ------------------------------------------------------------ the parent */
 
+/* The helper argument for MAX_FRAME (static storage: one at a time is enough). */
+static const char *
+helper_arg(size_t max_frame)
+{
+    static char arg[64];
+    snprintf(arg, sizeof(arg), HELPER_ARG "%zu", max_frame);
+    return arg;
+}
+
 static struct ovp_priv_spec
 spec_for(struct fixture *fx, size_t max_frame)
 {
     struct ovp_priv_spec s = {
         .name = "test helper",
-        .permitted = permitted,
-        .n_permitted = sizeof(permitted) / sizeof(permitted[0]),
+        .program = self_exe,
+        .arg = helper_arg(max_frame),
         .max_frame = max_frame,
-        .answer = t_answer,
-        .ctx = &fx->ctx,
-        .init = t_init,
-        .fini = t_fini,
+        .config = &fx->ctx,
+        .config_len = sizeof(fx->ctx),
     };
     return s;
 }
@@ -369,6 +411,7 @@ setup(void **state)
         return -1;
     }
     snprintf(fx->ctx.fini_path, sizeof(fx->ctx.fini_path), "%s/fini", fx->dir);
+    snprintf(fx->ctx.park_path, sizeof(fx->ctx.park_path), "%s/park", fx->dir);
     *state = fx;
     return 0;
 }
@@ -379,6 +422,7 @@ teardown(void **state)
     struct fixture *fx = *state;
     ovp_log_free(fx->log);
     unlink(fx->ctx.fini_path);
+    unlink(fx->ctx.park_path);
     rmdir(fx->dir);
     free(fx);
     return 0;
@@ -690,7 +734,7 @@ recv__length_mismatch_kills_channel(void **state)
 static void
 recv__unknown_type_kills_channel(void **state)
 {
-    bad_frame_from_helper(*state, 'U', "unknown type 5");
+    bad_frame_from_helper(*state, 'U', "unknown type 9");
 }
 
 static void
@@ -785,9 +829,10 @@ alive__notices_exit_without_recv(void **state)
 }
 
 /*
- * OpenVPN opens plugins before --daemon forks: from then on the helper is not a
- * child of the process that talks to it (waitpid says ECHILD). A forked child of
- * the test plays the daemonized OpenVPN; it reports through its exit code.
+ * A host that forks after opening plugins (a daemonizing wrapper; OpenVPN 2.6
+ * itself daemonizes first): from then on the helper is not a child of the process
+ * that talks to it (waitpid says ECHILD). A forked child of the test plays that
+ * host; it reports through its exit code.
  */
 static int
 daemon_sees_helper_alive_then_dead(struct ovp_priv *p)
@@ -926,13 +971,14 @@ init__failure_ends_helper(void **state)
 {
     struct fixture *fx = *state;
     fx->ctx.init_fail = 1;
-    struct ovp_priv *p = start(fx, 0);
-    struct ovp_priv_frame f;
-    assert_int_equal(ovp_priv_recv(p, &f, WAIT_MS), -1);
-    assert_int_equal(ovp_priv_alive(p), 0);
-    int st = ovp_priv_stop(p, WAIT_MS);
-    assert_true(WIFEXITED(st));
-    assert_int_not_equal(WEXITSTATUS(st), 0);
+    struct ovp_priv_spec s = spec_for(fx, 0);
+    char err[256];
+    assert_null(ovp_priv_start(&s, fx->log, err, sizeof(err)));
+    assert_non_null(strstr(err, "refused its configuration: init refused (test)"));
+    /* the refusing helper was reaped */
+    int st;
+    assert_int_equal(waitpid(-1, &st, WNOHANG), -1);
+    assert_int_equal(errno, ECHILD);
 }
 
 static void
@@ -945,7 +991,6 @@ static void
 helper__only_std_and_channel_fds_and_clean_signals(void **state)
 {
     struct fixture *fx = *state;
-    fx->ctx.report = 1;
     /* things the helper must not inherit: open fds, handlers, a signal mask */
     int pfd[2];
     assert_int_equal(pipe(pfd), 0);
@@ -976,15 +1021,16 @@ helper__only_std_and_channel_fds_and_clean_signals(void **state)
     assert_int_equal(sigismember(&after, SIGINT), 0);
 
     struct ovp_priv_frame f;
-    assert_int_equal(ovp_priv_recv(p, &f, WAIT_MS), 1);
+    assert_int_equal(ovp_priv_call(p, T_REPORT, 2, NULL, 0, &f, WAIT_MS), 1);
     assert_int_equal(f.type, T_REPORT);
     char text[512];
     snprintf(text, sizeof(text), "%.*s", (int)f.len, (const char *)f.payload);
     assert_string_equal(text, "fds=0,1,2,3 std=null,null,null chanfd=3 sock=1 cloexec=1 "
-                              "sig=IIIIID mask=empty");
+                              "sig=IIIIII mask=empty");
 
-    /* OpenVPN's signals do not end the helper */
+    /* OpenVPN's signals, systemd's SIGTERM to the whole group among them, do not end it */
     pid_t pid = ovp_priv_pid(p);
+    assert_int_equal(kill(pid, SIGTERM), 0);
     assert_int_equal(kill(pid, SIGHUP), 0);
     assert_int_equal(kill(pid, SIGINT), 0);
     assert_int_equal(kill(pid, SIGUSR1), 0);
@@ -1026,7 +1072,6 @@ helper__fds_closed_by_proc_walk_without_close_range(void **state)
     skip();
 #endif
     struct fixture *fx = *state;
-    fx->ctx.report = 1;
     pid_t mid = fork();
     assert_true(mid >= 0);
     if (mid == 0)
@@ -1045,12 +1090,13 @@ helper__fds_closed_by_proc_walk_without_close_range(void **state)
         char err[128];
         struct ovp_priv *p = ovp_priv_start(&s, NULL, err, sizeof(err));
         struct ovp_priv_frame f;
-        if (!p || ovp_priv_recv(p, &f, WAIT_MS) != 1 || f.type != T_REPORT)
+        if (!p || ovp_priv_call(p, T_REPORT, 1, NULL, 0, &f, WAIT_MS) != 1 ||
+            f.type != T_REPORT)
         {
             _exit(5);
         }
         const char *want = "fds=0,1,2,3 std=null,null,null chanfd=3 sock=1 cloexec=1 "
-                           "sig=IIIIID mask=empty";
+                           "sig=IIIIII mask=empty";
         int ok = f.len == strlen(want) && memcmp(f.payload, want, f.len) == 0;
         int st = ovp_priv_stop(p, WAIT_MS);
         _exit(ok && WIFEXITED(st) ? 0 : 6);
@@ -1186,23 +1232,228 @@ start__bad_spec_refused_without_fork(void **state)
     assert_null(ovp_priv_start(&s, fx->log, err, sizeof(err)));
     assert_non_null(strstr(err, "max_frame"));
 
-    static const uint16_t reserved[] = {T_ECHO, OVP_PRIV_LOG};
-    s = spec_for(fx, 0);
-    s.permitted = reserved;
-    s.n_permitted = 2;
+    s = spec_for(fx, 64);
     assert_null(ovp_priv_start(&s, fx->log, err, sizeof(err)));
-    assert_non_null(strstr(err, "reserved"));
+    assert_non_null(strstr(err, "does not fit a frame"));
 
     s = spec_for(fx, 0);
-    s.answer = NULL;
+    s.program = NULL;
     assert_null(ovp_priv_start(&s, fx->log, err, sizeof(err)));
-    assert_true(err[0] != '\0');
+    assert_non_null(strstr(err, "no helper program"));
     assert_null(ovp_priv_start(NULL, fx->log, NULL, 0));
+
+    s = spec_for(fx, 0);
+    s.program = "/nonexistent/ovp-test-helper";
+    assert_null(ovp_priv_start(&s, fx->log, err, sizeof(err)));
+    assert_non_null(strstr(err, "No such file"));
+
+    /* a helper program that others could rewrite would be a way to root */
+    char path[128];
+    snprintf(path, sizeof(path), "%s/helper", fx->dir);
+    FILE *f = fopen(path, "w");
+    assert_non_null(f);
+    fputs("#!/bin/sh\nexit 0\n", f);
+    fclose(f);
+    assert_int_equal(chmod(path, 0775), 0);
+    s.program = path;
+    assert_null(ovp_priv_start(&s, fx->log, err, sizeof(err)));
+    assert_non_null(strstr(err, "could be changed by others"));
+    assert_int_equal(chmod(path, 0644), 0);
+    assert_null(ovp_priv_start(&s, fx->log, err, sizeof(err)));
+    assert_non_null(strstr(err, "not an executable file"));
+    unlink(path);
 
     /* no child was forked for any of them */
     int st;
     assert_int_equal(waitpid(-1, &st, WNOHANG), -1);
     assert_int_equal(errno, ECHILD);
+}
+
+static void
+start__program_that_is_no_helper_fails_and_is_reaped(void **state)
+{
+    struct fixture *fx = *state;
+    char err[256];
+    struct ovp_priv_spec s = spec_for(fx, 0);
+    s.program = "/bin/true"; /* exits without reading: no READY */
+    s.arg = NULL;
+    assert_null(ovp_priv_start(&s, fx->log, err, sizeof(err)));
+    assert_true(strstr(err, "exited") != NULL || strstr(err, "cannot send") != NULL);
+    int st;
+    assert_int_equal(waitpid(-1, &st, WNOHANG), -1);
+    assert_int_equal(errno, ECHILD);
+}
+
+static void
+helper__run_by_hand_refuses_without_channel(void **state)
+{
+    (void)state;
+    int err_pipe[2];
+    assert_int_equal(pipe(err_pipe), 0);
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0)
+    {
+        dup2(err_pipe[1], 2);
+        close(3); /* no channel where the helper looks for it */
+        execl(self_exe, self_exe, helper_arg(0), (char *)NULL);
+        _exit(127);
+    }
+    close(err_pipe[1]);
+    char buf[512] = "";
+    ssize_t n = read(err_pipe[0], buf, sizeof(buf) - 1);
+    buf[n > 0 ? n : 0] = '\0';
+    close(err_pipe[0]);
+    int st;
+    assert_int_equal(waitpid(pid, &st, 0), pid);
+    assert_true(WIFEXITED(st));
+    assert_int_equal(WEXITSTATUS(st), 64);
+    assert_non_null(strstr(buf, "not run by hand"));
+}
+
+/* How many lines "park ran" the test helper's park callback wrote. */
+static int
+park_count(const struct fixture *fx)
+{
+    char line[64];
+    int n = 0;
+    FILE *f = fopen(fx->ctx.park_path, "r");
+    while (f && fgets(line, sizeof(line), f))
+    {
+        n += strcmp(line, "park ran\n") == 0;
+    }
+    if (f)
+    {
+        fclose(f);
+    }
+    return n;
+}
+
+static void
+park__reopen_adopts_the_running_helper(void **state)
+{
+    struct fixture *fx = *state;
+    struct ovp_priv *p = start(fx, 0);
+    pid_t pid = ovp_priv_pid(p);
+    assert_int_equal(ovp_priv_adopted(p), 0);
+    /* a reply still on its way when the plugin closes must not reach the next one */
+    assert_int_equal(ovp_priv_send(p, T_ECHO, 1, "old", 3), 0);
+    ovp_priv_park(p, WAIT_MS);
+    assert_int_equal(park_count(fx), 1);
+    assert_int_equal(kill(pid, 0), 0); /* still running */
+
+    p = start(fx, 0);
+    assert_int_equal(ovp_priv_pid(p), pid);
+    assert_int_equal(ovp_priv_adopted(p), 1);
+    struct ovp_priv_frame f;
+    assert_int_equal(ovp_priv_recv(p, &f, 200), 0); /* the old reply was dropped */
+    assert_int_equal(ovp_priv_call(p, T_ECHO, 1, "new", 3, &f, WAIT_MS), 1);
+    assert_memory_equal(f.payload, "new", 3);
+    assert_true(WIFEXITED(ovp_priv_stop(p, WAIT_MS)));
+    assert_reaped(pid);
+}
+
+static void
+park__changed_configuration_as_root_starts_a_new_helper(void **state)
+{
+    struct fixture *fx = *state;
+    struct ovp_priv *p = start(fx, 0);
+    pid_t old = ovp_priv_pid(p);
+    ovp_priv_park(p, WAIT_MS);
+    fx->ctx.variant = 1;
+    p = start(fx, 0);
+    assert_int_not_equal(ovp_priv_pid(p), old);
+    assert_int_equal(ovp_priv_adopted(p), 0);
+    assert_reaped(old); /* the old one was stopped and reaped */
+    assert_true(WIFEXITED(ovp_priv_stop(p, WAIT_MS)));
+}
+
+static void
+park__dead_helper_is_not_adopted(void **state)
+{
+    struct fixture *fx = *state;
+    struct ovp_priv *p = start(fx, 0);
+    pid_t old = ovp_priv_pid(p);
+    ovp_priv_park(p, WAIT_MS);
+    assert_int_equal(kill(old, SIGKILL), 0);
+    assert_true(exited_within(old, WAIT_MS));
+    p = start(fx, 0);
+    assert_int_not_equal(ovp_priv_pid(p), old);
+    assert_int_equal(ovp_priv_adopted(p), 0);
+    assert_reaped(old);
+    assert_true(WIFEXITED(ovp_priv_stop(p, WAIT_MS)));
+}
+
+/*
+ * The SIGHUP reload after `user nobody`: a forked child plays OpenVPN, drops root
+ * and reopens. Exit codes say what went wrong.
+ */
+static int
+unprivileged_reopen(struct fixture *fx, pid_t helper)
+{
+    if (setresuid(65534, 65534, 0) < 0) /* saved uid 0: only to leave cleanly */
+    {
+        return 10;
+    }
+    struct ovp_priv *p = start(fx, 0);
+    if (ovp_priv_pid(p) != helper || ovp_priv_adopted(p) != 1)
+    {
+        return 11;
+    }
+    struct ovp_priv_frame f;
+    if (ovp_priv_call(p, T_ECHO, 9, "as nobody", 9, &f, WAIT_MS) != 1)
+    {
+        return 12;
+    }
+    ovp_priv_park(p, WAIT_MS);
+    /* changed configuration without root: the running helper is kept, with a warning */
+    fx->ctx.variant = 7;
+    p = start(fx, 0);
+    if (ovp_priv_pid(p) != helper || ovp_priv_adopted(p) != 2 ||
+        fakehost_find("takes effect only when OpenVPN is restarted") < 0)
+    {
+        return 13;
+    }
+    ovp_priv_park(p, WAIT_MS);
+    /* another program with nothing to adopt: no helper without root */
+    struct ovp_priv_spec s = spec_for(fx, 0);
+    char other[600], err[256];
+    snprintf(other, sizeof(other), "%s/../%s", self_exe, "nonexistent-helper");
+    s.program = other;
+    errno = 0;
+    if (ovp_priv_start(&s, fx->log, err, sizeof(err)) != NULL || errno != EPERM ||
+        !strstr(err, "without root"))
+    {
+        return 14;
+    }
+    return 0;
+}
+
+static void
+park__reopen_without_root_adopts_and_never_starts_one(void **state)
+{
+    struct fixture *fx = *state;
+    if (geteuid() != 0)
+    {
+        skip(); /* needs root to play the privilege drop */
+    }
+    struct ovp_priv *p = start(fx, 0);
+    pid_t pid = ovp_priv_pid(p);
+    ovp_priv_park(p, WAIT_MS);
+    pid_t child = fork();
+    assert_true(child >= 0);
+    if (child == 0)
+    {
+        _exit(unprivileged_reopen(fx, pid));
+    }
+    int st;
+    assert_int_equal(waitpid(child, &st, 0), child);
+    assert_true(WIFEXITED(st));
+    assert_int_equal(WEXITSTATUS(st), 0);
+    /* back here, as root: the helper still serves */
+    p = start(fx, 0);
+    assert_int_equal(ovp_priv_pid(p), pid);
+    assert_true(WIFEXITED(ovp_priv_stop(p, WAIT_MS)));
 }
 
 static void
@@ -1313,10 +1564,31 @@ unpack__length_beyond_buffer_is_error(void **state)
 }
 
 int
-main(void)
+main(int argc, char **argv)
 {
+    /* Exec'd as the helper: serve, with the frame maximum the test asked for. */
+    if (argc > 1 && strncmp(argv[1], HELPER_ARG, strlen(HELPER_ARG)) == 0)
+    {
+        static struct ovp_priv_helper h = {
+            .name = "test helper",
+            .permitted = permitted,
+            .n_permitted = sizeof(permitted) / sizeof(permitted[0]),
+            .init = t_init,
+            .answer = t_answer,
+            .fini = t_fini,
+            .park = t_park,
+        };
+        h.max_frame = (size_t)strtoul(argv[1] + strlen(HELPER_ARG), NULL, 10);
+        return ovp_priv_helper_main(&h, argc, argv);
+    }
+    ssize_t sl = readlink("/proc/self/exe", self_exe, sizeof(self_exe) - 1);
+    if (sl <= 0)
+    {
+        return 1;
+    }
+    self_exe[sl] = '\0';
     /* A guard against a hang: every wait above is bounded, this bounds the whole run. */
-    alarm(60);
+    alarm(90);
     const struct CMUnitTest tests[] = {
         /* first: it checks that no child exists, which earlier failures could spoil */
         cmocka_unit_test_setup_teardown(start__bad_spec_refused_without_fork, setup, teardown),
@@ -1367,6 +1639,16 @@ main(void)
         cmocka_unit_test_setup_teardown(helper__exits_when_parent_process_dies, setup,
                                         teardown),
         cmocka_unit_test(null_handle__every_call_fails),
+        cmocka_unit_test_setup_teardown(start__program_that_is_no_helper_fails_and_is_reaped,
+                                        setup, teardown),
+        cmocka_unit_test(helper__run_by_hand_refuses_without_channel),
+        cmocka_unit_test_setup_teardown(park__reopen_adopts_the_running_helper, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(park__changed_configuration_as_root_starts_a_new_helper,
+                                        setup, teardown),
+        cmocka_unit_test_setup_teardown(park__dead_helper_is_not_adopted, setup, teardown),
+        cmocka_unit_test_setup_teardown(park__reopen_without_root_adopts_and_never_starts_one,
+                                        setup, teardown),
         cmocka_unit_test_setup_teardown(kill__ends_the_helper_at_once_and_stop_still_reaps,
                                         setup, teardown),
         cmocka_unit_test(pack__round_trip),

@@ -22,7 +22,7 @@ run_driver "$LOG" "$WORK/clients" --max-stall-us 20000 -- workers=1 ovpm
 expect_ok "pam_matrix: right/wrong password, unknown user, account refused"
 grep -q 'PAM service "ovpm"' "$LOG" || fail "no setup line in the log"
 grep -q 'user "mallory": pam_authenticate' "$LOG" || fail "no PAM detail for the unknown user"
-grep -q 'helper_after_close=gone' "$WORK/out" || fail "the helper outlived close"
+helper_parked_then_gone
 no_secrets "$LOG" Al1ce-Secret-9 Wr0ng-Secret-1 Mall0ry-Secret-3 B0b-Secret-7
 
 # --- account states from pam_ovptest's pam_acct_mgmt (the password is right each time)

@@ -87,6 +87,19 @@ expect_ok() {
     fi
 }
 
+# helper_parked_then_gone: after close the root helper was kept (a reload may adopt it,
+# see ovp_priv_park), and it ended by itself once the driver (OpenVPN) exited.
+helper_parked_then_gone() {
+    grep -q 'helper_after_close=alive' "$WORK/out" \
+        || fail "the helper was not kept after close (a reload could not adopt it)"
+    hp=$(sed -n 's/^open=ok helper_pid=//p' "$WORK/out" | head -n 1)
+    for _ in $(seq 50); do
+        [ -n "$hp" ] && kill -0 "$hp" 2>/dev/null || return 0
+        sleep 0.1
+    done
+    fail "the helper (pid $hp) outlived the process that started it"
+}
+
 # no_secrets LOG SECRET...: no log line holds any of the secrets.
 no_secrets() {
     f=$1; shift

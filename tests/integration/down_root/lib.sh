@@ -119,7 +119,7 @@ gone() {
 
 # helper_pids OUT: the root helper pids the plugin announced, in order.
 helper_pids() {
-    sed -n 's/.*root helper pid \([0-9]*\) ready.*/\1/p' "$1"
+    sed -n 's/.*root helper pid \([0-9]*\) \(ready\|kept from the first open\).*/\1/p' "$1"
 }
 
 # wait_count FILE TEXT N [SECONDS]: until FILE has at least N lines containing TEXT.
