@@ -135,6 +135,7 @@ enum kind
     K_CONTEXT,     /* init | restart */
     K_DEV_TYPE,    /* tun | tap | null */
     K_TIME_ASCII,  /* letters, digits, ':' and blanks */
+    K_SIGNAL,      /* OpenVPN's signal texts: "sigterm", "auth-failure (auth-token)" */
 };
 
 /* NAME patterns: a trailing '#' stands for 1-9 decimal digits (route_network_12). */
@@ -148,7 +149,7 @@ static const struct
     {"dev_idx", K_UINT},
     {"script_type", K_SCRIPT_TYPE},
     {"script_context", K_CONTEXT},
-    {"signal", K_WORD},
+    {"signal", K_SIGNAL},
     {"tun_mtu", K_UINT},
     {"link_mtu", K_UINT},
     {"redirect_gateway", K_UINT},
@@ -217,6 +218,8 @@ static const char *const kind_text[] = {
     [K_CONTEXT] = "init or restart",
     [K_DEV_TYPE] = "tun, tap or null",
     [K_TIME_ASCII] = "a date (letters, digits, ':' and spaces)",
+    [K_SIGNAL] = "a signal text (A-Z a-z 0-9 and space _ - / . ( ), starting with a letter "
+                 "or digit)",
 };
 
 /* 1 when NAME (LEN bytes) matches PATTERN. */
@@ -342,6 +345,13 @@ value_ok(enum kind k, const char *v)
             return strcmp(v, "tun") == 0 || strcmp(v, "tap") == 0 || strcmp(v, "null") == 0;
         case K_TIME_ASCII:
             return chars_in(v, ALNUM ": ", 1, 64);
+        case K_SIGNAL:
+            /*
+             * OpenVPN's own texts hold blanks and parentheses ("auth-temp-failure
+             * (server temporary reject)"); without $ ` ; & | < > quotes or newlines
+             * and starting with a word, no such value is a command even to eval.
+             */
+            return chars_in(v, ALNUM " _-/.()", 1, 64) && strchr(ALNUM, v[0]);
         case K_SAFE:
             break;
     }

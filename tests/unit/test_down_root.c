@@ -131,6 +131,8 @@ envfilter__numbers_and_enumerations_are_typed(void **state)
                           "dev_type=null",
                           "signal=sigterm",
                           "signal=ping-restart",
+                          "signal=auth-failure (auth-token)",
+                          "signal=Could not determine IPv4/IPv6 protocol",
                           "proto_1=tcp-server",
                           "time_ascii=Thu Dec  3 10:58:57 2026"};
     for (size_t i = 0; i < sizeof(good) / sizeof(good[0]); i++)
@@ -141,7 +143,8 @@ envfilter__numbers_and_enumerations_are_typed(void **state)
                          "tun_mtu=1500 ",      "tun_mtu=123456789012345678901",
                          "script_type=evil",   "script_context=init;x",
                          "dev_type=tun0",      "signal=sigterm;reboot",
-                         "signal=-x",          "proto_1=udp tcp",
+                         "signal=-x",          "signal=(reboot)",
+                         "signal=a $(reboot)", "proto_1=udp tcp",
                          "time_ascii=$(date)", "daemon=1`id`"};
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
     {
