@@ -686,13 +686,21 @@ child_main(struct ap_helper *h, struct ovp_priv_chan *chan, const struct ovp_pri
     int rc;
 
     /*
-     * Why: PAM modules fork and wait for their own helpers, which fails with
-     * SIGCHLD ignored or caught by ours; and the self-pipe is the helper's.
+     * Why every signal back to default: PAM modules fork and wait for their own
+     * helpers, which fails with SIGCHLD caught by ours (and the self-pipe is the
+     * helper's); and the signals the helper ignores (SIGTERM, SIGHUP, ...) would
+     * be ignored by what the modules exec, too.
      */
     memset(&sa, 0, sizeof(sa));
     sa.sa_handler = SIG_DFL;
     sigemptyset(&sa.sa_mask);
-    sigaction(SIGCHLD, &sa, NULL);
+    for (int sig = 1; sig < NSIG; sig++)
+    {
+        if (sig != SIGKILL && sig != SIGSTOP)
+        {
+            sigaction(sig, &sa, NULL);
+        }
+    }
     sigemptyset(&none);
     sigprocmask(SIG_SETMASK, &none, NULL);
     sigchld_fd = -1;

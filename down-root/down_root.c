@@ -2,6 +2,7 @@
 #include "ovpbuild.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -97,6 +98,15 @@ struct dr_state
     struct dr_cmd down, up, predown;
     struct ovp_priv *priv;
     uint32_t next_id;
+    /*
+     * Values taken at open besides the plugin's words, which the helper needs too:
+     * OpenVPN's working directory then (relative commands were resolved against it)
+     * and the operator's setenv variables ("NAME=value", fixed at open). Plain data,
+     * checked again on the helper's side (priv_answer_init).
+     */
+    char *cwd;
+    char **setenv;
+    size_t nsetenv;
 };
 
 static void
@@ -183,7 +193,7 @@ cmd_for(struct dr_state *st, int event)
     }
 }
 
-#ifndef DR_HELPER_PROGRAM
+#ifdef DR_HELPER_PROGRAM
 static const char *
 script_type_for(int event)
 {
@@ -196,6 +206,62 @@ script_type_for(int event)
         default:
             return "down";
     }
+}
+#endif
+
+/* 1 when NAME=... (the part of ENTRY before '=') is one of the setenv variables. */
+static int
+is_setenv_name(const struct dr_state *st, const char *entry)
+{
+    size_t len = strcspn(entry, "=");
+    for (size_t i = 0; i < st->nsetenv; i++)
+    {
+        if (strncmp(st->setenv[i], entry, len) == 0 && st->setenv[i][len] == '=')
+        {
+            return 1;
+        }
+    }
+    return 0;
+}
+
+#ifdef DR_HELPER_PROGRAM
+/*
+ * Runs in the helper before it serves anything. Trust: the values taken at open
+ * (working directory, setenv variables, resolved commands) are checked again on
+ * this side, so that a helper built from what the unprivileged side hands over
+ * never runs a command or passes a variable that open would have refused.
+ */
+static int
+priv_answer_init(struct ovp_priv_chan *chan, void *ctx)
+{
+    struct dr_state *st = ctx;
+    char err[512];
+    if (st->cwd && dr_check_dir(st->cwd, err, sizeof(err)) < 0)
+    {
+        ovp_priv_log(chan, PLOG_ERR, "working directory: %s; helper exits", err);
+        return -1;
+    }
+    struct dr_cmd *cmds[] = {&st->down, &st->up, &st->predown};
+    for (size_t i = 0; i < 3; i++)
+    {
+        if (cmds[i]->argv && dr_check_command(cmds[i]->argv[0], err, sizeof(err)) < 0)
+        {
+            ovp_priv_log(chan, PLOG_ERR, "%s; helper exits", err);
+            return -1;
+        }
+    }
+    size_t bytes = 0;
+    for (size_t i = 0; i < st->nsetenv; i++)
+    {
+        bytes += strlen(st->setenv[i]);
+        if (envfilter_check_setenv(st->setenv[i]) != DR_ENV_OK || i >= DR_SETENV_MAX ||
+            bytes > DR_SETENV_BYTES_MAX)
+        {
+            ovp_priv_log(chan, PLOG_ERR, "setenv variable %zu refused; helper exits", i + 1);
+            return -1;
+        }
+    }
+    return 0;
 }
 
 #endif
@@ -248,9 +314,10 @@ priv_answer_run(struct ovp_priv_chan *chan, void *ctx, const struct ovp_priv_fra
     const char *argv[64 + DR_ARGS_MAX + 1] = {0};
     char *owned[DR_ARGS_MAX] = {0};
     char **envp = calloc(DR_ENV_MAX + 2, sizeof(*envp));
-    size_t pos = 0, n, na = 0, nowned = 0, ne = 0;
+    size_t pos = 0, n, na = 0, nowned = 0, ne = 0, unfiltered = 0;
     const uint8_t *s;
     uint32_t event = 0;
+    char first_unfiltered[96] = "";
 
     if (!envp || req->len < sizeof(event) + 1)
     {
@@ -286,14 +353,37 @@ priv_answer_run(struct ovp_priv_chan *chan, void *ctx, const struct ovp_priv_fra
             {
                 goto refuse;
             }
+            /* typed like the variable of the same name; a bad one is passed empty */
+            if (!envfilter_arg_ok(i + 1u, owned[nowned]))
+            {
+                owned[nowned][0] = '\0';
+                if (!unfiltered++)
+                {
+                    snprintf(first_unfiltered, sizeof(first_unfiltered), "argument %u", i + 1u);
+                }
+            }
             argv[na++] = owned[nowned++];
         }
     }
 
-    /* The environment is filtered again here, at the trust boundary; PATH is ours. */
-    if (!(envp[ne++] = strdup("PATH=" DR_SAFE_PATH)))
+    /*
+     * The environment is filtered and validated again here, at the trust boundary.
+     * PATH and script_type are ours (script_type from the event that the request
+     * names); the setenv variables are the ones fixed at open, whatever the request
+     * says about those names.
+     */
+    char script_type[32];
+    snprintf(script_type, sizeof(script_type), "script_type=%s", script_type_for((int)event));
+    if (!(envp[ne++] = strdup("PATH=" DR_SAFE_PATH)) || !(envp[ne++] = strdup(script_type)))
     {
         goto refuse;
+    }
+    for (size_t i = 0; i < st->nsetenv && ne < DR_ENV_MAX; i++)
+    {
+        if (!(envp[ne++] = strdup(st->setenv[i])))
+        {
+            goto refuse;
+        }
     }
     while (pos < req->len && ne < DR_ENV_MAX)
     {
@@ -302,16 +392,36 @@ priv_answer_run(struct ovp_priv_chan *chan, void *ctx, const struct ovp_priv_fra
             goto refuse;
         }
         char *e = strndup((const char *)s, n);
-        if (e && strlen(e) == n &&
-            envfilter_check(e, (const char *const *)st->conf.env.v, st->conf.env.n) ==
-                DR_ENV_OK)
+        enum dr_env_verdict v = DR_ENV_MALFORMED;
+        if (e && strlen(e) == n)
+        {
+            v = envfilter_check(e, (const char *const *)st->conf.env.v, st->conf.env.n);
+        }
+        if (v == DR_ENV_OK && strncmp(e, "script_type=", 12) != 0 && !is_setenv_name(st, e))
         {
             envp[ne++] = e;
+            continue;
         }
-        else
+        /*
+         * The unprivileged side sends only what passes the same checks, so anything
+         * dropped here was forged (or sent by a different build): said once below.
+         */
+        if (v != DR_ENV_OK && !unfiltered++)
         {
-            free(e); /* dropped; the unprivileged side already said why */
+            char name[49], shown[80];
+            snprintf(name, sizeof(name), "%.*s", e ? (int)strcspn(e, "=") : 0, e ? e : "");
+            envfilter_excerpt(name, shown, sizeof(shown)); /* the name may be anything */
+            snprintf(first_unfiltered, sizeof(first_unfiltered), "%s: %s", shown,
+                     envfilter_reason(v));
         }
+        free(e);
+    }
+    if (unfiltered)
+    {
+        ovp_priv_log(chan, PLOG_WARN,
+                     "dropped %zu variables or arguments the plugin should have filtered "
+                     "(the first: %s)",
+                     unfiltered, first_unfiltered);
     }
 
     struct line_ctx lc = {chan, argv[0]};
@@ -408,6 +518,19 @@ dr_parse(struct dr_state *st, const char *const *words, size_t nwords, char *err
             snprintf(err, errlen, "%s command: more than 63 words", names[i]);
             goto out;
         }
+        /* A relative command is OpenVPN's working directory's (after --cd), as for
+         * the bundled plugin; made absolute now, before a daemon or chroot moves it. */
+        if (cmds[i]->argv && cmds[i]->argv[0] && cmds[i]->argv[0][0] != '/')
+        {
+            char *abs = dr_absolute_command(cmds[i]->argv[0], st->cwd, why, sizeof(why));
+            if (!abs)
+            {
+                snprintf(err, errlen, "%s command: %s", names[i], why);
+                goto out;
+            }
+            free(cmds[i]->argv[0]);
+            cmds[i]->argv[0] = abs;
+        }
         if (cmds[i]->argv &&
             (!cmds[i]->argv[0] || dr_check_command(cmds[i]->argv[0], why, sizeof(why)) < 0))
         {
@@ -426,32 +549,92 @@ out:
 
 static struct dr_state helper_state;
 
-/* The CONFIG frame holds the plugin's argument words; they are parsed and checked here. */
+/* Reads the next string of a CONFIG frame as a malloc'd C string, or NULL. */
+static char *
+config_str(const uint8_t *config, size_t len, size_t *pos)
+{
+    const uint8_t *s;
+    size_t sl;
+    if (ovp_priv_unpack(config, len, pos, &s, &sl) < 0 || memchr(s, '\0', sl))
+    {
+        return NULL;
+    }
+    return strndup((const char *)s, sl);
+}
+
+/* Reads a count (a 4-byte string) of a CONFIG frame; -1 if malformed or over MAX. */
+static long
+config_count(const uint8_t *config, size_t len, size_t *pos, uint32_t max)
+{
+    const uint8_t *s;
+    size_t sl;
+    uint32_t v;
+    if (ovp_priv_unpack(config, len, pos, &s, &sl) < 0 || sl != sizeof(v))
+    {
+        return -1;
+    }
+    memcpy(&v, s, sizeof(v));
+    return v > max ? -1 : (long)v;
+}
+
+/*
+ * The CONFIG frame (built by dr_open): the working directory at open, the setenv
+ * variables, and the plugin's argument words. Everything is parsed and checked
+ * here again: the helper runs only what the plugin line could have said.
+ */
 static int
 dr_helper_init(struct ovp_priv_chan *chan, const uint8_t *config, size_t len, void **ctx,
                char *err, size_t errlen)
 {
+    struct dr_state *st = &helper_state;
     const char *words[DR_WORDS_MAX];
     char *owned[DR_WORDS_MAX];
     size_t pos = 0, n = 0;
+    long nw, ns;
     int rc = -1;
-    (void)chan;
 
-    while (pos < len)
+    st->cwd = config_str(config, len, &pos);
+    ns = config_count(config, len, &pos, DR_SETENV_MAX);
+    if (!st->cwd || ns < 0 || !(st->setenv = calloc((size_t)ns + 1, sizeof(*st->setenv))))
     {
-        const uint8_t *s;
-        size_t sl;
-        if (n == DR_WORDS_MAX || ovp_priv_unpack(config, len, &pos, &s, &sl) < 0 ||
-            memchr(s, '\0', sl) || !(owned[n] = strndup((const char *)s, sl)))
+        goto malformed;
+    }
+    for (; st->nsetenv < (size_t)ns; st->nsetenv++)
+    {
+        if (!(st->setenv[st->nsetenv] = config_str(config, len, &pos)))
         {
-            snprintf(err, errlen, "malformed configuration frame");
-            goto out;
+            goto malformed;
+        }
+    }
+    nw = config_count(config, len, &pos, DR_WORDS_MAX);
+    for (; nw >= 0 && n < (size_t)nw; n++)
+    {
+        if (!(owned[n] = config_str(config, len, &pos)))
+        {
+            goto malformed;
         }
         words[n] = owned[n];
-        n++;
     }
-    rc = dr_parse(&helper_state, words, n, err, errlen);
-    *ctx = &helper_state;
+    if (nw < 0 || pos != len)
+    {
+        goto malformed;
+    }
+    if (!st->cwd[0]) /* getcwd failed at open: no relative command was accepted then */
+    {
+        free(st->cwd);
+        st->cwd = NULL;
+    }
+    *ctx = st;
+    rc = dr_parse(st, words, n, err, errlen);
+    if (rc == 0 && priv_answer_init(chan, st) < 0)
+    {
+        snprintf(err, errlen, "the helper refused its configuration (see the line above)");
+        rc = -1;
+    }
+    goto out;
+
+malformed:
+    snprintf(err, errlen, "malformed configuration frame");
 out:
     for (size_t i = 0; i < n; i++)
     {
@@ -488,8 +671,73 @@ dr_free(struct dr_state *st)
     strv_free(st->down.argv);
     strv_free(st->up.argv);
     strv_free(st->predown.argv);
+    strv_free(st->setenv);
+    free(st->cwd);
     ovp_cfg_release(dr_keys, DR_NKEYS, &st->conf);
     free(st);
+}
+
+/*
+ * Takes what the helper needs at open besides the plugin's words: the working
+ * directory (for relative commands) and the setenv variables of OpenVPN's config,
+ * which arrive in the open's envp among OpenVPN's own. Returns 0 or -1 (no memory).
+ */
+static int
+take_open_values(struct dr_state *st, const char *const *envp, struct ovp_log *log)
+{
+    char dir[PATH_MAX];
+    if (getcwd(dir, sizeof(dir)))
+    {
+        if (!(st->cwd = strdup(dir)))
+        {
+            goto nomem;
+        }
+    }
+    size_t n = ovp_argc(envp), bytes = 0;
+    if (!(st->setenv = calloc(n + 1, sizeof(*st->setenv))))
+    {
+        goto nomem;
+    }
+    for (size_t i = 0; i < n; i++)
+    {
+        enum dr_env_verdict v = envfilter_check_setenv(envp[i]);
+        int nlen = (int)strcspn(envp[i], "=");
+        nlen = nlen > 64 ? 64 : nlen;
+        if (v == DR_ENV_OWN)
+        {
+            continue;
+        }
+        if (v == DR_ENV_OK &&
+            (st->nsetenv >= DR_SETENV_MAX || bytes + strlen(envp[i]) > DR_SETENV_BYTES_MAX))
+        {
+            ovp_warn(log,
+                     "setenv %.*s: not passed to the commands: more than %d setenv "
+                     "variables or %d KiB of them",
+                     nlen, envp[i], DR_SETENV_MAX, DR_SETENV_BYTES_MAX / 1024);
+            continue;
+        }
+        if (v != DR_ENV_OK)
+        {
+            char shown[80];
+            char name[65];
+            snprintf(name, sizeof(name), "%.*s", nlen, envp[i]);
+            envfilter_excerpt(name, shown, sizeof(shown));
+            ovp_warn(log, "setenv %s: not passed to the commands: %s", shown,
+                     envfilter_reason(v));
+            continue;
+        }
+        if (!(st->setenv[st->nsetenv] = strdup(envp[i])))
+        {
+            goto nomem;
+        }
+        bytes += strlen(envp[i]);
+        st->nsetenv++;
+    }
+    return 0;
+
+nomem:
+    ovp_err(log, "out of memory");
+    return -1;
 }
 
 static int
@@ -499,7 +747,6 @@ dr_open(struct ovp_plugin *p, const char *const *argv, const char *const *envp, 
     char err[512];
     size_t n = ovp_argc(argv);
     uint8_t *cfg = NULL;
-    (void)envp;
 
     struct dr_state *st = calloc(1, sizeof(*st));
     if (!st)
@@ -508,6 +755,10 @@ dr_open(struct ovp_plugin *p, const char *const *argv, const char *const *envp, 
         return -1;
     }
     st->plugin = p;
+    if (take_open_values(st, envp, log) < 0)
+    {
+        goto fail;
+    }
     const char *const *words = n > 1 ? argv + 1 : argv + n;
     size_t nwords = n > 1 ? n - 1 : 0;
     if (nwords > DR_WORDS_MAX)
@@ -521,15 +772,28 @@ dr_open(struct ovp_plugin *p, const char *const *argv, const char *const *envp, 
         goto fail;
     }
 
-    /* What the helper does is fixed by these words, re-parsed and checked there. */
+    /*
+     * What the helper does is fixed by the working directory, the setenv variables
+     * and these words (dr_helper_init parses and checks them again there).
+     */
     struct ovp_priv_buf b = {cfg = malloc(DR_REQ_MAX), 0, DR_REQ_MAX};
-    for (size_t i = 0; cfg && i < nwords; i++)
+    uint32_t ns = (uint32_t)st->nsetenv, nw = (uint32_t)nwords;
+    int packed = cfg && ovp_priv_pack_str(&b, st->cwd ? st->cwd : "") == 0 &&
+                 ovp_priv_pack(&b, &ns, sizeof(ns)) == 0;
+    for (size_t i = 0; packed && i < st->nsetenv; i++)
     {
-        if (ovp_priv_pack_str(&b, words[i]) < 0)
-        {
-            ovp_err(log, "the plugin's arguments are too long");
-            goto fail;
-        }
+        packed = ovp_priv_pack_str(&b, st->setenv[i]) == 0;
+    }
+    packed = packed && ovp_priv_pack(&b, &nw, sizeof(nw)) == 0;
+    for (size_t i = 0; packed && i < nwords; i++)
+    {
+        packed = ovp_priv_pack_str(&b, words[i]) == 0;
+    }
+    if (!packed)
+    {
+        ovp_err(log, cfg ? "the plugin's arguments and setenv variables are too long"
+                         : "out of memory");
+        goto fail;
     }
     struct ovp_priv_spec spec = {
         .name = "down-root helper",
@@ -538,8 +802,8 @@ dr_open(struct ovp_plugin *p, const char *const *argv, const char *const *envp, 
         .config = b.data,
         .config_len = b.len,
     };
-    st->priv = cfg ? ovp_priv_start(&spec, log, err, sizeof(err)) : NULL;
-    if (!st->priv && cfg && errno == EPERM)
+    st->priv = ovp_priv_start(&spec, log, err, sizeof(err));
+    if (!st->priv && errno == EPERM)
     {
         /* Why open anyway: failing would end OpenVPN at a reload; DOWN says it again. */
         ovp_err(log,
@@ -552,7 +816,7 @@ dr_open(struct ovp_plugin *p, const char *const *argv, const char *const *envp, 
     }
     if (!st->priv)
     {
-        ovp_err(log, "cannot start the root helper: %s", cfg ? err : "out of memory");
+        ovp_err(log, "cannot start the root helper: %s", err);
         goto fail;
     }
     free(cfg);
@@ -591,10 +855,12 @@ build_request(struct dr_state *st, const struct ovp_event *ev, struct ovp_priv_b
     for (size_t i = 1; i < argc && nargs < DR_ARGS_MAX; i++)
     {
         const char *a = ev->argv[i];
-        if (!arg_ok((const uint8_t *)a, strlen(a)))
+        if (!arg_ok((const uint8_t *)a, strlen(a)) || !envfilter_arg_ok(i, a))
         {
-            ovp_warn(log, "%s: argument %zu is not a plain short word; passing it empty",
-                     ovp_event_name(ev->type), i);
+            char shown[80];
+            envfilter_excerpt(a, shown, sizeof(shown));
+            ovp_warn(log, "%s: argument %zu (\"%s\") is not valid there; passing it empty",
+                     ovp_event_name(ev->type), i, shown);
             a = "";
         }
         if (ovp_priv_pack_str(b, a) < 0)
@@ -605,12 +871,7 @@ build_request(struct dr_state *st, const struct ovp_event *ev, struct ovp_priv_b
     }
     b->data[nargs_at] = nargs;
 
-    char st_entry[64];
-    snprintf(st_entry, sizeof(st_entry), "script_type=%s", script_type_for(ev->type));
-    if (ovp_priv_pack_str(b, st_entry) < 0)
-    {
-        return -1;
-    }
+    /* script_type is the helper's to set, for the event the request names */
     /*
      * What does not fit (DR_REQ_MAX bytes, DR_ENV_MAX variables with PATH and
      * script_type) is dropped and counted, and filtering goes on, so that every
@@ -621,15 +882,15 @@ build_request(struct dr_state *st, const struct ovp_event *ev, struct ovp_priv_b
     for (size_t i = 0; ev->envp[i]; i++)
     {
         const char *e = ev->envp[i];
-        if (strncmp(e, "script_type=", 12) == 0)
+        if (strncmp(e, "script_type=", 12) == 0 || is_setenv_name(st, e))
         {
-            continue; /* ours, set above for the event that really happened */
+            continue; /* the helper's: for the event that happened, or fixed at open */
         }
         enum dr_env_verdict v =
             envfilter_check(e, (const char *const *)st->conf.env.v, st->conf.env.n);
         if (v == DR_ENV_OK)
         {
-            if (kept + 2 >= DR_ENV_MAX || ovp_priv_pack_str(b, e) < 0)
+            if (kept + 2 + st->nsetenv >= DR_ENV_MAX || ovp_priv_pack_str(b, e) < 0)
             {
                 first_dropped = first_dropped ? first_dropped : e;
                 dropped++;
@@ -643,6 +904,22 @@ build_request(struct dr_state *st, const struct ovp_event *ev, struct ovp_priv_b
         {
             const char *eq = strchr(e, '=');
             int nlen = eq ? (int)(eq - e) : (int)strlen(e);
+            if (v == DR_ENV_INVALID)
+            {
+                /* the value is quoted (escaped, cut short) only when it is typed */
+                int showable = 0;
+                char shown[80] = "";
+                const char *kind = envfilter_kind(e, (const char *const *)st->conf.env.v,
+                                                  st->conf.env.n, &showable);
+                if (showable)
+                {
+                    envfilter_excerpt(eq + 1, shown, sizeof(shown));
+                }
+                ovp_warn(log, "%s: not passing %.*s to the command: not %s%s%s%s",
+                         ovp_event_name(ev->type), nlen > 64 ? 64 : nlen, e, kind,
+                         showable ? " (\"" : "", shown, showable ? "\")" : "");
+                continue;
+            }
             ovp_warn(log, "%s: not passing %.*s to the command: %s", ovp_event_name(ev->type),
                      nlen > 64 ? 64 : nlen, e, envfilter_reason(v));
         }

@@ -3,6 +3,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdio.h>
@@ -113,6 +114,88 @@ dr_check_command(const char *path, char *err, size_t errlen)
         return -1;
     }
     return check_owner_chain(path, err, errlen);
+}
+
+int
+dr_check_dir(const char *dir, char *err, size_t errlen)
+{
+    struct stat st;
+    if (!dir || dir[0] != '/' || strlen(dir) >= PATH_MAX)
+    {
+        snprintf(err, errlen, "'%.64s': not an absolute path", dir ? dir : "");
+        return -1;
+    }
+    for (const unsigned char *p = (const unsigned char *)dir; *p; p++)
+    {
+        if (*p < 0x20 || *p == 0x7f)
+        {
+            snprintf(err, errlen, "the directory name holds control characters");
+            return -1;
+        }
+    }
+    if (stat(dir, &st) < 0)
+    {
+        snprintf(err, errlen, "%s: %s", dir, strerror(errno));
+        return -1;
+    }
+    if (!S_ISDIR(st.st_mode))
+    {
+        snprintf(err, errlen, "%s: not a directory", dir);
+        return -1;
+    }
+    return 0;
+}
+
+char *
+dr_absolute_command(const char *cmd, const char *cwd, char *err, size_t errlen)
+{
+    char *abs = NULL;
+    if (!cmd || !*cmd)
+    {
+        snprintf(err, errlen, "empty command");
+        return NULL;
+    }
+    if (cmd[0] == '/')
+    {
+        abs = strdup(cmd);
+    }
+    else
+    {
+        char why[256];
+        if (!cwd)
+        {
+            snprintf(err, errlen,
+                     "'%s': a relative command, and OpenVPN's working directory is unknown; "
+                     "give it by absolute path",
+                     cmd);
+            return NULL;
+        }
+        if (dr_check_dir(cwd, why, sizeof(why)) < 0)
+        {
+            snprintf(err, errlen, "'%s': cannot resolve it in the working directory: %s", cmd,
+                     why);
+            return NULL;
+        }
+        while (cmd[0] == '.' && cmd[1] == '/')
+        {
+            cmd += 2 + strspn(cmd + 2, "/");
+        }
+        size_t cl = strlen(cwd), n = cl + 1 + strlen(cmd) + 1;
+        if (n > PATH_MAX || !*cmd)
+        {
+            snprintf(err, errlen, "'%s': not a command path in %s", cmd, cwd);
+            return NULL;
+        }
+        if ((abs = malloc(n)))
+        {
+            snprintf(abs, n, "%s%s%s", cwd, cl && cwd[cl - 1] == '/' ? "" : "/", cmd);
+        }
+    }
+    if (!abs)
+    {
+        snprintf(err, errlen, "out of memory");
+    }
+    return abs;
 }
 
 /* In the child: from here on only async-signal-safe calls until execve. */

@@ -36,4 +36,18 @@ int dr_run(const char *const *argv, const char *const *envp, int timeout_ms, dr_
  */
 int dr_check_command(const char *path, char *err, size_t errlen);
 
+/*
+ * Checks that DIR, a working directory taken at open, is usable for resolving
+ * relative commands: an absolute path without control characters, shorter than
+ * PATH_MAX, naming a directory. Returns 0, or -1 with a message in ERR.
+ */
+int dr_check_dir(const char *dir, char *err, size_t errlen);
+
+/*
+ * Makes the command path CMD absolute: CMD itself when it starts with '/', else
+ * CWD "/" CMD (a leading "./" dropped), CWD passing dr_check_dir (NULL: unknown).
+ * Returns a malloc'd path (the caller frees), or NULL with a message in ERR.
+ */
+char *dr_absolute_command(const char *cmd, const char *cwd, char *err, size_t errlen);
+
 #endif

@@ -274,7 +274,8 @@ main(int argc, char **argv)
     char before[1024];
     mark_open_fds(before);
     const char *pargv[] = {argv[1], "timeout=5s", "script_args=yes", argv[2], NULL};
-    const char *penv[] = {"verb=4", "daemon=0", NULL};
+    /* MY_SETENV: a setenv variable of the configuration, fixed at open */
+    const char *penv[] = {"verb=4", "daemon=0", "MY_SETENV=fixed-at-open", NULL};
     struct openvpn_plugin_args_open_in oin = {
         .type_mask = 0xffff, .argv = pargv, .envp = penv, .callbacks = &callbacks};
     struct openvpn_plugin_args_open_return oret;
@@ -316,6 +317,17 @@ main(int argc, char **argv)
         "route_nl=ok\nLD_PRELOAD=/nonexistent/evil-nl.so",
         "noequals",
         "=evil-empty-name",
+        /* allow-listed names whose values are not of their kind */
+        "dev=tun0;evil",
+        "ifconfig_local=10.8.0.1$(evil)",
+        "route_network_1=192.0.2.0`evil`",
+        "tun_mtu=1500 evil",
+        "script_context=evil",
+        "common_name=$(evil)",
+        "foreign_option_1=dhcp-option DNS 1.1.1.1;evil",
+        /* names the helper sets itself: the event's script_type, setenv of the open */
+        "script_type=evil-type",
+        "MY_SETENV=evil-forged",
         NULL,
     };
     put_head(&r, OPENVPN_PLUGIN_DOWN, 0);
@@ -330,6 +342,22 @@ main(int argc, char **argv)
     check(got && d.started && WIFEXITED(d.status) && WEXITSTATUS(d.status) == 0,
           "hostile environment: the command ran (status %d) with what passed the filter",
           d.status);
+    check(strstr(last_helper_log, "variables or arguments the plugin should have filtered") !=
+              NULL,
+          "the helper says it dropped what the plugin should have filtered");
+
+    /* 1b. Standard arguments of the wrong shape: passed empty by the helper itself. */
+    const char *bad_args[] = {"tun$(evil)", "1500",        "0;evil",
+                              "10.8.0.1",   "255.255.0.0", "init`evil`"};
+    put_head(&r, OPENVPN_PLUGIN_DOWN, 6);
+    for (size_t i = 0; i < 6; i++)
+    {
+        put_str(&r, bad_args[i], strlen(bad_args[i]));
+    }
+    put_str(&r, "dev=tun-args", 12);
+    got = ask(fd, ++id, &r, &d);
+    check(got && d.started && WIFEXITED(d.status) && WEXITSTATUS(d.status) == 0,
+          "bad standard arguments: the command ran (status %d)", d.status);
 
     /* 2. Requests the helper must refuse without running anything. */
     struct

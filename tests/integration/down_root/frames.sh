@@ -13,7 +13,7 @@ DRIVER="$abs_builddir/down_root/dr_frames"
 # A recorder that keeps every run's environment, one block per run.
 cat > "$WORK/keep.sh" <<EOF
 #!/bin/sh
-{ echo "== run \$script_type argc=\$#"; env; } >> "$WORK/envs"
+{ echo "== run \$script_type argc=\$# args=\$*"; env; } >> "$WORK/envs"
 EOF
 chmod 755 "$WORK/keep.sh"
 
@@ -25,9 +25,12 @@ grep -E '^(ok|FAIL):' "$WORK/out"
 
 # What the commands saw, across every run the forged requests caused.
 [ -f "$WORK/envs" ] || fail "no command ran"
-for name in LD_PRELOAD LD_AUDIT IFS BASH_ENV BASH_FUNC route_nl route_nul route_big; do
+for name in LD_PRELOAD LD_AUDIT IFS BASH_ENV BASH_FUNC route_nl route_nul route_big \
+    common_name foreign_option_1; do
     grep -q "^$name" "$WORK/envs" && fail "$name reached a command run as root"
 done
+# (dev, ifconfig_local, route_network_1, tun_mtu, script_context, script_type and
+# MY_SETENV of the forged request all carry "evil" in their values)
 hasnt "$WORK/envs" "evil" "no hostile value reached a command"
 [ "$(grep '^PATH=' "$WORK/envs" | sort -u)" = "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin" ] ||
     fail "a command ran with another PATH: $(grep '^PATH=' "$WORK/envs" | sort -u)"
@@ -35,8 +38,15 @@ has "$WORK/envs" "dev=tun-forged" "allowed variables of a forged request pass"
 many=$(grep -c '^route_many_' "$WORK/envs")
 [ "$many" -ge 4000 ] && [ "$many" -lt 4096 ] ||
     fail "$many of 5096 variables reached the command (the helper caps at 4096 with PATH)"
-[ "$(grep -c '^== run' "$WORK/envs")" -eq 3 ] ||
-    fail "3 runs expected (hostile env, many variables, the plugin's DOWN): $(grep '^== run' "$WORK/envs")"
+[ "$(grep -c '^== run' "$WORK/envs")" -eq 4 ] ||
+    fail "4 runs expected (hostile env, bad arguments, many variables, the plugin's DOWN): $(grep '^== run' "$WORK/envs")"
+# the helper's own script_type and the setenv value of the open, never the request's
+[ "$(grep -c '^script_type=down$' "$WORK/envs")" -eq 4 ] || fail "script_type=down not in every run"
+[ "$(grep -c '^MY_SETENV=fixed-at-open$' "$WORK/envs")" -eq 4 ] ||
+    fail "the setenv value of the open not in every run"
+has "$WORK/envs" "== run down argc=6 args= 1500  10.8.0.1 255.255.0.0 " \
+    "bad standard arguments passed empty by the helper"
+has "$WORK/envs" "dev=tun-args" "the good variable of that request"
 has "$WORK/envs" "== run down argc=6" "the plugin's own DOWN, with its standard arguments"
 ok "forged requests: filtered or refused by the helper itself"
 

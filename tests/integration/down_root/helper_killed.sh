@@ -14,6 +14,9 @@ kill_helper_then() {
 expect file $WORK/go go
 $rest" "$@"
     wait_for "$out" "Initialization Sequence Completed" || fail "the core did not start"
+    # the man page's thread count: the plugin runs no thread in the host's process
+    [ "$(ls "/proc/$REFPID/task" | wc -l)" -eq 1 ] ||
+        fail "the core has $(ls "/proc/$REFPID/task" | wc -l) threads with the plugin loaded, expected 1"
     helper=$(helper_pids "$out" | head -n 1)
     child=$(pgrep -P "$REFPID" | head -n 1)
     [ -n "$helper" ] && [ "$helper" = "$child" ] ||

@@ -38,7 +38,7 @@ for t in up down; do
     e="$WORK/env.$t"
     [ -f "$e" ] || { fail "the $t command did not run"; continue; }
     for name in LD_PRELOAD LD_LIBRARY_PATH IFS BASH_ENV BASH_FUNC_id route_nl route_cr \
-        peer_over peer_big MY_BIG not_listed OVP_PROCESS_ENV; do
+        peer_over peer_big MY_BIG OVP_PROCESS_ENV; do
         grep -q "^$name" "$e" && fail "$name reached the $t command"
     done
     hasnt "$e" "evil" "$t: nothing hostile in the environment"
@@ -47,6 +47,8 @@ for t in up down; do
     [ "$(sed -n 's/^peer_max=//p' "$e" | wc -c)" -eq 4097 ] ||
         fail "$t: the 4096-byte value did not arrive whole"
     has "$e" "MY_SITE=site-ok" "$t: a name listed with env= passes"
+    # a setenv variable of the configuration passes as the bundled plugin passes it
+    has "$e" "not_listed=value" "$t: a setenv variable passes"
     has "$e" "dev=tun0" "$t: ordinary variables pass"
 done
 has "$WORK/env.down" "signal=sigterm" "DOWN still has its signal"
@@ -63,7 +65,12 @@ for pair in "LD_PRELOAD:changes how programs load or parse" \
     "peer_big:value too long" "MY_BIG:value too long"; do
     has "$WORK/out" "DOWN: not passing ${pair%%:*} to the command: ${pair#*:}" "refusal of ${pair%%:*}"
 done
-hasnt "$WORK/out" "not passing not_listed" "names outside the allow-list are dropped quietly"
+hasnt "$WORK/out" "not passing not_listed" "a setenv variable is not refused"
+# setenv variables that are refused are named when the plugin opens
+has "$WORK/out" "setenv LD_PRELOAD: not passed to the commands: changes how programs load" \
+    "a dangerous setenv named at open"
+has "$WORK/out" "setenv MY_BIG: not passed to the commands: value too long" \
+    "an oversized setenv named at open"
 hasnt "$WORK/out" "evil" "no hostile value in the log"
 hasnt "$WORK/out" "xxxxxxxxxxxxxxxx" "no part of the 1 MiB value in the log"
 has "$WORK/out" "DOWN: $REC succeeded" "DOWN ran"

@@ -34,8 +34,9 @@ refused "a missing DOWN command after options" \
 refused "a DOWN command that is not executable" \
     "down command: $WORK/noexec.sh: not executable" "$WORK/noexec.sh"
 refused "a directory" "down command: $WORK/adir: not a regular file" "$WORK/adir"
-refused "a relative path" "down command: 'rec.sh': the command must be given by absolute path" \
-    rec.sh
+# a relative command is looked for in the working directory (the core's, as OpenVPN's)
+refused "a relative path missing from the working directory" \
+    "down command: $(pwd)/rec.sh: No such file or directory" rec.sh
 refused "a missing UP command" "up command: $WORK/missing-up: No such file or directory" \
     "up=$WORK/missing-up" "$REC"
 refused "a missing ROUTE_PREDOWN command" \
