@@ -22,6 +22,7 @@
 #include "plugin.h"
 #include "privsep.h"
 #include "secret.h"
+#include "util.h"
 
 /*
  * How a request travels (and why):
@@ -123,7 +124,7 @@ struct ap_state
 
     int wake_fd;      /* eventfd: wakes the receiver (close, responses to send) */
     uint8_t *sendbuf; /* the sender's frame buffer (AP_FRAME_MAX) */
-    pthread_t sender, receiver;
+    struct ovp_thread *sender, *receiver;
     int sender_started, receiver_started;
     int sync_ok; /* mu, cr_mu and slot_cv initialised */
 };
@@ -714,12 +715,12 @@ ap_cancel(void *state)
     }
     if (st->sender_started)
     {
-        pthread_join(st->sender, NULL);
+        ovp_thread_join(st->sender);
         st->sender_started = 0;
     }
     if (st->receiver_started)
     {
-        pthread_join(st->receiver, NULL);
+        ovp_thread_join(st->receiver);
         st->receiver_started = 0;
     }
     /* What is still in the map was answered by the engine's close, which frees it. */
@@ -775,25 +776,14 @@ ap_free(struct ap_state *st)
 static int
 start_threads(struct ap_state *st, char *err, size_t errlen)
 {
-    sigset_t all, old;
-    int rc;
-
-    /* As the engine's: OpenVPN's signals belong to its main thread. */
-    sigfillset(&all);
-    sigdelset(&all, SIGSEGV);
-    sigdelset(&all, SIGBUS);
-    sigdelset(&all, SIGFPE);
-    sigdelset(&all, SIGILL);
-    sigdelset(&all, SIGABRT);
-    pthread_sigmask(SIG_SETMASK, &all, &old);
-    rc = pthread_create(&st->receiver, NULL, receiver_main, st);
+    /* Signals stay with OpenVPN's thread; threads are reused across a reload (util.h). */
+    int rc = ovp_thread_start(&st->receiver, receiver_main, st);
     st->receiver_started = rc == 0;
     if (rc == 0)
     {
-        rc = pthread_create(&st->sender, NULL, sender_main, st);
+        rc = ovp_thread_start(&st->sender, sender_main, st);
         st->sender_started = rc == 0;
     }
-    pthread_sigmask(SIG_SETMASK, &old, NULL);
     if (rc != 0)
     {
         snprintf(err, errlen, "cannot start the PAM threads: %s", strerror(rc));

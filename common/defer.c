@@ -16,6 +16,7 @@
 #include "defer.h"
 #include "env.h"
 #include "secret.h"
+#include "util.h"
 
 /*
  * Locking and ownership, in short:
@@ -75,9 +76,9 @@ struct ovp_defer
     unsigned long owned;
     struct ovp_defer_stats st;
 
-    pthread_t *workers;
+    struct ovp_thread **workers;
     unsigned nworkers; /* started */
-    pthread_t deadline_thread;
+    struct ovp_thread *deadline_thread;
     int deadline_started;
 };
 
@@ -836,12 +837,12 @@ stop_threads(struct ovp_defer *d)
     pthread_mutex_unlock(&d->mu);
     for (unsigned i = 0; i < d->nworkers; i++)
     {
-        pthread_join(d->workers[i], NULL);
+        ovp_thread_join(d->workers[i]);
     }
     d->nworkers = 0;
     if (d->deadline_started)
     {
-        pthread_join(d->deadline_thread, NULL);
+        ovp_thread_join(d->deadline_thread);
         d->deadline_started = 0;
     }
 }
@@ -852,7 +853,6 @@ ovp_defer_new(const struct ovp_defer_conf *conf, const struct ovp_defer_ops *ops
 {
     struct ovp_defer *d = NULL;
     pthread_condattr_t ca;
-    sigset_t all, old;
     int rc;
 
     if (!conf || !ops || conf->queue_max == 0 || conf->deadline_ms == 0 ||
@@ -864,7 +864,7 @@ ovp_defer_new(const struct ovp_defer_conf *conf, const struct ovp_defer_ops *ops
         return NULL;
     }
     d = calloc(1, sizeof(*d));
-    if (!d || (conf->workers && !(d->workers = calloc(conf->workers, sizeof(pthread_t)))) ||
+    if (!d || (conf->workers && !(d->workers = calloc(conf->workers, sizeof(*d->workers)))) ||
         !(d->heap = calloc(conf->queue_max, sizeof(*d->heap))))
     {
         if (d)
@@ -891,33 +891,20 @@ ovp_defer_new(const struct ovp_defer_conf *conf, const struct ovp_defer_ops *ops
     pthread_cond_init(&d->idle_cv, &ca);
     pthread_condattr_destroy(&ca);
 
-    /*
-     * Why block every signal in our threads: OpenVPN handles SIGHUP, SIGUSR1 and
-     * SIGTERM on its main thread, and a signal delivered to a worker instead
-     * would not interrupt the main loop's wait. Faults stay deliverable so that
-     * a crash is still reported where it happened.
-     */
-    sigfillset(&all);
-    sigdelset(&all, SIGSEGV);
-    sigdelset(&all, SIGBUS);
-    sigdelset(&all, SIGFPE);
-    sigdelset(&all, SIGILL);
-    sigdelset(&all, SIGABRT);
-    pthread_sigmask(SIG_SETMASK, &all, &old);
-    rc = pthread_create(&d->deadline_thread, NULL, deadline_main, d);
+    /* Signals stay with OpenVPN's thread; threads are reused across a reload (util.h). */
+    rc = ovp_thread_start(&d->deadline_thread, deadline_main, d);
     if (rc == 0)
     {
         d->deadline_started = 1;
         for (unsigned i = 0; i < conf->workers && rc == 0; i++)
         {
-            rc = pthread_create(&d->workers[i], NULL, worker_main, d);
+            rc = ovp_thread_start(&d->workers[i], worker_main, d);
             if (rc == 0)
             {
                 d->nworkers++;
             }
         }
     }
-    pthread_sigmask(SIG_SETMASK, &old, NULL);
     if (rc != 0)
     {
         set_err(err, errlen, "cannot start the %s engine threads: %s", d->what, strerror(rc));

@@ -17,14 +17,30 @@ void ovp_errf(char *err, size_t errlen, const char *fmt, ...)
 uint64_t ovp_now_ns(void);
 int64_t ovp_now_ms(void);
 
+/* A thread of this plugin, from ovp_thread_start. */
+struct ovp_thread;
+
 /*
- * pthread_create with every signal blocked in the new thread except the fault
- * signals (SEGV, BUS, FPE, ILL, ABRT). Why: OpenVPN handles SIGHUP, SIGUSR1 and
- * SIGTERM on its main thread, and one delivered to a plugin's thread would not
- * interrupt the main loop's wait; faults stay deliverable so a crash is reported
- * where it happened. The caller's mask is unchanged afterwards.
- * Returns 0 or the pthread_create error number.
+ * Runs FN(ARG) on a thread of this plugin: one parked by an earlier
+ * ovp_thread_join in this process when there is one, else a new thread. Why
+ * reuse: OpenVPN reopens plugins at SIGHUP after dropping privileges, and under
+ * Debian's unit (LimitNPROC=10 for the run-as user, threads included) a thread
+ * created then may be refused; a plugin reopened with the same number of
+ * threads creates none. New threads have every signal blocked except the fault
+ * signals (SEGV, BUS, FPE, ILL, ABRT): OpenVPN handles SIGHUP, SIGUSR1 and
+ * SIGTERM on its main thread, and faults stay where they happened. The caller's
+ * mask is unchanged. Returns 0 with *T set, or an error number.
  */
-int ovp_thread_start(pthread_t *thread, void *(*fn)(void *), void *arg);
+int ovp_thread_start(struct ovp_thread **t, void *(*fn)(void *), void *arg);
+
+/*
+ * Waits until the FN of T returned, and parks the thread for the next
+ * ovp_thread_start in this process. Returns FN's return value. T is not used
+ * afterwards. Needs the plugin linked -z nodelete (parked threads run its code).
+ */
+void *ovp_thread_join(struct ovp_thread *t);
+
+/* Threads created (not reused) by ovp_thread_start in this process, for tests. */
+unsigned ovp_thread_created(void);
 
 #endif

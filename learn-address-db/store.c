@@ -19,6 +19,7 @@
 
 #include <sqlite3.h>
 
+#include "util.h"
 #include "schema.h"
 #include "store.h"
 
@@ -115,7 +116,7 @@ struct store
     size_t cap, head, count, hiwater;
     int64_t oldest_mono; /* when the queue last went from empty to non-empty */
     int stop;
-    pthread_t thread;
+    struct ovp_thread *thread;
     int thread_started;
 
     _Atomic int failing;
@@ -1672,7 +1673,8 @@ store_open(const struct store_config *cfg, struct ovp_log *log, struct store **o
     int64_t now = mono_ms();
     s->next_heartbeat = now + HEARTBEAT_MS;
     s->next_retention = now + RETENTION_FIRST_MS;
-    if (pthread_create(&s->thread, NULL, writer_main, s) != 0)
+    /* Signals stay with OpenVPN's thread; the thread is reused across a reload (util.h). */
+    if (ovp_thread_start(&s->thread, writer_main, s) != 0)
     {
         ovp_err(log, "cannot start the writer thread");
         goto fail;
@@ -1699,7 +1701,7 @@ store_close(struct store *s)
         s->stop = 1;
         pthread_cond_signal(&s->cv);
         pthread_mutex_unlock(&s->mu);
-        pthread_join(s->thread, NULL);
+        ovp_thread_join(s->thread);
     }
     store_free(s);
 }

@@ -8,7 +8,9 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <time.h>
+#include <unistd.h>
 #include <cmocka.h>
 
 #include "util.h"
@@ -54,10 +56,10 @@ thread_start__blocks_host_signals_but_not_faults(void **state)
 {
     (void)state;
     sigset_t before, after, in_thread;
-    pthread_t t;
+    struct ovp_thread *t;
     pthread_sigmask(SIG_SETMASK, NULL, &before);
     assert_int_equal(ovp_thread_start(&t, report_mask, &in_thread), 0);
-    pthread_join(t, NULL);
+    ovp_thread_join(t);
     pthread_sigmask(SIG_SETMASK, NULL, &after);
     assert_true(sigismember(&in_thread, SIGHUP));
     assert_true(sigismember(&in_thread, SIGTERM));
@@ -70,6 +72,73 @@ thread_start__blocks_host_signals_but_not_faults(void **state)
     assert_int_equal(sigismember(&after, SIGTERM), sigismember(&before, SIGTERM));
 }
 
+static void *
+twice(void *arg)
+{
+    int *n = arg;
+    return (void *)(intptr_t)(*n * 2);
+}
+
+static void
+thread_join__parks_the_thread_and_start_reuses_it(void **state)
+{
+    (void)state;
+    struct ovp_thread *t[3];
+    int x = 21, y = 5;
+    /* three threads exist afterwards, parked (some may be reused from earlier tests) */
+    for (int i = 0; i < 3; i++)
+    {
+        assert_int_equal(ovp_thread_start(&t[i], twice, i ? &y : &x), 0);
+    }
+    assert_int_equal((intptr_t)ovp_thread_join(t[0]), 42);
+    assert_int_equal((intptr_t)ovp_thread_join(t[1]), 10);
+    assert_int_equal((intptr_t)ovp_thread_join(t[2]), 10);
+    unsigned before = ovp_thread_created();
+    /* a plugin reopened after the privilege drop: its three threads, none created */
+    for (int i = 0; i < 3; i++)
+    {
+        assert_int_equal(ovp_thread_start(&t[i], twice, &x), 0);
+    }
+    assert_int_equal(ovp_thread_created(), before);
+    struct ovp_thread *fourth;
+    assert_int_equal(ovp_thread_start(&fourth, twice, &y), 0);
+    assert_int_equal(ovp_thread_created(), before + 1); /* only a fourth is new */
+    for (int i = 0; i < 3; i++)
+    {
+        assert_int_equal((intptr_t)ovp_thread_join(t[i]), 42);
+    }
+    assert_int_equal((intptr_t)ovp_thread_join(fourth), 10);
+}
+
+static void
+thread_start__in_a_forked_child_creates_its_own(void **state)
+{
+    (void)state;
+    struct ovp_thread *t;
+    int x = 1;
+    assert_int_equal(ovp_thread_start(&t, twice, &x), 0);
+    ovp_thread_join(t); /* parked in the parent */
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0)
+    {
+        /* the parked thread does not exist here: a new one must run the function */
+        struct ovp_thread *c;
+        int y = 4;
+        if (ovp_thread_start(&c, twice, &y) != 0)
+        {
+            _exit(2);
+        }
+        _exit((intptr_t)ovp_thread_join(c) == 8 ? 0 : 3);
+    }
+    int st;
+    alarm(10);
+    assert_int_equal(waitpid(pid, &st, 0), pid);
+    alarm(0);
+    assert_true(WIFEXITED(st));
+    assert_int_equal(WEXITSTATUS(st), 0);
+}
+
 int
 main(void)
 {
@@ -77,6 +146,8 @@ main(void)
         cmocka_unit_test(errf__formats_truncates_and_tolerates_null),
         cmocka_unit_test(now__is_monotonic_and_consistent),
         cmocka_unit_test(thread_start__blocks_host_signals_but_not_faults),
+        cmocka_unit_test(thread_join__parks_the_thread_and_start_reuses_it),
+        cmocka_unit_test(thread_start__in_a_forked_child_creates_its_own),
     };
     return cmocka_run_group_tests_name("util", tests, NULL, NULL);
 }
