@@ -58,9 +58,10 @@ static const struct ovp_cfg_key tp_keys[] = {
      .def = "alice",
      .offset = offsetof(struct tp_conf, user),
      .help = "the one username accepted"},
+    /* INLINE_OK: test lines carry dummy passwords; a real plugin's secrets never may. */
     {.name = "password",
      .type = OVP_CFG_STRING,
-     .flags = OVP_CFG_SECRET,
+     .flags = OVP_CFG_SECRET | OVP_CFG_INLINE_OK,
      .def = "secret",
      .offset = offsetof(struct tp_conf, password),
      .help = "its password"},
