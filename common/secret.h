@@ -63,8 +63,9 @@ char *ovp_secret_file_load(const char *path, char *warn, size_t warnlen, char *e
 
 /*
  * The process-wide file cache behind the reload rule above: the content of files
- * this process read successfully, with every permission check passed, keyed by kind
- * and path exactly as given. Each plugin .so links its own copy of libovp (linked
+ * this process read successfully (a secret file once every check passed, a config
+ * file once it parsed: the mode and owner kept with it are judged again by
+ * ovp_cfg_bind whenever the text is served), keyed by kind and path exactly as given. Each plugin .so links its own copy of libovp (linked
  * with -z nodelete, so it survives OpenVPN's dlclose at SIGHUP): the cache is per
  * plugin. Entries are wiped when replaced or freed; at most OVP_FILE_CACHE_FILES
  * files and OVP_FILE_CACHE_BYTES bytes (a file beyond that is not kept, and then
