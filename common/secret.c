@@ -144,7 +144,7 @@ ovp_secret_perm_check(mode_t mode, uid_t uid, char *why, size_t whylen)
         snprintf(owners, sizeof(owners), "root or uid %lu (this process)", euid);
     }
     ovp_errf(why, whylen,
-             "%s (mode %04o, owner uid %lu); accepted: owned by %s, no access for others, "
+             "%s (mode %04o, owner uid %lu); accepted: owned by %s, not readable by others, "
              "writable only by its owner: chmod 0600, or chmod 0640 with the group "
              "OpenVPN runs as (e.g. root:nogroup)",
              problem, (unsigned)(mode & 07777), (unsigned long)uid, owners);
