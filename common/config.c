@@ -48,6 +48,7 @@ node_new_root(const char *name)
         return NULL;
     }
     root->file = root->file_storage;
+    root->root = root;
     return root;
 }
 
@@ -111,6 +112,7 @@ node_add_child(struct ovp_cfg_node *node, char *name, int line)
     memset(c, 0, sizeof(*c));
     c->name = name;
     c->file = node->file;
+    c->root = node->root;
     c->line = line;
     return c;
 }
@@ -138,13 +140,58 @@ node_clear(struct ovp_cfg_node *node)
 void
 ovp_cfg_free(struct ovp_cfg_node *root)
 {
+    size_t i;
+
     if (root == NULL)
     {
         return;
     }
     node_clear(root);
+    for (i = 0; i < root->n_warnings; i++)
+    {
+        free(root->warnings[i]);
+    }
+    free(root->warnings);
     free(root->file_storage);
     free(root);
+}
+
+/* Adds a copy of TEXT to the warnings of NODE's tree. Returns 0 or -1 (out of memory). */
+static int
+tree_warn(struct ovp_cfg_node *node, const char *text)
+{
+    struct ovp_cfg_node *root = node != NULL ? node->root : NULL;
+    char *copy;
+
+    if (root == NULL)
+    {
+        return -1;
+    }
+    copy = strdup(text);
+    if (copy == NULL ||
+        grow((void **)&root->warnings, root->n_warnings, sizeof(*root->warnings)) != 0)
+    {
+        free(copy);
+        return -1;
+    }
+    root->warnings[root->n_warnings++] = copy;
+    return 0;
+}
+
+size_t
+ovp_cfg_warning_count(const struct ovp_cfg_node *node)
+{
+    return node != NULL && node->root != NULL ? node->root->n_warnings : 0;
+}
+
+const char *
+ovp_cfg_warning(const struct ovp_cfg_node *node, size_t index)
+{
+    if (index >= ovp_cfg_warning_count(node))
+    {
+        return NULL;
+    }
+    return node->root->warnings[index];
 }
 
 size_t
@@ -642,9 +689,11 @@ int
 ovp_cfg_parse_file(const char *path, struct ovp_cfg_node **root, char *err, size_t errlen)
 {
     struct stat st;
+    char warn[1024];
     char *buf = NULL;
     size_t len = 0;
     int fd = -1;
+    int kept = 0;
     int rc = -1;
 
     if (root != NULL)
@@ -660,7 +709,16 @@ ovp_cfg_parse_file(const char *path, struct ovp_cfg_node **root, char *err, size
     fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
     if (fd < 0)
     {
-        ovp_errf(err, errlen, "%s: cannot open: %s", path, strerror(errno));
+        int e = errno;
+
+        /* A reopen after the privilege drop: the text this process parsed before. */
+        if (root != NULL && ovp_file_cache_fallback(OVP_FILE_CONFIG, path, e, "config file",
+                                                    &buf, &len, &st, warn, sizeof(warn)) == 0)
+        {
+            kept = 1;
+            goto parse;
+        }
+        ovp_errf(err, errlen, "%s: cannot open: %s", path, strerror(e));
         goto cleanup;
     }
     if (fstat(fd, &st) != 0)
@@ -708,7 +766,35 @@ ovp_cfg_parse_file(const char *path, struct ovp_cfg_node **root, char *err, size
         }
         len += (size_t)got;
     }
+
+parse:
     rc = ovp_cfg_parse_string(buf, len, path, root, err, errlen);
+    if (rc != 0)
+    {
+        goto cleanup;
+    }
+    (*root)->from_file = 1;
+    (*root)->file_mode = st.st_mode;
+    (*root)->file_uid = st.st_uid;
+    if (kept)
+    {
+        if (tree_warn(*root, warn) != 0)
+        {
+            /* Unreported, a kept config would look like a fresh one: fail instead. */
+            ovp_errf(err, errlen, "%s: out of memory", path);
+            ovp_cfg_free(*root);
+            *root = NULL;
+            rc = -1;
+        }
+    }
+    else
+    {
+        /*
+         * Kept for a reopen without root, now that it parsed. A failure to keep it is
+         * no error: a later reopen then cannot fall back, and fails as it always did.
+         */
+        (void)ovp_file_cache_put(OVP_FILE_CONFIG, path, buf, len, &st);
+    }
 
 cleanup:
     if (buf != NULL)
@@ -1517,6 +1603,11 @@ check_table(const struct ovp_cfg_key *table, size_t n, char *err, size_t errlen)
                      k->name);
             return -1;
         }
+        if ((k->flags & OVP_CFG_INLINE_OK) && !(k->flags & OVP_CFG_SECRET))
+        {
+            ovp_errf(err, errlen, "internal error: key %s: INLINE_OK needs SECRET", k->name);
+            return -1;
+        }
         if (k->type == OVP_CFG_ENUM && k->choices == NULL)
         {
             ovp_errf(err, errlen, "internal error: key %s: ENUM without choices", k->name);
@@ -1558,6 +1649,55 @@ check_readable(const char *path, char *why, size_t wlen)
     }
     close(fd);
     return 0;
+}
+
+/*
+ * The rules on a SECRET key K written with its value (entry E of NODE, at LOC): 1
+ * with an error in ERR when refused, else 0. The value is never shown.
+ */
+static int
+inline_secret_refused(const struct ovp_cfg_key *k, const struct ovp_cfg_node *node,
+                      const struct ovp_cfg_entry *e, const char *loc, char *err, size_t errlen)
+{
+    const struct ovp_cfg_node *root = node->root;
+    char why[512];
+
+    if (e->line == 0)
+    {
+        /*
+         * Why refuse: OpenVPN writes every plugin line to its log at verb 3 and up (and
+         * ps shows them for ovp-refcore), so a secret there is disclosed to whoever
+         * reads the log. A test fixture's dummy secret may say OVP_CFG_INLINE_OK.
+         */
+        if (k->flags & OVP_CFG_INLINE_OK)
+        {
+            return 0;
+        }
+        ovp_errf(err, errlen,
+                 "%s: %s is a secret and may not be written on the plugin line, which "
+                 "OpenVPN shows in its log (verb 3 and up): put it alone in a file that only "
+                 "root (and the group OpenVPN runs as) can read and give %sFile=PATH instead, "
+                 "or write it in a config file",
+                 loc, e->key, k->name);
+        return 1;
+    }
+    /*
+     * A config file holding a secret is a secret file: the owner and mode rule of
+     * <Key>File applies to it (others may not read it, only its owner may write it,
+     * owned by root or this process's user). Checked only when a secret is in it, so
+     * that a config file with <Key>File lines can stay world-readable.
+     */
+    if (root == NULL || !root->from_file ||
+        ovp_secret_perm_check(root->file_mode, root->file_uid, why, sizeof(why)) == 0)
+    {
+        return 0;
+    }
+    ovp_errf(err, errlen,
+             "%s: %s is a secret written in %s, but that file is not private: %s. "
+             "Make the file private (chmod o-r,go-w %s) or put the secret alone in a "
+             "private file and give %sFile instead",
+             loc, e->key, root->file, why, root->file, k->name);
+    return 1;
 }
 
 int
@@ -1655,15 +1795,27 @@ ovp_cfg_bind(struct ovp_cfg_node *node, const struct ovp_cfg_key *table, size_t 
             }
             goto cleanup;
         }
+        if (secret && !via_file && inline_secret_refused(k, node, e, loc, err, errlen))
+        {
+            goto cleanup;
+        }
         e->used = 1;
         if (via_file)
         {
-            char ferr[768];
-            v = ovp_secret_file_read(e->value, ferr, sizeof(ferr));
+            char ferr[1024], warn[1024];
+
+            v = ovp_secret_file_load(e->value, warn, sizeof(warn), ferr, sizeof(ferr));
             if (v == NULL)
             {
                 /* ferr names the path and the reason, never the file's content. */
                 ovp_errf(err, errlen, "%s: %s: %s", loc, e->key, ferr);
+                goto cleanup;
+            }
+            if (warn[0] != '\0' && tree_warn(node, warn) != 0)
+            {
+                /* Unreported, a kept secret would look like a fresh one: fail instead. */
+                ovp_free_secret(v);
+                ovp_errf(err, errlen, "%s: out of memory", loc);
                 goto cleanup;
             }
         }

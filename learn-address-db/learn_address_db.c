@@ -381,6 +381,11 @@ lad_open(struct ovp_plugin *p, const char *const *argv, const char *const *envp,
         ovp_err(log, "configuration: %s", err);
         goto fail;
     }
+    /* A file no longer readable after the privilege drop: the copy read at start is used. */
+    for (size_t i = 0; i < ovp_cfg_warning_count(root); i++)
+    {
+        ovp_warn(log, "%s", ovp_cfg_warning(root, i));
+    }
     if (!l->cfg.instance)
     {
         char host[256] = "";

@@ -3,11 +3,14 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <grp.h>
+#include <pwd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 #include <signal.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -48,6 +51,8 @@ struct tp_conf
     char *events;
     char *fail_on;
     char *name;
+    char *token;
+    char *drop_to;
 };
 
 static const char *const modes[] = {"sync", "defer", NULL};
@@ -58,9 +63,10 @@ static const struct ovp_cfg_key tp_keys[] = {
      .def = "alice",
      .offset = offsetof(struct tp_conf, user),
      .help = "the one username accepted"},
+    /* INLINE_OK: test lines carry dummy passwords; a real plugin's secrets never may. */
     {.name = "password",
      .type = OVP_CFG_STRING,
-     .flags = OVP_CFG_SECRET,
+     .flags = OVP_CFG_SECRET | OVP_CFG_INLINE_OK,
      .def = "secret",
      .offset = offsetof(struct tp_conf, password),
      .help = "its password"},
@@ -172,6 +178,17 @@ static const struct ovp_cfg_key tp_keys[] = {
      .type = OVP_CFG_STRING,
      .offset = offsetof(struct tp_conf, name),
      .help = "a label for record lines (to tell several instances apart)"},
+    {.name = "token",
+     .type = OVP_CFG_STRING,
+     .flags = OVP_CFG_SECRET,
+     .offset = offsetof(struct tp_conf, token),
+     .help = "a secret held to a real plugin's rules (tokenFile, or a config file); when "
+             "set, a client's password must be password + token"},
+    {.name = "drop_to",
+     .type = OVP_CFG_STRING,
+     .offset = offsetof(struct tp_conf, drop_to),
+     .help = "after an open as root, drop the process to this user and its group for good, "
+             "as OpenVPN's user/group options do (reopens then run without root)"},
 };
 #define TP_NKEYS (sizeof(tp_keys) / sizeof(tp_keys[0]))
 
@@ -362,6 +379,20 @@ record(struct tp_state *st, const char *event, const char *const *argv, const ch
 
 /* -------------------------------------------------------------- auth */
 
+/* PASS against the password, followed by the token when one is set. */
+static int
+password_ok(const struct tp_conf *c, const char *pass)
+{
+    size_t pl = strlen(c->password);
+
+    if (c->token == NULL)
+    {
+        return ovp_ct_streq(pass, c->password);
+    }
+    return strlen(pass) == pl + strlen(c->token) && ovp_ct_equal(pass, c->password, pl) &&
+           ovp_ct_streq(pass + pl, c->token);
+}
+
 /* The decision, as a worker or the call itself makes it. */
 static int
 decide(const struct tp_conf *c, const char *user, const char *pass, const char *session_state,
@@ -383,7 +414,7 @@ decide(const struct tp_conf *c, const char *user, const char *pass, const char *
         snprintf(reason, len, "%s", c->reason ? c->reason : "TEMP: test backend unavailable");
         return OVP_TEMP;
     }
-    if (user && pass && ovp_ct_streq(user, c->user) && ovp_ct_streq(pass, c->password))
+    if (user && pass && ovp_ct_streq(user, c->user) && password_ok(c, pass))
     {
         return OVP_ALLOW;
     }
@@ -592,6 +623,33 @@ tp_event(struct ovp_plugin *p, void *state, const struct ovp_event *ev)
 
 /* ------------------------------------------------------------ open / close */
 
+/*
+ * OpenVPN's `user`/`group` for a core that has none: the whole process, for good
+ * (setgroups, setgid, setuid), after the first open, as OpenVPN does after opening
+ * its plugins. Every later reopen (SIGHUP) then runs without root.
+ */
+static int
+drop_privileges(struct ovp_log *log, const char *user)
+{
+    struct passwd *pw = getpwnam(user);
+
+    if (!pw)
+    {
+        ovp_err(log, "drop_to: no user %s", user);
+        return -1;
+    }
+    if (setgroups(1, &pw->pw_gid) < 0 || setgid(pw->pw_gid) < 0 || setuid(pw->pw_uid) < 0)
+    {
+        ovp_logf(log, PLOG_ERR | PLOG_ERRNO, "drop_to: cannot become %s", user);
+        return -1;
+    }
+    /* setuid made the process undumpable; LeakSanitizer needs to ptrace it at exit. */
+    prctl(PR_SET_DUMPABLE, 1, 0, 0, 0);
+    ovp_note(log, "dropped to user %s (uid %lu, gid %lu)", user, (unsigned long)pw->pw_uid,
+             (unsigned long)pw->pw_gid);
+    return 0;
+}
+
 static void
 tp_close(struct ovp_plugin *p, void *state)
 {
@@ -634,6 +692,11 @@ tp_open(struct ovp_plugin *p, const char *const *argv, const char *const *envp, 
         ovp_err(log, "%s", err);
         goto fail;
     }
+    /* e.g. a config or secret file kept from before the privilege drop */
+    for (size_t i = 0; i < ovp_cfg_warning_count(root); i++)
+    {
+        ovp_warn(log, "%s", ovp_cfg_warning(root, i));
+    }
     ovp_cfg_free(root);
     root = NULL;
     if (parse_events(st->conf.events, &mask, bad, sizeof(bad)) < 0 ||
@@ -674,6 +737,10 @@ tp_open(struct ovp_plugin *p, const char *const *argv, const char *const *envp, 
             ovp_err(log, "%s", err);
             goto fail;
         }
+    }
+    if (st->conf.drop_to && geteuid() == 0 && drop_privileges(log, st->conf.drop_to) < 0)
+    {
+        goto fail;
     }
     ovp_plugin_set_events(p, mask);
     ovp_note(log, "ready: mode=%s events=%s", modes[st->conf.mode], st->conf.events);

@@ -10,6 +10,20 @@ trap 'rm -rf "$T"' EXIT
 rc=0
 fail() { echo "FAIL: $*"; rc=1; }
 
+# configure refuses a build directory of its own ("source directory already configured")
+# when the sources were configured in place, as ./configure && make check does. So the
+# runs below use $T/src: a link to every top-level entry of the sources but what an
+# in-place configure made there. It is the same configure script reading the same files.
+mkdir "$T/src"
+for f in "$top_srcdir"/* "$top_srcdir"/.[!.]*; do
+    [ -e "$f" ] || continue
+    case ${f##*/} in
+        config.status | config.log | config.cache | Makefile | libtool | ovpbuild.h | stamp-h1) ;;
+        *) ln -s "$f" "$T/src/${f##*/}" ;;
+    esac
+done
+[ -x "$T/src/configure" ] || { echo "FAIL: no configure script in $top_srcdir"; exit 1; }
+
 # A pkg-config directory holding every .pc file the machine has but sqlite3's.
 mkdir "$T/pc"
 for d in $(pkg-config --variable pc_path pkg-config | tr ':' ' '); do
@@ -19,7 +33,7 @@ rm -f "$T/pc/sqlite3.pc"
 
 mkdir "$T/b1"
 (cd "$T/b1" && PKG_CONFIG_LIBDIR="$T/pc" ac_cv_header_security_pam_appl_h=no \
-    "$top_srcdir/configure" -q > out 2>&1)
+    "$T/src/configure" -q > out 2>&1)
 [ $? -eq 0 ] || fail "configure under auto failed although plugins could be skipped: $(tail -5 "$T/b1/out")"
 grep -E '^  auth-pam +no +security/pam_appl.h not found \(install libpam0g-dev\)' "$T/b1/out" >/dev/null \
     || fail "summary does not say why auth-pam is off: $(grep auth-pam "$T/b1/out")"
@@ -29,13 +43,13 @@ grep -E '^  down-root +yes' "$T/b1/out" >/dev/null || fail "down-root should sti
 
 mkdir "$T/b2"
 (cd "$T/b2" && ac_cv_header_security_pam_appl_h=no \
-    "$top_srcdir/configure" -q --enable-auth-pam=yes > out 2>&1)
+    "$T/src/configure" -q --enable-auth-pam=yes > out 2>&1)
 [ $? -ne 0 ] || fail "--enable-auth-pam=yes succeeded without PAM headers"
 grep -q "enable-auth-pam=yes but it cannot be built: security/pam_appl.h not found" "$T/b2/out" \
     || fail "no clear error for --enable-auth-pam=yes: $(tail -3 "$T/b2/out")"
 
 mkdir "$T/b3"
-(cd "$T/b3" && "$top_srcdir/configure" -q --disable-down-root > out 2>&1)
+(cd "$T/b3" && "$T/src/configure" -q --disable-down-root > out 2>&1)
 grep -E '^  down-root +no +disabled with --disable-down-root' "$T/b3/out" >/dev/null \
     || fail "summary does not say down-root was disabled"
 

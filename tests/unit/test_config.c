@@ -1459,7 +1459,7 @@ bind__secret_file_readable_by_others_is_refused(void **state)
     assert_int_equal(bind_text(text, &c, NULL), -1);
     assert_has(err, "t.conf:2: PasswordFile: ");
     assert_has(err, p);
-    assert_has(err, "group or others may read or write it (mode 0644)");
+    assert_has(err, "others may read it (mode 0644, owner uid");
     assert_lacks(err, "hunter2");
     assert_null(c.password);
     ovp_cfg_release(keys, NKEYS, &c);
@@ -1666,6 +1666,308 @@ release__frees_everything_and_is_null_safe(void **state)
     ovp_cfg_release(keys, NKEYS, NULL);
 }
 
+/* ------------------------------------------------------ secrets given inline */
+
+static void
+bind__secret_on_plugin_line_is_refused(void **state)
+{
+    const char *const words[] = {"URL=a", "Password=hunter2"};
+    const char *const pin[] = {"URL=a", "pin=7hunter2"};
+    struct ovp_cfg_node *root = NULL;
+    struct conf c;
+
+    assert_int_equal(ovp_cfg_parse_args(words, 2, &root, err, sizeof(err)), 0);
+    memset(&c, 0, sizeof(c));
+    assert_int_equal(ovp_cfg_bind(root, keys, NKEYS, &c, NULL, err, sizeof(err)), -1);
+    assert_has(err, "plugin line: Password is a secret and may not be written on the plugin "
+                    "line");
+    assert_has(err, "in its log");
+    assert_has(err, "give PasswordFile=PATH instead, or write it in a config file");
+    assert_lacks(err, "hunter2");
+    assert_null(c.password);
+    ovp_cfg_release(keys, NKEYS, &c);
+    ovp_cfg_free(root);
+
+    /* Any type of secret, and through ovp_cfg_parse_words too. */
+    assert_int_equal(ovp_cfg_parse_words(pin, 2, NULL, &root, err, sizeof(err)), 0);
+    assert_int_equal(ovp_cfg_bind(root, keys, NKEYS, &c, NULL, err, sizeof(err)), -1);
+    assert_has(err, "pin is a secret");
+    assert_has(err, "PinFile=PATH");
+    assert_lacks(err, "hunter2");
+    ovp_cfg_release(keys, NKEYS, &c);
+    ovp_cfg_free(root);
+}
+
+static void
+bind__secret_file_on_plugin_line_is_accepted(void **state)
+{
+    const char *p = testfs_write("words.secret", "from-file\n", 10, 0600);
+    char word[512];
+    const char *words[] = {"URL=a", word};
+    struct ovp_cfg_node *root = NULL;
+    struct conf c;
+
+    snprintf(word, sizeof(word), "PasswordFile=%s", p);
+    assert_int_equal(ovp_cfg_parse_args(words, 2, &root, err, sizeof(err)), 0);
+    memset(&c, 0, sizeof(c));
+    assert_int_equal(ovp_cfg_bind(root, keys, NKEYS, &c, NULL, err, sizeof(err)), 0);
+    assert_string_equal(c.password, "from-file");
+    assert_int_equal(ovp_cfg_warning_count(root), 0);
+    ovp_cfg_release(keys, NKEYS, &c);
+    ovp_cfg_free(root);
+}
+
+static void
+bind__inline_ok_secret_may_be_on_plugin_line(void **state)
+{
+    static const struct ovp_cfg_key k[] = {
+        {.name = "password",
+         .type = OVP_CFG_STRING,
+         .flags = OVP_CFG_SECRET | OVP_CFG_INLINE_OK,
+         .offset = 0},
+    };
+    static const struct ovp_cfg_key bad[] = {
+        {.name = "user", .type = OVP_CFG_STRING, .flags = OVP_CFG_INLINE_OK, .offset = 0},
+    };
+    const char *const words[] = {"password=dummy"};
+    struct ovp_cfg_node *root = NULL;
+    char *v = NULL;
+
+    assert_int_equal(ovp_cfg_parse_args(words, 1, &root, err, sizeof(err)), 0);
+    assert_int_equal(ovp_cfg_bind(root, k, 1, &v, NULL, err, sizeof(err)), 0);
+    assert_string_equal(v, "dummy");
+    ovp_cfg_release(k, 1, &v);
+    assert_int_equal(ovp_cfg_bind(root, bad, 1, &v, NULL, err, sizeof(err)), -1);
+    assert_has(err, "internal error: key user: INLINE_OK needs SECRET");
+    ovp_cfg_free(root);
+}
+
+/* Parses the file at PATH and binds it to KEYS into C. Returns bind's result. */
+static int
+bind_file(const char *path, struct conf *c, struct ovp_cfg_node **rootp)
+{
+    struct ovp_cfg_node *root = NULL;
+    int rc;
+
+    memset(c, 0, sizeof(*c));
+    err[0] = '\0';
+    if (ovp_cfg_parse_file(path, &root, err, sizeof(err)) != 0)
+    {
+        return -2;
+    }
+    rc = ovp_cfg_bind(root, keys, NKEYS, c, NULL, err, sizeof(err));
+    if (rootp != NULL)
+    {
+        *rootp = root;
+    }
+    else
+    {
+        ovp_cfg_free(root);
+    }
+    return rc;
+}
+
+static void
+bind__config_file_with_secret_must_be_private(void **state)
+{
+    const char *text = "URL a\nPassword hunter2\n";
+    const char *p = testfs_write("inline.conf", text, strlen(text), 0644);
+    struct conf c;
+
+    assert_int_equal(bind_file(p, &c, NULL), -1);
+    assert_has(err, ":2: Password is a secret written in ");
+    assert_has(err, p);
+    assert_has(err, "others may read it (mode 0644, owner uid");
+    assert_has(err, "chmod o-r");
+    assert_has(err, "give PasswordFile instead");
+    assert_lacks(err, "hunter2");
+    assert_null(c.password);
+    ovp_cfg_release(keys, NKEYS, &c);
+
+    /* group or others may write it */
+    assert_int_equal(chmod(p, 0620), 0);
+    assert_int_equal(bind_file(p, &c, NULL), -1);
+    assert_has(err, "group or others may write it (mode 0620");
+    ovp_cfg_release(keys, NKEYS, &c);
+
+    /* private, or readable by OpenVPN's runtime group: accepted */
+    assert_int_equal(chmod(p, 0640), 0);
+    assert_int_equal(bind_file(p, &c, NULL), 0);
+    assert_string_equal(c.password, "hunter2");
+    ovp_cfg_release(keys, NKEYS, &c);
+
+    /* another owner (root only can set one up) */
+    if (geteuid() == 0)
+    {
+        assert_int_equal(chown(p, 1234, 0), 0);
+        assert_int_equal(bind_file(p, &c, NULL), -1);
+        assert_has(err, "neither root nor the user this process runs as");
+        assert_has(err, "owner uid 1234");
+        ovp_cfg_release(keys, NKEYS, &c);
+    }
+}
+
+static void
+bind__config_file_without_inline_secret_may_be_public(void **state)
+{
+    const char *s = testfs_write("pub.secret", "hunter2\n", 8, 0600);
+    char text[512];
+    const char *p;
+    struct conf c;
+
+    snprintf(text, sizeof(text), "URL a\nPasswordFile %s\nPort 99\n", s);
+    p = testfs_write("public.conf", text, strlen(text), 0644);
+    assert_int_equal(bind_file(p, &c, NULL), 0);
+    assert_string_equal(c.password, "hunter2");
+    ovp_cfg_release(keys, NKEYS, &c);
+    /* A secret in a section of a public file is refused as well. */
+    p = write_text("section.conf", "URL a\n<S>\nPassword hunter2\n</S>\n");
+    assert_int_equal(chmod(p, 0604), 0);
+    {
+        struct ovp_cfg_node *root = NULL;
+
+        assert_int_equal(ovp_cfg_parse_file(p, &root, err, sizeof(err)), 0);
+        memset(&c, 0, sizeof(c));
+        assert_int_equal(ovp_cfg_bind(ovp_cfg_section(root, "S", 0), keys, NKEYS, &c, NULL, err,
+                                      sizeof(err)),
+                         -1);
+        assert_has(err, ":3: Password is a secret written in ");
+        assert_lacks(err, "hunter2");
+        ovp_cfg_release(keys, NKEYS, &c);
+        ovp_cfg_free(root);
+    }
+}
+
+/* -------------------------------------------- reload after the privilege drop */
+
+static void
+parse_file__unreadable_after_drop_keeps_the_earlier_text(void **state)
+{
+    const char *p = write_text("kept.conf", "URL ldap://first\nPassword hunter2\n");
+    struct ovp_cfg_node *root = NULL;
+    struct conf c;
+
+    ovp_file_cache_clear();
+    assert_int_equal(bind_file(p, &c, &root), 0); /* the first open, as root */
+    assert_int_equal(ovp_cfg_warning_count(root), 0);
+    ovp_cfg_free(root);
+    ovp_cfg_release(keys, NKEYS, &c);
+
+    write_text("kept.conf", "URL ldap://second\nPassword hunter3\n");
+    testfs_drop(); /* the reopen at SIGHUP, as nobody */
+    assert_int_equal(bind_file(p, &c, &root), 0);
+    testfs_regain();
+    assert_string_equal(c.url, "ldap://first");
+    assert_string_equal(c.password, "hunter2");
+    assert_int_equal(ovp_cfg_warning_count(root), 1);
+    assert_has(ovp_cfg_warning(root, 0), "config file ");
+    assert_has(ovp_cfg_warning(root, 0), p);
+    assert_has(ovp_cfg_warning(root, 0), "Permission denied");
+    assert_has(ovp_cfg_warning(root, 0), "although the file has changed since");
+    assert_has(ovp_cfg_warning(root, 0), "only when OpenVPN is restarted");
+    assert_lacks(ovp_cfg_warning(root, 0), "hunter");
+    assert_null(ovp_cfg_warning(root, 1));
+    /* any node of the tree reaches them */
+    ovp_cfg_free(root);
+    ovp_cfg_release(keys, NKEYS, &c);
+}
+
+static void
+parse_file__other_errors_still_fail_after_drop(void **state)
+{
+    const char *p = write_text("err.conf", "URL a\n");
+    struct ovp_cfg_node *root = NULL;
+
+    ovp_file_cache_clear();
+    assert_int_equal(ovp_cfg_parse_file(p, &root, err, sizeof(err)), 0);
+    ovp_cfg_free(root);
+
+    /* Readable with a parse error: the error, not the old text. */
+    testfs_write("err.conf", "URL a\n<S>\n", 10, 0644);
+    testfs_drop();
+    parse_file_fails(p, "err.conf:2: <S> is never closed");
+    testfs_regain();
+
+    /* Readable and fine again: read again, no warning; then kept from that read. */
+    testfs_write("err.conf", "URL b\n", 6, 0644);
+    testfs_drop();
+    assert_int_equal(ovp_cfg_parse_file(p, &root, err, sizeof(err)), 0);
+    assert_int_equal(ovp_cfg_warning_count(root), 0);
+    assert_entry(root, 0, "URL", "b", 1);
+    ovp_cfg_free(root);
+    testfs_regain();
+    assert_int_equal(chmod(p, 0600), 0);
+    testfs_drop();
+    assert_int_equal(ovp_cfg_parse_file(p, &root, err, sizeof(err)), 0);
+    assert_int_equal(ovp_cfg_warning_count(root), 1);
+    assert_entry(root, 0, "URL", "b", 1);
+    ovp_cfg_free(root);
+
+    /* Missing: an error. Never parsed here: an error. */
+    testfs_regain();
+    assert_int_equal(unlink(p), 0);
+    write_text("never.conf", "URL a\n");
+    testfs_drop();
+    parse_file_fails(p, "cannot open: No such file");
+    parse_file_fails(testfs_path("never.conf"), "cannot open: Permission denied");
+    testfs_regain();
+}
+
+static void
+parse_file__kept_text_keeps_its_mode_for_the_secret_rule(void **state)
+{
+    const char *text = "URL a\nPassword hunter2\n";
+    const char *p = testfs_write("mode.conf", text, strlen(text), 0604);
+    struct ovp_cfg_node *root = NULL;
+    struct conf c;
+
+    ovp_file_cache_clear();
+    /* parses (the rule is bind's), so its text is kept ... */
+    assert_int_equal(bind_file(p, &c, NULL), -1);
+    assert_has(err, "others may read it");
+    ovp_cfg_release(keys, NKEYS, &c);
+    /* ... but unreadable later it is judged by its mode when it was read */
+    assert_int_equal(chmod(p, 0600), 0);
+    testfs_drop();
+    assert_int_equal(bind_file(p, &c, &root), -1);
+    testfs_regain();
+    assert_has(err, "others may read it (mode 0604");
+    assert_lacks(err, "hunter2");
+    ovp_cfg_release(keys, NKEYS, &c);
+    ovp_cfg_free(root);
+}
+
+static void
+bind__secret_file_unreadable_after_drop_is_kept_with_a_warning(void **state)
+{
+    const char *s = testfs_write("drop.secret", "Kept-Secret\n", 12, 0600);
+    char text[512];
+    const char *p;
+    struct ovp_cfg_node *root = NULL;
+    struct conf c;
+
+    snprintf(text, sizeof(text), "URL a\nPasswordFile %s\n", s);
+    p = testfs_write("drop.conf", text, strlen(text), 0644);
+    ovp_file_cache_clear();
+    assert_int_equal(bind_file(p, &c, &root), 0);
+    assert_int_equal(ovp_cfg_warning_count(root), 0);
+    ovp_cfg_free(root);
+    ovp_cfg_release(keys, NKEYS, &c);
+
+    testfs_drop();
+    assert_int_equal(bind_file(p, &c, &root), 0);
+    testfs_regain();
+    assert_string_equal(c.password, "Kept-Secret");
+    assert_int_equal(ovp_cfg_warning_count(root), 1);
+    assert_has(ovp_cfg_warning(root, 0), "secret file ");
+    assert_has(ovp_cfg_warning(root, 0), s);
+    assert_lacks(ovp_cfg_warning(root, 0), "Kept-Secret");
+    ovp_cfg_free(root);
+    ovp_cfg_release(keys, NKEYS, &c);
+    assert_int_equal(ovp_cfg_warning_count(NULL), 0);
+    assert_null(ovp_cfg_warning(NULL, 0));
+}
+
 int
 main(void)
 {
@@ -1748,6 +2050,20 @@ main(void)
         cmocka_unit_test(bind__null_node_applies_defaults_and_checks_required),
         cmocka_unit_test(bind__bad_table_is_internal_error),
         cmocka_unit_test(release__frees_everything_and_is_null_safe),
+        cmocka_unit_test(bind__secret_on_plugin_line_is_refused),
+        cmocka_unit_test(bind__secret_file_on_plugin_line_is_accepted),
+        cmocka_unit_test(bind__inline_ok_secret_may_be_on_plugin_line),
+        cmocka_unit_test(bind__config_file_with_secret_must_be_private),
+        cmocka_unit_test(bind__config_file_without_inline_secret_may_be_public),
+        cmocka_unit_test_teardown(parse_file__unreadable_after_drop_keeps_the_earlier_text,
+                                  testfs_regain_teardown),
+        cmocka_unit_test_teardown(parse_file__other_errors_still_fail_after_drop,
+                                  testfs_regain_teardown),
+        cmocka_unit_test_teardown(parse_file__kept_text_keeps_its_mode_for_the_secret_rule,
+                                  testfs_regain_teardown),
+        cmocka_unit_test_teardown(
+            bind__secret_file_unreadable_after_drop_is_kept_with_a_warning,
+            testfs_regain_teardown),
     };
 
     return cmocka_run_group_tests(tests, testfs_setup, testfs_teardown);

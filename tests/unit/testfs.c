@@ -3,6 +3,7 @@
 
 #include <dirent.h>
 #include <fcntl.h>
+#include <grp.h>
 #include <limits.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -94,4 +95,57 @@ testfs_write(const char *name, const void *data, size_t len, mode_t mode)
     assert_int_equal(close(fd), 0);
     assert_int_equal(chmod(path, mode), 0);
     return path;
+}
+
+/* Root's supplementary groups, saved by testfs_drop for testfs_regain. */
+static gid_t saved_groups[64];
+static int n_saved_groups = -1;
+
+void
+testfs_drop(void)
+{
+    const gid_t nogroup = TESTFS_NOBODY;
+
+    if (getuid() != 0)
+    {
+        skip();
+    }
+    assert_int_equal(geteuid(), 0);
+    n_saved_groups = getgroups(64, saved_groups);
+    assert_true(n_saved_groups >= 0);
+    assert_int_equal(chmod(testfs_dir, 0711), 0);
+    assert_int_equal(setgroups(1, &nogroup), 0);
+    assert_int_equal(setegid(TESTFS_NOBODY), 0);
+    assert_int_equal(seteuid(TESTFS_NOBODY), 0);
+}
+
+void
+testfs_regain(void)
+{
+    if (getuid() != 0)
+    {
+        return;
+    }
+    assert_int_equal(seteuid(0), 0);
+    assert_int_equal(setegid(0), 0);
+    if (n_saved_groups >= 0)
+    {
+        assert_int_equal(setgroups((size_t)n_saved_groups, saved_groups), 0);
+        n_saved_groups = -1;
+    }
+    assert_int_equal(chmod(testfs_dir, 0700), 0);
+}
+
+int
+testfs_regain_teardown(void **state)
+{
+    (void)state;
+    if (getuid() == 0 &&
+        (seteuid(0) != 0 || setegid(0) != 0 ||
+         (n_saved_groups >= 0 && setgroups((size_t)n_saved_groups, saved_groups) != 0)))
+    {
+        return -1;
+    }
+    n_saved_groups = -1;
+    return 0;
 }

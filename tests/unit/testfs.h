@@ -22,6 +22,18 @@ const char *testfs_path(const char *name);
 /* Writes LEN bytes of DATA to NAME in testfs_dir with MODE; returns the path. */
 const char *testfs_write(const char *name, const void *data, size_t len, mode_t mode);
 
+/*
+ * As OpenVPN after `user nobody` / `group nogroup`, for tests of a reopen without
+ * root: effective uid and gid TESTFS_NOBODY, no supplementary groups, testfs_dir
+ * searchable by others (0711). Only the effective ids change, so testfs_regain (also
+ * a cmocka teardown, so that a failing test cannot leave the next one unprivileged)
+ * returns to root. testfs_drop skips the test when the driver does not run as root.
+ */
+#define TESTFS_NOBODY 65534
+void testfs_drop(void);
+void testfs_regain(void);
+int testfs_regain_teardown(void **state);
+
 /* Fails the test unless HAY contains NEEDLE / unless it does not. */
 #define assert_has(hay, needle)                                                                \
     do                                                                                         \
