@@ -32,7 +32,12 @@ E2E_SERVER_LOG=server.log
 E2E_SERVER_NS_WRAP=""
 E2E_SERVER_LIMITS=""
 
-e2e_log() { printf 'e2e[%s]: %s\n' "$E2E_TAG" "$*"; }
+E2E_T0=${EPOCHREALTIME/[.,]/}
+# e2e_log MSG: a line on the scenario's output, with the seconds since it started.
+e2e_log() {
+    local us=$(( ${EPOCHREALTIME/[.,]/} - E2E_T0 ))
+    printf 'e2e[%s +%d.%ds]: %s\n' "$E2E_TAG" $((us / 1000000)) $((us % 1000000 / 100000)) "$*"
+}
 e2e_skip() { e2e_log "SKIP: $*"; exit 77; }
 e2e_fail() {
     e2e_log "FAIL: $*"
