@@ -188,12 +188,14 @@ e2e_need_cmd() {
     command -v "$1" >/dev/null || e2e_skip_or_fail "$1 is not installed (Debian package $2)"
 }
 
-# e2e_shadow_retry CMD...: runs a shadow-utils command, retrying for a few seconds while
-# another process (a parallel scenario) holds the lock on /etc/passwd or /etc/shadow.
+# e2e_shadow_retry [--input TEXT] CMD...: runs a shadow-utils command (TEXT on its stdin),
+# retrying for a few seconds while another process (a parallel scenario) holds the lock on
+# /etc/passwd or /etc/shadow, or a process of the user being removed is still exiting.
 e2e_shadow_retry() {
-    local t=50 out
+    local t=50 out input=""
+    if [ "$1" = --input ]; then input=$2; shift 2; fi
     while :; do
-        out=$("$@" 2>&1) && return 0
+        out=$(printf '%s' "$input" | "$@" 2>&1) && return 0
         t=$((t - 1))
         if [ $t -le 0 ] || ! printf '%s' "$out" | grep -qi -e lock -e "currently used" -e busy; then
             printf '%s\n' "$out" >&2
@@ -216,7 +218,8 @@ e2e_userdel() {
 # "ovpe2e-"; at most 32 characters): no home, shell nologin, group nogroup, GECOS "ovp e2e
 # throwaway", and with PASSWORD a cheap SHA-512 hash (1000 rounds) in /etc/shadow. The
 # cleanup removes it, also when the scenario fails; a stale one from a killed run is
-# replaced. Skips (fails in CI) without useradd/chpasswd (package passwd).
+# replaced (so give each scenario fixed names, like its namespaces). Skips (fails in CI)
+# without useradd/chpasswd (package passwd).
 e2e_account() {
     local name=$1 pass=${2:-}
     case $name in ovpe2e-*) ;; *) e2e_fail "e2e_account: $name does not start with ovpe2e-" ;; esac
@@ -229,7 +232,8 @@ e2e_account() {
     e2e_shadow_retry useradd --system -M -N -g nogroup -d /nonexistent -s /usr/sbin/nologin \
         -c "ovp e2e throwaway" "$name" || e2e_fail "useradd $name failed"
     if [ -n "$pass" ]; then
-        printf '%s:%s\n' "$name" "$pass" | e2e_shadow_retry chpasswd -c SHA512 -s 1000 \
+        e2e_shadow_retry --input "$name:$pass
+" chpasswd -c SHA512 -s 1000 \
             || e2e_fail "chpasswd for $name failed"
     fi
 }

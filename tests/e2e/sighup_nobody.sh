@@ -13,10 +13,10 @@ e2e_sanitized "$PAM_SO"
 [ -n "$(ls /lib/*/security/pam_unix.so /usr/lib/*/security/pam_unix.so 2>/dev/null)" ] \
     || e2e_skip_or_fail "pam_unix.so is not installed (libpam-modules)"
 
-USER_NAME="ovpe2e-hup-$$"
+USER_NAME=ovpe2e-hup
 PASS="Hup-Pass-$$"
 e2e_account "$USER_NAME" "$PASS"
-SERVICE="ovpe2e-hup-$$"
+SERVICE=ovpe2e-hup
 e2e_pam_service "$SERVICE" "auth required pam_unix.so" "account required pam_unix.so"
 
 # The DOWN command records who ran it and what it was told, one line per run (in a file

@@ -11,10 +11,10 @@ e2e_sanitized "$PLUGIN"
 [ -f /lib/x86_64-linux-gnu/security/pam_unix.so ] || [ -n "$(ls /lib/*/security/pam_unix.so /usr/lib/*/security/pam_unix.so 2>/dev/null)" ] \
     || e2e_skip_or_fail "pam_unix.so is not installed (libpam-modules)"
 
-USER_NAME="ovpe2e-syslog-$$"
+USER_NAME=ovpe2e-syslog
 PASS="Sys-Log-Pass-$$"
 e2e_account "$USER_NAME" "$PASS"
-SERVICE="ovpe2e-syslog-$$"
+SERVICE=ovpe2e-syslog
 e2e_pam_service "$SERVICE" "auth required pam_unix.so" "account required pam_unix.so"
 e2e_syslog_sink
 

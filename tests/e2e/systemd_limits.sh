@@ -21,12 +21,12 @@ e2e_sanitized "$B/auth-pam/.libs/ovp-auth-pam.so"
 e2e_systemd_limits
 
 # The user OpenVPN runs as (no password), and the account clients log in with.
-E2E_RUNAS="ovpe2e-lim-run-$$"
+E2E_RUNAS=ovpe2e-lim-run
 e2e_account "$E2E_RUNAS"
-USER_NAME="ovpe2e-lim-$$"
+USER_NAME=ovpe2e-lim
 PASS="Lim-Pass-$$"
 e2e_account "$USER_NAME" "$PASS"
-SERVICE="ovpe2e-lim-$$"
+SERVICE=ovpe2e-lim
 e2e_pam_service "$SERVICE" "auth required pam_unix.so" "account required pam_unix.so"
 
 install -d -o "$E2E_RUNAS" -g nogroup -m 0750 "$E2E_DIR/db"
