@@ -2,8 +2,8 @@
 # systemd_limits.sh: every ovp plugin in one server run under the limits of Debian 12's
 # openvpn-server@.service (LimitNPROC=10, its CapabilityBoundingSet) with a client-connect
 # script: two clients pass PAM (pam_unix), the script runs for both, their addresses are
-# recorded; then a SIGHUP reopens the plugins under the same limit and a client connects
-# again. RLIMIT_NPROC counts every task of the user OpenVPN runs as (threads, forked
+# recorded; then a SIGHUP reopens the plugins under the same limit (no more tasks than
+# before) and a client connects and is recorded again, and DOWN runs as root at the stop. RLIMIT_NPROC counts every task of the user OpenVPN runs as (threads, forked
 # scripts), system-wide: this scenario runs OpenVPN as a throwaway user of its own rather
 # than nobody, so that OpenVPN servers of other scenarios running in parallel (as nobody)
 # cannot eat into its budget of 10.
@@ -95,6 +95,9 @@ e2e_client c3 carol "$USER_NAME" "$PASS"
 if e2e_wait_connect c3 20; then
     grep -q "^carol $USER_NAME\$" "$E2E_DIR/out/cc.out" \
         || e2e_soft_fail "after the SIGHUP the client-connect script did not run for carol"
+    sleep 0.3
+    "$B/learn-address-db/ovp-addrdb" --db "$E2E_DIR/db/a.sqlite" current 2>&1 | grep -q carol \
+        || e2e_soft_fail "after the SIGHUP carol's address was not recorded"
     e2e_log "ok: a client connects after the SIGHUP"
 else
     e2e_soft_fail "after the SIGHUP carol did not connect: $E2E_WHY"
@@ -102,6 +105,11 @@ fi
 errs=$(limit_errors)
 [ -z "$errs" ] || e2e_soft_fail "after the SIGHUP a fork or thread failed under LimitNPROC=10: $errs"
 e2e_stop c3
+# The unit's bounding set has no CAP_CHOWN: the database learn-address-db creates as root
+# must still end up writable by the run-as user, or nothing is recorded after a reload.
+dberr=$(grep -m2 -o -E "ovp-learn-address-db: (cannot give .*|.* is read-only for uid .*|RunAsUser .* cannot write .*)" \
+    "$E2E_DIR/server.log" | cut -c1-200)
+[ -z "$dberr" ] || e2e_soft_fail "learn-address-db's database is not writable by $E2E_RUNAS under the unit's bounding set: $(printf '%s' "$dberr" | tr '\n' '|')"
 e2e_stop server
 grep -q "uid=0 signal=sigterm script_type=down" "$E2E_DIR/out/down.out" \
     || e2e_soft_fail "DOWN at the stop did not run as root: $(tr '\n' '|' < "$E2E_DIR/out/down.out")"
