@@ -1,38 +1,39 @@
 #!/bin/bash
 # prompt_mapping.sh: ovp-auth-pam with a prompt mapping that answers PAM's login question
-# with a fixed name (`login someuser password PASSWORD`): PAM then authenticates someuser
-# whatever username the client sent, while OpenVPN goes on with the client's username
-# (client-connect, CCD files, auth-gen-token, logs). A client calling itself mallory with
-# someuser's password must be refused; someuser itself is accepted.
+# with a fixed name (`login someuser password PASSWORD`, here someuser is a throwaway
+# account checked by pam_unix): PAM then authenticates someuser whatever username the
+# client sent, while OpenVPN goes on with the client's username (client-connect, CCD
+# files, auth-gen-token, logs). A client calling itself mallory with someuser's password
+# must be refused; someuser itself is accepted.
 . "$(dirname "$0")/lib.sh"
 e2e_init
 e2e_pki alice
 PLUGIN=$(e2e_so "$top_builddir/auth-pam/.libs/ovp-auth-pam.so")
-OVPTEST="$top_builddir/tests/integration/auth_pam/.libs/pam_ovptest.so"
-[ -f "$OVPTEST" ] || e2e_fail "test PAM module not built: $OVPTEST (make check builds it)"
-e2e_pamwrap_env || e2e_skip_or_fail "libpam-wrapper is not installed"
+e2e_sanitized "$PLUGIN"
+[ -n "$(ls /lib/*/security/pam_unix.so /usr/lib/*/security/pam_unix.so 2>/dev/null)" ] \
+    || e2e_skip_or_fail "pam_unix.so is not installed (libpam-modules)"
 
-# Without ask= the module asks like pam_unix: pam_get_user ("login:"), then "Password: ".
-mkdir -p "$E2E_DIR/pam.d"
-printf 'someuser\tSome-Pass-1\n' > "$E2E_DIR/accept"
-cat > "$E2E_DIR/pam.d/ovpe2e" <<PAM
-auth required $OVPTEST accept=$E2E_DIR/accept
-account required $OVPTEST
-PAM
-e2e_server_conf "plugin $PLUGIN ovpe2e login someuser password PASSWORD"
+# Real pam_unix (no pam_wrapper: its per-process service copies race under make -j):
+# with a prompt mapping the plugin gives pam_start no user, so pam_unix asks "login: "
+# (answered with the fixed name), then "Password: ".
+SOMEUSER=ovpe2e-map
+PASS="Some-Pass-$$"
+e2e_account "$SOMEUSER" "$PASS"
+e2e_pam_service ovpe2e-map "auth required pam_unix.so" "account required pam_unix.so"
+e2e_server_conf "plugin $PLUGIN ovpe2e-map login $SOMEUSER password PASSWORD"
 e2e_start_server
 
 # 1. Control: the user the mapping names, with the right password, connects.
-e2e_client good alice someuser Some-Pass-1
-e2e_wait_connect good 20 || e2e_fail "someuser with the right password did not connect: $E2E_WHY"
+e2e_client good alice "$SOMEUSER" "$PASS"
+e2e_wait_connect good 20 || e2e_fail "$SOMEUSER with the right password did not connect: $E2E_WHY"
 e2e_stop good
-e2e_log "ok: someuser connects through the fixed login mapping"
+e2e_log "ok: $SOMEUSER connects through the fixed login mapping"
 
-# 2. mallory with someuser's password: PAM authenticates someuser, so the plugin must
-#    refuse the client's name.
-e2e_client mallory alice mallory Some-Pass-1
+# 2. mallory with the mapped user's password: PAM authenticates that user, so the plugin
+#    must refuse the client's name.
+e2e_client mallory alice mallory "$PASS"
 if e2e_wait_connect mallory 20; then
-    e2e_soft_fail "mallory connected with someuser's password (PAM authenticated someuser, OpenVPN goes on as mallory)"
+    e2e_soft_fail "mallory connected with $SOMEUSER's password (PAM authenticated $SOMEUSER, OpenVPN goes on as mallory)"
 else
     case $E2E_WHY in
         "AUTH_FAILED,authentication failed"*) e2e_log "ok: mallory is refused: $E2E_WHY" ;;
@@ -42,7 +43,7 @@ fi
 e2e_stop mallory
 
 # 3. A wrong password is refused as usual.
-e2e_client bad alice someuser Wrong-Pass
+e2e_client bad alice "$SOMEUSER" "Wrong-$PASS"
 e2e_wait_connect bad 20 && e2e_soft_fail "a wrong password connected"
 case $E2E_WHY in
     "AUTH_FAILED,authentication failed"*) e2e_log "ok: a wrong password is refused" ;;
