@@ -1,9 +1,14 @@
 # lib.sh: the e2e harness: two network namespaces, a throwaway PKI, a real OpenVPN pair.
 #
 # Source it from a scenario script. Everything a scenario creates lives under $E2E_DIR
-# and in namespaces named ovpe2e-<tag>-srv / -cli; e2e_cleanup (run by the trap) removes
-# both, also when the scenario fails. Only 192.0.2.0/24 (the veth link) and
-# 198.51.100.0/24 / 2001:db8:100::/64 (the tunnel) are used, all inside the namespaces.
+# and in namespaces named ovpe2e-<tag>-srv / -cli, plus, for scenarios under production
+# conditions, system accounts and /etc/pam.d files named ovpe2e-* (e2e_account,
+# e2e_pam_service); e2e_cleanup (run by the trap) removes all of them, also when the
+# scenario fails. Only 192.0.2.0/24 (the veth link) and 198.51.100.0/24 /
+# 2001:db8:100::/64 (the tunnel) are used, all inside the namespaces.
+#
+# A scenario that checks several things may record failures with e2e_soft_fail and end
+# with e2e_finish, so that one run shows every symptom.
 
 set -u
 
