@@ -811,12 +811,14 @@ log_setup(struct ap_state *st)
     char line[OVP_LOG_LINE_MAX];
     size_t used;
 
-    used = (size_t)snprintf(line, sizeof(line),
-                            "PAM service \"%s\", helper pid %ld, workers=%ld queue=%ld "
-                            "timeout=%ld ms token_skip=%s, ",
-                            st->args.service, (long)ovp_priv_pid(st->priv), st->conf.workers,
-                            st->conf.queue, st->conf.timeout_ms,
-                            st->conf.token_skip ? "yes" : "no");
+    used = (size_t)snprintf(
+        line, sizeof(line),
+        "PAM service \"%s\", helper pid %ld, workers=%ld queue=%ld "
+        "timeout=%ld ms token_skip=%s any_username=%s per_address=%ld "
+        "per_user=%ld, ",
+        st->args.service, (long)ovp_priv_pid(st->priv), st->conf.workers, st->conf.queue,
+        st->conf.timeout_ms, st->conf.token_skip ? "yes" : "no",
+        st->conf.any_username ? "yes" : "no", st->conf.per_address, st->conf.per_user);
     if (st->cr_on && used < sizeof(line))
     {
         used += (size_t)snprintf(line + used, sizeof(line) - used,
@@ -934,6 +936,7 @@ ap_open(struct ovp_plugin *p, const char *const *argv, const char *const *envp, 
 
     /* The helper first: privsep must fork before any thread exists. */
     st->helper.args = &st->args;
+    st->helper.conf = &st->conf;
     st->helper.max_children =
         2 * (unsigned)st->conf.workers + 4 + (st->cr_on ? (unsigned)st->conf.queue : 0);
     st->helper.timeout_ms = st->conf.timeout_ms;

@@ -510,11 +510,13 @@ challenge_failed(const struct conv_ctx *cx, struct ap_wire_rep *rep)
 /*
  * Why: OpenVPN goes on with the username the client sent (client-connect, CCD
  * files, auth-gen-token, logs), so the user PAM authenticated must be that one,
- * or one the operator's mapping derived from it. A module may change PAM_USER
- * (a mapper, a canonicaliser), and a login question answered with the password,
- * the OTP or the challenge response would let a client authenticate as one user
- * and connect as another. Returns 1 when PAM_USER is vouched for; otherwise
- * fills REP with a denial (generic reason: the client learns nothing).
+ * or one the operator's mapping derived from USERNAME alone. A module may change
+ * PAM_USER (a mapper, a canonicaliser); a login question answered with a fixed
+ * name, the common name, the password, the OTP or the challenge response would
+ * let a client authenticate as one user and connect as another; a stack that
+ * sets no PAM_USER identified nobody. Returns 1 when PAM_USER is vouched for (or
+ * any_username=yes waives the rule); otherwise fills REP with a denial (generic
+ * reason: the client learns nothing, not even that the password was right).
  */
 static int
 user_ok(const struct conv_ctx *cx, pam_handle_t *pamh, const char *step,
@@ -527,17 +529,18 @@ user_ok(const struct conv_ctx *cx, pam_handle_t *pamh, const char *step,
     {
         item = NULL;
     }
-    if (ap_user_vouched(item, cx->req->username, cx->h->args->n_prompts == 0,
-                        (const char *const *)cx->named, cx->n_named))
+    if (cx->h->conf->any_username ||
+        ap_user_vouched(item, cx->req->username, (const char *const *)cx->named, cx->n_named))
     {
         return 1;
     }
     copy_clean(shown, sizeof(shown), item ? (const char *)item : "(none)");
     rep->verdict = OVP_DENY;
     snprintf(rep->detail, sizeof(rep->detail),
-             "user \"%s\": after %s PAM's user is \"%s\", which is neither the client's "
-             "username nor a name a prompt mapping gave from it: refused",
-             cx->req->username, step, shown);
+             "user \"%s\": after %s PAM's user is \"%s\", not the client's username%s: "
+             "refused (any_username=yes would accept it)",
+             cx->req->username, step, shown,
+             cx->h->args->n_prompts ? " nor a name a USERNAME mapping made from it" : "");
     return 0;
 }
 

@@ -1039,49 +1039,65 @@ wire_cr__bad_frames_are_refused(void **state)
 /* ------------------------------------------------------- PAM_USER check */
 
 static void
-names_user__only_values_without_secrets(void **state)
+names_user__only_values_that_expand_username_alone(void **state)
 {
-    const char *words[] = {"svc",  "login",       "USERNAME@example.org",
-                           "cn",   "COMMONNAME",  "domain",
-                           "CORP", "password",    "PASSWORD",
-                           "code", "PASSWORDOTP", "who",
-                           "xOTPx"};
+    const char *words[] = {"svc",
+                           "login",
+                           "USERNAME@example.org",
+                           "cn",
+                           "COMMONNAME",
+                           "domain",
+                           "CORP",
+                           "password",
+                           "PASSWORD",
+                           "code",
+                           "PASSWORDOTP",
+                           "who",
+                           "xOTPx",
+                           "mixed",
+                           "USERNAME@COMMONNAME",
+                           "twice",
+                           "USERNAME-USERNAME",
+                           "secret",
+                           "USERNAMEPASSWORD"};
     struct ap_args a;
     char err[256];
     (void)state;
 
-    assert_int_equal(parse(&a, words, 13, err, sizeof(err)), 0);
+    assert_int_equal(parse(&a, words, 19, err, sizeof(err)), 0);
     assert_int_equal(ap_prompt_names_user(&a.prompts[0]), 1);
-    assert_int_equal(ap_prompt_names_user(&a.prompts[1]), 1);
-    assert_int_equal(ap_prompt_names_user(&a.prompts[2]), 1);
+    /* one certificate, any username: the common name vouches for nobody */
+    assert_int_equal(ap_prompt_names_user(&a.prompts[1]), 0);
+    /* a fixed name is the same for every client */
+    assert_int_equal(ap_prompt_names_user(&a.prompts[2]), 0);
     assert_int_equal(ap_prompt_names_user(&a.prompts[3]), 0);
     assert_int_equal(ap_prompt_names_user(&a.prompts[4]), 0);
     assert_int_equal(ap_prompt_names_user(&a.prompts[5]), 0);
+    assert_int_equal(ap_prompt_names_user(&a.prompts[6]), 0);
+    assert_int_equal(ap_prompt_names_user(&a.prompts[7]), 1);
+    assert_int_equal(ap_prompt_names_user(&a.prompts[8]), 0);
     assert_int_equal(ap_prompt_names_user(NULL), 0);
     ap_args_free(&a);
 }
 
 static void
-user_vouched__pam_user_must_be_the_clients_or_a_mapped_name(void **state)
+user_vouched__pam_user_must_be_the_clients_or_a_username_mapping(void **state)
 {
-    const char *const named[] = {"alice@example.org", "CORP"};
+    const char *const named[] = {"alice@example.org"};
     (void)state;
 
-    /* no mapping: PAM got the username at pam_start */
-    assert_int_equal(ap_user_vouched("alice", "alice", 1, NULL, 0), 1);
-    assert_int_equal(ap_user_vouched("root", "alice", 1, NULL, 0), 0);
-    assert_int_equal(ap_user_vouched("Alice", "alice", 1, NULL, 0), 0);
-    assert_int_equal(ap_user_vouched("alice ", "alice", 1, NULL, 0), 0);
-    /* a module removed the user it was given */
-    assert_int_equal(ap_user_vouched(NULL, "alice", 1, NULL, 0), 0);
-    /* mapping: a name the operator's mapping made is fine, any other is not */
-    assert_int_equal(ap_user_vouched("alice@example.org", "alice", 0, named, 2), 1);
-    assert_int_equal(ap_user_vouched("CORP", "alice", 0, named, 2), 1);
-    assert_int_equal(ap_user_vouched("alice", "alice", 0, named, 2), 1);
-    assert_int_equal(ap_user_vouched("mallory", "alice", 0, named, 2), 0);
-    assert_int_equal(ap_user_vouched("mallory", "alice", 0, named, 0), 0);
-    /* a stack that identifies nobody (only a shared secret) */
-    assert_int_equal(ap_user_vouched(NULL, "alice", 0, named, 2), 1);
+    assert_int_equal(ap_user_vouched("alice", "alice", NULL, 0), 1);
+    assert_int_equal(ap_user_vouched("root", "alice", NULL, 0), 0);
+    assert_int_equal(ap_user_vouched("Alice", "alice", NULL, 0), 0);
+    assert_int_equal(ap_user_vouched("alice ", "alice", NULL, 0), 0);
+    /* nobody identified: a module removed the user, or none ever set one */
+    assert_int_equal(ap_user_vouched(NULL, "alice", NULL, 0), 0);
+    assert_int_equal(ap_user_vouched(NULL, "alice", named, 1), 0);
+    /* mapping: a name made from USERNAME is fine, any other is not */
+    assert_int_equal(ap_user_vouched("alice@example.org", "alice", named, 1), 1);
+    assert_int_equal(ap_user_vouched("alice", "alice", named, 1), 1);
+    assert_int_equal(ap_user_vouched("mallory", "alice", named, 1), 0);
+    assert_int_equal(ap_user_vouched("mallory", NULL, named, 0), 0);
 }
 
 int
@@ -1135,8 +1151,8 @@ main(void)
         cmocka_unit_test(cr_decode__longest_response_fits_one_more_does_not),
         cmocka_unit_test(wire_cr__round_trip),
         cmocka_unit_test(wire_cr__bad_frames_are_refused),
-        cmocka_unit_test(names_user__only_values_without_secrets),
-        cmocka_unit_test(user_vouched__pam_user_must_be_the_clients_or_a_mapped_name),
+        cmocka_unit_test(names_user__only_values_that_expand_username_alone),
+        cmocka_unit_test(user_vouched__pam_user_must_be_the_clients_or_a_username_mapping),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
