@@ -59,12 +59,19 @@ static const char helper_gone_reason[] = "TEMP: PAM helper is gone, try again la
 
 /* Buckets of the challenge table (a power of two). */
 #define AP_CR_BUCKETS 1024
+/*
+ * How long past its PAM time limit a request may stay at the helper before this
+ * side frees its slot: the helper kills and answers at the limit plus half a
+ * second, so only a helper that cannot answer (stopped, wedged) gets here.
+ */
+#define AP_SLOT_GRACE_MS 2000
 
 /* A request at the helper, waiting for its reply. */
 struct ap_slot
 {
     uint32_t id;
-    int waiting; /* PAM waits for the client's challenge response: not busy */
+    int waiting;     /* PAM waits for the client's challenge response: not busy */
+    uint64_t due_ms; /* monotonic: past this, freed even without a reply */
     struct ovp_defer_req *req;
 };
 
@@ -488,7 +495,13 @@ dispatch(struct ap_state *st, struct ovp_defer_req *req)
         ovp_defer_finish(st->defer, req, OVP_TEMP, gone ? helper_gone_reason : NULL);
         return;
     }
-    st->slots[st->n_out++] = (struct ap_slot){.id = id, .req = req};
+    st->slots[st->n_out++] = (struct ap_slot){
+        .id = id,
+        .req = req,
+        .due_ms = mono_ms() +
+                  (uint64_t)(cr ? st->conf.crtext_timeout_ms : st->conf.timeout_ms) +
+                  AP_SLOT_GRACE_MS,
+    };
     st->n_busy++;
     pthread_mutex_unlock(&st->mu);
 
@@ -637,6 +650,57 @@ handle_reply(struct ap_state *st, const struct ovp_priv_frame *f)
     ovp_defer_finish(st->defer, req, (int)rep.verdict, rep.reason[0] ? rep.reason : NULL);
 }
 
+/*
+ * Frees every slot whose request passed its deadline plus AP_SLOT_GRACE_MS
+ * without a reply: the engine answered the client TEMP at the deadline, and a
+ * helper that never answers must not keep the worker slot forever. A reply that
+ * comes later finds no slot and is dropped (handle_reply). Receiver thread only
+ * (it owns SPARE, as helper_lost does). Returns ms until the next slot is due,
+ * at most 1000.
+ */
+static int
+reclaim_overdue(struct ap_state *st)
+{
+    uint64_t now = mono_ms(), next = 1000;
+    unsigned n = 0;
+
+    pthread_mutex_lock(&st->mu);
+    for (unsigned i = 0; i < st->n_out;)
+    {
+        if (st->slots[i].due_ms <= now)
+        {
+            st->spare[n++] = st->slots[i];
+            if (!st->slots[i].waiting)
+            {
+                st->n_busy--;
+            }
+            st->slots[i] = st->slots[--st->n_out];
+            continue;
+        }
+        if (st->slots[i].due_ms - now < next)
+        {
+            next = st->slots[i].due_ms - now;
+        }
+        i++;
+    }
+    if (n)
+    {
+        pthread_cond_broadcast(&st->slot_cv);
+    }
+    pthread_mutex_unlock(&st->mu);
+    for (unsigned i = 0; i < n; i++)
+    {
+        struct ovp_defer_req *req = st->spare[i].req;
+        cr_retire_req(st, req);
+        ovp_logf_client(st->log, &req->who, PLOG_WARN,
+                        "no answer from the PAM helper %d ms after the request's time limit "
+                        "(request %u): request dropped, its worker slot freed",
+                        AP_SLOT_GRACE_MS, (unsigned)st->spare[i].id);
+        ovp_defer_finish(st->defer, req, OVP_TEMP, "TEMP: PAM did not answer, try again");
+    }
+    return (int)next;
+}
+
 static void *
 receiver_main(void *arg)
 {
@@ -652,7 +716,7 @@ receiver_main(void *arg)
         int stop, rc;
 
         /* Why a timeout: a look at the helper's pid catches a death the channel hides. */
-        rc = poll(pfd, 2, 1000);
+        rc = poll(pfd, 2, reclaim_overdue(st));
         pthread_mutex_lock(&st->mu);
         stop = st->stopping;
         pthread_mutex_unlock(&st->mu);

@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/wait.h>
@@ -41,11 +42,19 @@
  *
  * Reaping: the helper keeps pid -> request id. A SIGCHLD handler writes a byte
  * to a self-pipe; between requests the helper polls the channel and that pipe,
- * reaps with waitpid(WNOHANG) and answers TEMP for any child that did not exit
- * 0 (crashed, killed at the timeout, or could not reply). A child exits 0 only
- * after its reply was sent, so every request is answered exactly once. Each
- * child resets SIGCHLD to the default before PAM runs, because modules such as
- * pam_unix fork helpers (unix_chkpwd) and wait for them.
+ * reaps with waitpid(WNOHANG) and answers TEMP for any child that ended without
+ * replying. Why not trust the exit status: a module may call exit(0) itself.
+ * Each child marks its entry in a shared page (MAP_SHARED, one byte per child)
+ * once its reply is on the channel, and only that mark counts as "answered".
+ * A child still running past its deadline plus AP_KILL_GRACE_MS is killed with
+ * its whole process group (it leads one: unix_chkpwd and other helpers a module
+ * forks go too) and answered TEMP at once, without waiting for the reap: a
+ * process stuck in the kernel may never be reaped. So every request gets an
+ * answer from the helper; OpenVPN's side also frees a request the helper never
+ * answers (a stopped or wedged helper) after its deadline plus a grace period,
+ * and drops a reply for a request it no longer holds. Each child resets SIGCHLD
+ * to the default before PAM runs, because modules such as pam_unix fork helpers
+ * (unix_chkpwd) and wait for them.
  *
  * The helper returns from the answer callback only when the channel is
  * readable, so privsep's blocking read never stalls reaping.
@@ -69,16 +78,22 @@ struct ap_child
     int64_t deadline_ms;
     long limit_ms; /* what deadline_ms allows, for the log */
     int killed;
-    int cr_fd; /* write end of the response pipe, or -1 */
+    int answered;  /* the helper itself answered for it (killed at the deadline) */
+    unsigned mark; /* its byte in the shared page of reply marks */
+    int cr_fd;     /* write end of the response pipe, or -1 */
 };
 
 /* Extra time a child gets past the timeout before SIGKILL. */
 #define AP_KILL_GRACE_MS 500
 /* Answers kept per transaction to check PAM_USER against (more are not kept). */
 #define AP_NAMED_MAX 8
-/* Child exit codes. */
+/* Child exit codes (the reply mark, not the code, says whether it replied). */
 #define AP_CHILD_REPLIED 0
 #define AP_CHILD_NOREPLY 1
+/* States of a child's byte in the shared page. */
+#define AP_MARK_FREE    0
+#define AP_MARK_RUNNING 1
+#define AP_MARK_REPLIED 2
 
 static int sigchld_fd = -1; /* the helper's self-pipe write end */
 
@@ -678,7 +693,7 @@ out:
 
 static void __attribute__((noreturn))
 child_main(struct ap_helper *h, struct ovp_priv_chan *chan, const struct ovp_priv_frame *f,
-           int cr_read, int cr_write)
+           int cr_read, int cr_write, unsigned mark)
 {
     struct ap_wire_req req;
     struct ap_wire_rep rep;
@@ -722,6 +737,8 @@ child_main(struct ap_helper *h, struct ovp_priv_chan *chan, const struct ovp_pri
     {
         _exit(AP_CHILD_NOREPLY);
     }
+    /* Why a group of its own: a kill at the deadline takes what PAM forked too. */
+    setpgid(0, 0);
 
     memset(&rep, 0, sizeof(rep));
     rc = ap_wire_req_decode(f->payload, f->len, &req);
@@ -742,6 +759,7 @@ child_main(struct ap_helper *h, struct ovp_priv_chan *chan, const struct ovp_pri
     {
         _exit(AP_CHILD_NOREPLY);
     }
+    h->marks[mark] = AP_MARK_REPLIED;
     _exit(AP_CHILD_REPLIED);
 }
 
@@ -771,7 +789,14 @@ ap_helper_init(struct ovp_priv_chan *chan, void *ctx)
         }
     }
     h->children = calloc(h->max_children, sizeof(*h->children));
-    if (!h->children || pipe2(h->sigpipe, O_CLOEXEC | O_NONBLOCK) < 0)
+    /* Shared with every child (fork keeps MAP_SHARED): where each marks its reply sent. */
+    h->marks =
+        mmap(NULL, h->max_children, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+    if (h->marks == MAP_FAILED)
+    {
+        h->marks = NULL;
+    }
+    if (!h->children || !h->marks || pipe2(h->sigpipe, O_CLOEXEC | O_NONBLOCK) < 0)
     {
         ovp_priv_log(chan, PLOG_ERR | PLOG_ERRNO, "cannot set up the PAM helper");
         return -1;
@@ -834,7 +859,30 @@ drop_child(struct ap_helper *h, struct ap_child *c)
     {
         close(c->cr_fd);
     }
+    h->marks[c->mark] = AP_MARK_FREE;
     *c = h->children[--h->n_children];
+}
+
+/* A free byte in the page of reply marks, or -1 (every child holds one). */
+static int
+free_mark(const struct ap_helper *h)
+{
+    for (unsigned i = 0; i < h->max_children; i++)
+    {
+        if (h->marks[i] == AP_MARK_FREE)
+        {
+            return (int)i;
+        }
+    }
+    return -1;
+}
+
+/* SIGKILLs C and every process in its group (what its PAM modules forked). */
+static void
+kill_child(const struct ap_child *c)
+{
+    kill(-c->pid, SIGKILL);
+    kill(c->pid, SIGKILL);
 }
 
 /* Reaps every child that ended; answers TEMP for those that did not reply. */
@@ -852,18 +900,14 @@ reap(struct ap_helper *h, struct ovp_priv_chan *chan)
         {
             continue;
         }
-        if (WIFEXITED(status) && WEXITSTATUS(status) == AP_CHILD_REPLIED)
+        /* The group may outlive its leader: what a module forked goes with it. */
+        kill(-pid, SIGKILL);
+        if (c->answered || h->marks[c->mark] == AP_MARK_REPLIED)
         {
             drop_child(h, c);
             continue;
         }
-        if (c->killed)
-        {
-            snprintf(detail, sizeof(detail),
-                     "the PAM transaction did not finish within %ld ms and was killed",
-                     c->limit_ms);
-        }
-        else if (WIFSIGNALED(status))
+        if (WIFSIGNALED(status))
         {
             snprintf(detail, sizeof(detail),
                      "the PAM transaction crashed (signal %d): a PAM module is faulty",
@@ -872,17 +916,24 @@ reap(struct ap_helper *h, struct ovp_priv_chan *chan)
         else
         {
             snprintf(detail, sizeof(detail),
-                     "the PAM transaction ended without an answer (exit status %d)",
-                     WIFEXITED(status) ? WEXITSTATUS(status) : -1);
+                     "the PAM transaction ended without an answer (exit status %d)%s",
+                     WIFEXITED(status) ? WEXITSTATUS(status) : -1,
+                     WIFEXITED(status) && WEXITSTATUS(status) != AP_CHILD_NOREPLY
+                         ? ": a PAM module ended the process"
+                         : "");
         }
         helper_reply(chan, c->id, OVP_TEMP, PAM_SYSTEM_ERR, "", detail);
         drop_child(h, c);
     }
 }
 
-/* Kills children past their deadline; returns ms until the next deadline, or -1. */
+/*
+ * Kills children past their deadline and answers TEMP for them at once (a
+ * process stuck in the kernel may never be reaped); returns ms until the next
+ * deadline, or -1.
+ */
 static int
-expire(struct ap_helper *h)
+expire(struct ap_helper *h, struct ovp_priv_chan *chan)
 {
     int64_t now = now_ms(), next = -1;
 
@@ -895,8 +946,17 @@ expire(struct ap_helper *h)
         }
         if (c->deadline_ms <= now)
         {
-            kill(c->pid, SIGKILL);
+            kill_child(c);
             c->killed = 1;
+            if (h->marks[c->mark] != AP_MARK_REPLIED)
+            {
+                char detail[160];
+                snprintf(detail, sizeof(detail),
+                         "the PAM transaction did not finish within %ld ms and was killed",
+                         c->limit_ms);
+                helper_reply(chan, c->id, OVP_TEMP, PAM_SYSTEM_ERR, "", detail);
+                c->answered = 1;
+            }
             continue;
         }
         if (next < 0 || c->deadline_ms - now < next)
@@ -921,7 +981,7 @@ wait_for_channel(struct ap_helper *h, struct ovp_priv_chan *chan)
         int timeout;
 
         reap(h, chan);
-        timeout = expire(h);
+        timeout = expire(h, chan);
         if (poll(pfd, 2, timeout) < 0 && errno != EINTR)
         {
             return; /* privsep's read reports what is wrong */
@@ -992,6 +1052,7 @@ ap_helper_answer(struct ovp_priv_chan *chan, void *ctx, const struct ovp_priv_fr
     struct ap_helper *h = ctx;
     uint32_t flags = 0;
     int cr[2] = {-1, -1};
+    int mark;
     pid_t pid;
 
     if (req->type == AP_REQ_CRRESPONSE)
@@ -1029,10 +1090,22 @@ ap_helper_answer(struct ovp_priv_chan *chan, void *ctx, const struct ovp_priv_fr
             goto wipe;
         }
     }
+    mark = free_mark(h);
+    if (mark < 0)
+    {
+        /* (Cannot happen: a mark per child slot, and the slots were checked above.) */
+        helper_reply(chan, req->id, OVP_TEMP, 0, "", "no room for another PAM transaction");
+        goto wipe;
+    }
+    h->marks[mark] = AP_MARK_RUNNING;
     pid = fork();
     if (pid == 0)
     {
-        child_main(h, chan, req, cr[0], cr[1]);
+        child_main(h, chan, req, cr[0], cr[1], (unsigned)mark);
+    }
+    if (pid > 0)
+    {
+        setpgid(pid, pid); /* as the child does: whichever runs first */
     }
     if (cr[0] >= 0)
     {
@@ -1041,6 +1114,7 @@ ap_helper_answer(struct ovp_priv_chan *chan, void *ctx, const struct ovp_priv_fr
     if (pid < 0)
     {
         char detail[128];
+        h->marks[mark] = AP_MARK_FREE;
         snprintf(detail, sizeof(detail), "the PAM helper cannot fork: %s", strerror(errno));
         helper_reply(chan, req->id, OVP_TEMP, 0, "", detail);
         goto wipe;
@@ -1052,6 +1126,7 @@ ap_helper_answer(struct ovp_priv_chan *chan, void *ctx, const struct ovp_priv_fr
             .id = req->id,
             .deadline_ms = now_ms() + limit + AP_KILL_GRACE_MS,
             .limit_ms = limit,
+            .mark = (unsigned)mark,
             .cr_fd = cr[1],
         };
         cr[1] = -1;
@@ -1077,7 +1152,7 @@ ap_helper_fini(void *ctx)
     /* OpenVPN closed the plugin: the answers were already sent (TEMP), stop PAM. */
     for (unsigned i = 0; i < h->n_children; i++)
     {
-        kill(h->children[i].pid, SIGKILL);
+        kill_child(&h->children[i]);
         if (h->children[i].cr_fd >= 0)
         {
             close(h->children[i].cr_fd);
@@ -1092,4 +1167,9 @@ ap_helper_fini(void *ctx)
     h->n_children = 0;
     free(h->children);
     h->children = NULL;
+    if (h->marks)
+    {
+        munmap((void *)h->marks, h->max_children);
+        h->marks = NULL;
+    }
 }

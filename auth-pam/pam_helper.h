@@ -27,6 +27,7 @@ struct ap_helper
     /* helper-side runtime */
     struct ap_child *children;
     unsigned n_children;
+    volatile unsigned char *marks; /* shared page: a child marks its reply sent */
     int sigpipe[2];
     pid_t self;
 };
