@@ -171,6 +171,7 @@ struct conv_ctx
     char acct_msg[160];        /* what a module told the user during pam_acct_mgmt */
     char *named[AP_NAMED_MAX]; /* answers that may name the user (ap_prompt_names_user) */
     size_t n_named;
+    unsigned fail_delay_us; /* the delay PAM asked for after a failure (PAM_FAIL_DELAY) */
 };
 
 /* Copies a module's text for a log line or a reason: no control bytes, cut. */
@@ -452,6 +453,24 @@ conv(int n, const struct pam_message **msgs, struct pam_response **resp, void *a
     return PAM_SUCCESS;
 }
 
+/*
+ * PAM_FAIL_DELAY: libpam calls this at the end of pam_authenticate instead of
+ * sleeping itself. Why: a module's delay after a wrong password (pam_unix asks
+ * for 2 s) would hold this process, and with it a worker slot, while it does
+ * nothing. The delay goes back in the reply, and OpenVPN's side holds the
+ * refusal that long without a worker.
+ */
+static void
+fail_delay(int status, unsigned usec, void *appdata)
+{
+    struct conv_ctx *cx = appdata;
+
+    if (cx && status != PAM_SUCCESS && usec > cx->fail_delay_us)
+    {
+        cx->fail_delay_us = usec;
+    }
+}
+
 /* 1 for PAM codes that say the service, not the user, is at fault. */
 static int
 is_service_fault(int status)
@@ -606,6 +625,21 @@ run_pam(const struct ap_helper *h, struct ovp_priv_chan *chan, const struct ap_w
                  pam_strerror(pamh, status));
         goto end;
     }
+    {
+        /* PAM keeps the delay function as an item; C has no cast from one to the other. */
+        union
+        {
+            void (*fn)(int, unsigned, void *);
+            const void *item;
+        } fd = {.fn = fail_delay};
+        if ((status = pam_set_item(pamh, PAM_FAIL_DELAY, fd.item)) != PAM_SUCCESS)
+        {
+            rep->verdict = OVP_TEMP;
+            snprintf(rep->detail, sizeof(rep->detail),
+                     "pam_set_item(PAM_FAIL_DELAY) failed: %s", pam_strerror(pamh, status));
+            goto end;
+        }
+    }
     /*
      * Why PAM_DISALLOW_NULL_AUTHTOK: an account with an empty password (pam_unix
      * nullok) must never open a VPN. The bundled plugin passes 0 here.
@@ -683,6 +717,12 @@ run_pam(const struct ap_helper *h, struct ovp_priv_chan *chan, const struct ap_w
 
 end:
     pam_end(pamh, status);
+    /* Only a refusal waits: a delay after a success would only slow the user down. */
+    if (rep->verdict != OVP_ALLOW && cx.fail_delay_us)
+    {
+        unsigned ms = (cx.fail_delay_us + 999) / 1000;
+        rep->delay_ms = ms > AP_FAIL_DELAY_MAX_MS ? AP_FAIL_DELAY_MAX_MS : ms;
+    }
 out:
     for (size_t i = 0; i < cx.n_named; i++)
     {

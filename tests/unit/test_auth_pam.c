@@ -574,6 +574,7 @@ wire_rep__round_trip(void **state)
     memset(&in, 0, sizeof(in));
     in.verdict = OVP_DENY;
     in.pam_status = 13;
+    in.delay_ms = 2000;
     snprintf(in.reason, sizeof(in.reason), "account expired");
     snprintf(in.detail, sizeof(in.detail), "user \"x\": pam_acct_mgmt: expired");
     n = ap_wire_rep_encode(&in, buf, sizeof(buf));
@@ -581,6 +582,7 @@ wire_rep__round_trip(void **state)
     assert_int_equal(ap_wire_rep_decode(buf, (size_t)n, &out), 0);
     assert_int_equal(out.verdict, OVP_DENY);
     assert_int_equal(out.pam_status, 13);
+    assert_int_equal(out.delay_ms, 2000);
     assert_string_equal(out.reason, "account expired");
     assert_string_equal(out.detail, in.detail);
 }
@@ -602,9 +604,20 @@ wire_rep__bad_replies_are_refused(void **state)
     assert_int_equal(ap_wire_rep_decode(buf, (size_t)n - 1, &out), -1); /* truncated */
     assert_int_equal(ap_wire_rep_decode(buf, (size_t)n + 1, &out), -1); /* trailing */
     assert_int_equal(ap_wire_rep_decode(buf, 4, &out), -1);
+    assert_int_equal(ap_wire_rep_decode(buf, 8, &out), -1); /* the old 8-byte head */
+    {
+        /* a delay past the maximum, from a confused or hostile PAM process */
+        uint32_t big = AP_FAIL_DELAY_MAX_MS + 1;
+        memcpy(buf + 8, &big, 4);
+        assert_int_equal(ap_wire_rep_decode(buf, (size_t)n, &out), -1);
+        big = 0;
+        memcpy(buf + 8, &big, 4);
+    }
     buf[0] = 7; /* no such verdict */
     assert_int_equal(ap_wire_rep_decode(buf, (size_t)n, &out), -1);
     assert_int_equal(ap_wire_rep_encode(&in, buf, 4), -1);
+    in.delay_ms = AP_FAIL_DELAY_MAX_MS + 1;
+    assert_int_equal(ap_wire_rep_encode(&in, buf, sizeof(buf)), -1);
 }
 
 /* ------------------------------------------------------------- options */
