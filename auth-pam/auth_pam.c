@@ -522,9 +522,10 @@ admit(struct ap_state *st, const struct ovp_event *ev, struct ovp_defer_req *req
     int ia = -1, iu = -1;
     const char *why = NULL;
 
-    pthread_mutex_lock(&st->adm_mu);
+    /* (The keys need no lock: the seed never changes after open.) */
     ka = ap_admit_key(st->admit, AP_ADMIT_ADDR, req->client_ip);
     ku = ap_admit_key(st->admit, AP_ADMIT_USER, req->username);
+    pthread_mutex_lock(&st->adm_mu);
     /* (No address in the environment: not counted, rather than all such in one.) */
     if (req->client_ip[0])
     {

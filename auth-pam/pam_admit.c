@@ -2,6 +2,7 @@
 #include "ovpbuild.h"
 
 #include <arpa/inet.h>
+#include <netinet/in.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -182,7 +183,9 @@ ap_admit_key(const struct ap_admit *a, enum ap_admit_kind kind, const char *text
 
     sip_init(&s, a->seed);
     sip_byte(&s, (unsigned char)kind);
-    if (kind == AP_ADMIT_ADDR && inet_pton(AF_INET6, text, v6) == 1)
+    /* (An IPv4-mapped address is one IPv4 client: all of it counts.) */
+    if (kind == AP_ADMIT_ADDR && inet_pton(AF_INET6, text, v6) == 1 &&
+        !IN6_IS_ADDR_V4MAPPED((const struct in6_addr *)v6))
     {
         /* Why /64: one site gets a /64 at least, and one host rotates addresses in it. */
         sip_byte(&s, 6);

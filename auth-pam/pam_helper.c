@@ -172,6 +172,7 @@ struct conv_ctx
     char *named[AP_NAMED_MAX]; /* answers that may name the user (ap_prompt_names_user) */
     size_t n_named;
     unsigned fail_delay_us; /* the delay PAM asked for after a failure (PAM_FAIL_DELAY) */
+    char *cr_copy;          /* the challenge response given (secret), to keep it out of logs */
 };
 
 /* Copies a module's text for a log line or a reason: no control bytes, cut. */
@@ -370,6 +371,10 @@ conv(int n, const struct pam_message **msgs, struct pam_response **resp, void *a
                         break;
                     case AP_SRC_CHALLENGE:
                         r[i].resp = answer_challenge(cx);
+                        if (r[i].resp && !cx->cr_copy)
+                        {
+                            cx->cr_copy = ovp_strdup_secret(r[i].resp);
+                        }
                         break;
                     default:
                         break;
@@ -568,6 +573,17 @@ user_ok(const struct conv_ctx *cx, pam_handle_t *pamh, const char *step,
     {
         return 1;
     }
+    /*
+     * Why hide it sometimes: a login question answered with the password, the
+     * OTP or the challenge response makes that secret PAM's user. Anything that
+     * holds one of them is not shown (a short secret hides more: fail safe).
+     */
+    if (item && ((cx->creds.password[0] && strstr(item, cx->creds.password)) ||
+                 (cx->creds.otp[0] && strstr(item, cx->creds.otp)) ||
+                 (cx->cr_copy && cx->cr_copy[0] && strstr(item, cx->cr_copy))))
+    {
+        item = "(not shown: it holds a secret the client sent)";
+    }
     copy_clean(shown, sizeof(shown), item ? (const char *)item : "(none)");
     rep->verdict = OVP_DENY;
     snprintf(rep->detail, sizeof(rep->detail),
@@ -728,6 +744,7 @@ out:
     {
         free(cx.named[i]);
     }
+    ovp_free_secret(cx.cr_copy);
     rep->pam_status = status;
 }
 
@@ -932,16 +949,32 @@ reap(struct ap_helper *h, struct ovp_priv_chan *chan)
     int status;
     pid_t pid;
 
-    while ((pid = waitpid(-1, &status, WNOHANG)) > 0)
+    for (;;)
     {
-        struct ap_child *c = find_child(h, pid);
+        struct ap_child *c;
         char detail[160];
-        if (!c)
+        siginfo_t si;
+
+        /*
+         * Why peek first (WNOWAIT): the group may outlive its leader, and what a
+         * module forked must go with it; while the leader is an unreaped zombie
+         * its pid, and so the group's id, cannot be reused by anyone else.
+         */
+        memset(&si, 0, sizeof(si));
+        if (waitid(P_ALL, 0, &si, WEXITED | WNOHANG | WNOWAIT) < 0 || si.si_pid <= 0)
+        {
+            break;
+        }
+        pid = si.si_pid;
+        c = find_child(h, pid);
+        if (c)
+        {
+            kill(-pid, SIGKILL);
+        }
+        if (waitpid(pid, &status, 0) < 0 || !c)
         {
             continue;
         }
-        /* The group may outlive its leader: what a module forked goes with it. */
-        kill(-pid, SIGKILL);
         if (c->answered || h->marks[c->mark] == AP_MARK_REPLIED)
         {
             drop_child(h, c);

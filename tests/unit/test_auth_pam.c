@@ -1189,6 +1189,9 @@ admit__ipv6_counts_by_64_and_the_table_is_bounded(void **state)
     assert_true(k1 != k3);
     assert_true(ap_admit_key(a, AP_ADMIT_ADDR, "192.0.2.7") !=
                 ap_admit_key(a, AP_ADMIT_ADDR, "192.0.2.8"));
+    /* IPv4-mapped: one IPv4 client each, not one /64 for all of them */
+    assert_true(ap_admit_key(a, AP_ADMIT_ADDR, "::ffff:192.0.2.7") !=
+                ap_admit_key(a, AP_ADMIT_ADDR, "::ffff:192.0.2.8"));
     assert_true(ap_admit_take(a, k1, 5, NULL) >= 0);
     assert_true(ap_admit_take(a, k3, 5, NULL) >= 0);
     /* two keys fill this table: a third is refused, not grown */

@@ -63,7 +63,17 @@ LOG="$WORK/c5.log"
 run_driver "$LOG" "$WORK/c5" -- workers=1 any_username=yes idnone password PASSWORD
 expect_ok "any_username=yes accepts a stack that names nobody"
 
-# 5. A USERNAME-derived login still works without the option.
+# 5. A login answered with the password: refused, and PAM's user (the password)
+#    stays out of the log.
+printf 'Leak-Secret-5\tLeak-Secret-5\n' >> "$WORK/accept"
+tabs name=pw-login username=mallory password=Leak-Secret-5 expect=deny > "$WORK/c7"
+LOG="$WORK/c7.log"
+run_driver "$LOG" "$WORK/c7" -- workers=1 idlogin login PASSWORD password PASSWORD
+expect_ok "a login answered with the password vouches for nobody"
+grep -q "PAM's user is \"(not shown: it holds a secret" "$LOG" || fail "the hidden user is not logged"
+no_secrets "$LOG" Leak-Secret-5
+
+# 6. A USERNAME-derived login still works without the option.
 tabs name=derived username=someuser password=Some-Secret-1 expect=allow > "$WORK/c6"
 LOG="$WORK/c6.log"
 run_driver "$LOG" "$WORK/c6" -- workers=1 idlogin login USERNAME password PASSWORD
