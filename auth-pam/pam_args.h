@@ -110,8 +110,9 @@ void ap_args_free(struct ap_args *a);
  * Parses a whole plugin line after the .so path: our key=value options into C
  * (zeroed by the caller), then the service and pairs into A (zeroed). Checks
  * the options together: crtext must be one line of printable text of at most
- * AP_CRTEXT_MAX bytes; crtext_prompt, crtext_echo and crtext_timeout need
- * crtext; crtext_prompt may not be empty. Returns 0, or -1 with ERR set (C and
+ * AP_CRTEXT_MAX bytes; crtext_prompt, crtext_echo, crtext_timeout and
+ * crtext_max need crtext; crtext_prompt may not be empty. The PAM helper derives
+ * everything it needs from C and A, so every option lives here. Returns 0, or -1 with ERR set (C and
  * A are then released).
  */
 int ap_conf_parse(const char *const *words, size_t n, struct ap_conf *c, struct ap_args *a,
