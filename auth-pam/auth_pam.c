@@ -620,7 +620,8 @@ release_refusals(struct ap_state *st, int all)
 {
     uint64_t now = mono_ms();
 
-    while (st->delayed && (all || st->delayed->due_ms <= now))
+    /* Strictly past: NOW is cut to whole ms, and a refusal must not go out early. */
+    while (st->delayed && (all || st->delayed->due_ms < now))
     {
         struct ap_rq *rq = st->delayed;
         st->delayed = rq->delayed;
@@ -631,7 +632,7 @@ release_refusals(struct ap_state *st, int all)
     {
         return 1000;
     }
-    return st->delayed->due_ms - now > 1000 ? 1000 : (int)(st->delayed->due_ms - now);
+    return st->delayed->due_ms - now >= 1000 ? 1000 : (int)(st->delayed->due_ms - now) + 1;
 }
 
 /* ------------------------------------------------------------------ sender */
