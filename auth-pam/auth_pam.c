@@ -1115,10 +1115,11 @@ log_setup(struct ap_state *st)
     if (st->cr_on && used < sizeof(line))
     {
         used += (size_t)snprintf(line + used, sizeof(line) - used,
-                                 "crtext challenge \"%.80s%s\" (pending file: %u s, echo %s) "
-                                 "answers %s%s%s, ",
+                                 "crtext challenge \"%.80s%s\" (pending file: %u s, echo %s, "
+                                 "crtext_max=%ld) answers %s%s%s, ",
                                  st->conf.crtext, strlen(st->conf.crtext) > 80 ? "..." : "",
                                  st->pending_s, st->conf.crtext_echo ? "on" : "off",
+                                 st->conf.crtext_max,
                                  st->conf.crtext_prompt ? "the question \"" : "",
                                  st->conf.crtext_prompt ? st->conf.crtext_prompt
                                                         : "the question nothing else answers",
