@@ -12,11 +12,13 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
+#include <sys/random.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "defer.h"
 #include "env.h"
+#include "pam_admit.h"
 #include "pam_args.h"
 #include "pam_wire.h"
 #include "plugin.h"
@@ -52,6 +54,17 @@
  * - a child waiting for a person sends AP_REP_WAITING: its worker slot is free
  *   for others until the answer (so `workers` bounds busy PAM processes).
  * The hook never sends on the channel itself: it stays a few microseconds.
+ *
+ * Admission (per_address, per_user, crtext_max): the hook counts each request
+ * under its client address and its username in a table sized at open, and a
+ * challenged one among those waiting for a response; over a cap it answers TEMP
+ * at once, before any PAM runs. The counts are given back when the request is
+ * freed (struct ap_rq), so a refusal held for PAM's fail delay still counts:
+ * a password-guessing client gains nothing by not waiting for its answers.
+ *
+ * PAM's fail delay: the PAM process does not sleep (pam_helper.c); the reply
+ * says how long, and the receiver keeps the refusal in a list until then, the
+ * worker slot already free for the next client.
  */
 
 #define AP_NAME           "ovp-auth-pam"
@@ -60,16 +73,43 @@ static const char helper_gone_reason[] = "TEMP: PAM helper is gone, try again la
 
 /* Buckets of the challenge table (a power of two). */
 #define AP_CR_BUCKETS 1024
+/*
+ * How long past its PAM time limit a request may stay at the helper before this
+ * side frees its slot: the helper kills and answers at the limit plus half a
+ * second, so only a helper that cannot answer (stopped, wedged) gets here.
+ */
+#define AP_SLOT_GRACE_MS 2000
 
 /* A request at the helper, waiting for its reply. */
 struct ap_slot
 {
     uint32_t id;
-    int waiting; /* PAM waits for the client's challenge response: not busy */
+    int waiting;     /* PAM waits for the client's challenge response: not busy */
+    uint64_t due_ms; /* monotonic: past this, freed even without a reply */
     struct ovp_defer_req *req;
 };
 
 struct ap_state;
+struct ap_cr;
+
+/*
+ * What this plugin keeps with every request (req->data), freed with it by the
+ * engine (rq_release): the challenge if any, the admission counts it holds,
+ * and a refusal held for PAM's fail delay.
+ */
+struct ap_rq
+{
+    struct ap_state *st;
+    struct ovp_defer_req *req;
+    struct ap_cr *cr; /* the challenge, or NULL */
+    int adm_addr;     /* admission entries held, or -1 */
+    int adm_user;
+    uint64_t deadline_ms;  /* monotonic: when the engine answers TEMP */
+    struct ap_rq *delayed; /* next in the fail-delay list (receiver thread) */
+    uint64_t due_ms;       /* when the held refusal goes out */
+    int verdict;
+    char *reason; /* NULL: generic */
+};
 
 /*
  * A request whose client was shown the challenge (the request's data). Found by
@@ -90,6 +130,7 @@ struct ap_cr
     int have;        /* ... and is here, not yet sent */
     int dispatched;  /* the request reached the helper */
     int dead;        /* the request is over */
+    int counted;     /* counts among the clients waiting to answer (crtext_max) */
     uint32_t status; /* AP_CR_OK or AP_CR_MALFORMED */
     char *resp;      /* secret, resp_len bytes + NUL */
     size_t resp_len;
@@ -121,6 +162,13 @@ struct ap_state
     pthread_mutex_t cr_mu;                /* the table, the outbox, every ap_cr */
     struct ap_cr **cr_tab;
     struct ap_cr *out_head, *out_tail;
+    unsigned long cr_waiting; /* challenged clients that have not answered (cr_mu) */
+
+    /* admission: requests in flight per address and per username */
+    pthread_mutex_t adm_mu;
+    struct ap_admit *admit;
+
+    struct ap_rq *delayed; /* refusals held for PAM's fail delay, by due time (receiver) */
 
     int wake_fd;      /* eventfd: wakes the receiver (close, responses to send) */
     uint8_t *sendbuf; /* the sender's frame buffer (AP_FRAME_MAX) */
@@ -154,6 +202,16 @@ slot_take_locked(struct ap_state *st, uint32_t id)
 
 static void cr_release(void *data);
 
+static int release_refusals(struct ap_state *st, int all);
+
+/* REQ's challenge, or NULL. */
+static struct ap_cr *
+req_cr(const struct ovp_defer_req *req)
+{
+    const struct ap_rq *rq = req->data;
+    return rq ? rq->cr : NULL;
+}
+
 /*
  * PAM of request ID waits for a person: its slot no longer counts as busy. Why
  * only for a challenged request: slot_cap leaves room for waiting slots only
@@ -165,8 +223,7 @@ slot_waiting(struct ap_state *st, uint32_t id)
     pthread_mutex_lock(&st->mu);
     for (unsigned i = 0; i < st->n_out; i++)
     {
-        if (st->slots[i].id == id && !st->slots[i].waiting &&
-            st->slots[i].req->free_data == cr_release)
+        if (st->slots[i].id == id && !st->slots[i].waiting && req_cr(st->slots[i].req))
         {
             st->slots[i].waiting = 1;
             st->n_busy--;
@@ -255,6 +312,11 @@ cr_retire_locked(struct ap_state *st, struct ap_cr *e)
     }
     e->dead = 1;
     e->have = 0;
+    if (e->counted)
+    {
+        e->counted = 0;
+        st->cr_waiting--;
+    }
     if (e->resp)
     {
         ovp_wipe(e->resp, e->resp_len + 1);
@@ -263,7 +325,7 @@ cr_retire_locked(struct ap_state *st, struct ap_cr *e)
     }
 }
 
-/* Request free_data: the request is over; no response is taken for it any more. */
+/* The request is over; no response is taken for it any more. */
 static void
 cr_release(void *data)
 {
@@ -284,10 +346,11 @@ cr_release(void *data)
 static void
 cr_retire_req(struct ap_state *st, struct ovp_defer_req *req)
 {
-    if (req->free_data == cr_release)
+    struct ap_cr *cr = req_cr(req);
+    if (cr)
     {
         pthread_mutex_lock(&st->cr_mu);
-        cr_retire_locked(st, req->data);
+        cr_retire_locked(st, cr);
         pthread_mutex_unlock(&st->cr_mu);
     }
 }
@@ -403,6 +466,173 @@ helper_lost(struct ap_state *st, const char *why)
     {
         ovp_defer_finish(st->defer, st->spare[i].req, OVP_TEMP, helper_gone_reason);
     }
+    /* The receiver stops: what it holds for a fail delay goes now. */
+    release_refusals(st, 1);
+}
+
+/* ------------------------------------------------- per request, admission */
+
+/* Request free_data: gives back what REQ counted, and frees what we kept with it. */
+static void
+rq_release(void *data)
+{
+    struct ap_rq *rq = data;
+    struct ap_state *st = rq->st;
+
+    if (rq->adm_addr >= 0 || rq->adm_user >= 0)
+    {
+        pthread_mutex_lock(&st->adm_mu);
+        ap_admit_give(st->admit, rq->adm_addr);
+        ap_admit_give(st->admit, rq->adm_user);
+        pthread_mutex_unlock(&st->adm_mu);
+    }
+    if (rq->cr)
+    {
+        cr_release(rq->cr);
+    }
+    free(rq->reason);
+    free(rq);
+}
+
+/* Copies TEXT for a log line: control bytes replaced (usernames are the client's). */
+static void
+clean(char *dst, size_t cap, const char *src)
+{
+    size_t i = 0;
+    for (; src[i] && i + 1 < cap; i++)
+    {
+        unsigned char c = (unsigned char)src[i];
+        dst[i] = (c < 0x20 || c == 0x7f) ? '?' : (char)c;
+    }
+    dst[i] = '\0';
+}
+
+/*
+ * Counts REQ under its address and its username, unless one of them already
+ * has its cap of requests in flight. OpenVPN's thread: one lock, two lookups in
+ * a table sized at open, no allocation. Returns NULL, or the client-visible
+ * TEMP reason for a refusal (logged here, naming the client).
+ */
+static const char *
+admit(struct ap_state *st, const struct ovp_event *ev, struct ovp_defer_req *req,
+      struct ap_rq *rq)
+{
+    unsigned long na = 0, nu = 0;
+    uint64_t ka, ku;
+    int ia = -1, iu = -1;
+    const char *why = NULL;
+
+    /* (The keys need no lock: the seed never changes after open.) */
+    ka = ap_admit_key(st->admit, AP_ADMIT_ADDR, req->client_ip);
+    ku = ap_admit_key(st->admit, AP_ADMIT_USER, req->username);
+    pthread_mutex_lock(&st->adm_mu);
+    /* (No address in the environment: not counted, rather than all such in one.) */
+    if (req->client_ip[0])
+    {
+        ia = ap_admit_take(st->admit, ka, (unsigned long)st->conf.per_address, &na);
+    }
+    if (ia != -1 || !req->client_ip[0])
+    {
+        iu =
+            ia == -2 ? -2 : ap_admit_take(st->admit, ku, (unsigned long)st->conf.per_user, &nu);
+        if (iu < 0 && ia >= 0)
+        {
+            ap_admit_give(st->admit, ia);
+        }
+    }
+    pthread_mutex_unlock(&st->adm_mu);
+
+    if (ia == -1 && req->client_ip[0])
+    {
+        char ip[64];
+        clean(ip, sizeof(ip), req->client_ip);
+        ovp_logf_client(st->log, &ev->who, PLOG_WARN,
+                        "authentication refused without PAM: %lu authentications in progress "
+                        "from %s (per_address=%ld)",
+                        na, ip, st->conf.per_address);
+        why = "TEMP: too many authentications in progress from this address, try again later";
+    }
+    else if (ia == -2 || iu == -2)
+    {
+        ovp_logf_client(st->log, &ev->who, PLOG_WARN,
+                        "authentication refused without PAM: the admission table is full");
+        why = "TEMP: too many PAM authentications in progress, try again";
+    }
+    else if (iu == -1)
+    {
+        char user[128];
+        clean(user, sizeof(user), req->username);
+        ovp_logf_client(st->log, &ev->who, PLOG_WARN,
+                        "authentication refused without PAM: %lu authentications in progress "
+                        "for user \"%s\" (per_user=%ld)",
+                        nu, user, st->conf.per_user);
+        why = "TEMP: too many authentications in progress for this user, try again later";
+    }
+    else
+    {
+        rq->adm_addr = ia;
+        rq->adm_user = iu;
+    }
+    return why;
+}
+
+/*
+ * Holds REQ's refusal for PAM's fail delay (DELAY_MS), in the receiver's list
+ * sorted by due time; the worker slot is already free. Never past the request's
+ * deadline, which would turn the refusal into a TEMP. Receiver thread. Returns
+ * 0, or -1 when it must go out now.
+ */
+static int
+hold_refusal(struct ap_state *st, struct ovp_defer_req *req, int verdict, const char *reason,
+             uint32_t delay_ms)
+{
+    struct ap_rq *rq = req->data, **pp;
+    uint64_t now = mono_ms(), due = now + delay_ms;
+
+    if (!rq || (reason && !(rq->reason = strdup(reason))))
+    {
+        return -1;
+    }
+    if (rq->deadline_ms > 250 && due > rq->deadline_ms - 250)
+    {
+        due = rq->deadline_ms - 250;
+    }
+    if (due <= now)
+    {
+        return -1;
+    }
+    rq->verdict = verdict;
+    rq->due_ms = due;
+    for (pp = &st->delayed; *pp && (*pp)->due_ms <= due; pp = &(*pp)->delayed)
+    {
+    }
+    rq->delayed = *pp;
+    *pp = rq;
+    return 0;
+}
+
+/*
+ * Sends the held refusals that are due (all of them with ALL). Receiver thread.
+ * Returns ms until the next one is due, at most 1000.
+ */
+static int
+release_refusals(struct ap_state *st, int all)
+{
+    uint64_t now = mono_ms();
+
+    /* Strictly past: NOW is cut to whole ms, and a refusal must not go out early. */
+    while (st->delayed && (all || st->delayed->due_ms < now))
+    {
+        struct ap_rq *rq = st->delayed;
+        st->delayed = rq->delayed;
+        /* The reason lives in RQ, which the finish frees only after writing it. */
+        ovp_defer_finish(st->defer, rq->req, rq->verdict, rq->reason);
+    }
+    if (!st->delayed)
+    {
+        return 1000;
+    }
+    return st->delayed->due_ms - now >= 1000 ? 1000 : (int)(st->delayed->due_ms - now) + 1;
 }
 
 /* ------------------------------------------------------------------ sender */
@@ -415,7 +645,7 @@ dispatch(struct ap_state *st, struct ovp_defer_req *req)
     struct ovp_priv_buf b = {st->sendbuf, 0, AP_FRAME_MAX};
     char *pw = NULL, *otp = NULL;
     uint32_t id = (uint32_t)req->id;
-    struct ap_cr *cr = req->free_data == cr_release ? req->data : NULL;
+    struct ap_cr *cr = req_cr(req);
     int rc;
 
     if (ovp_defer_req_answered(req))
@@ -488,7 +718,13 @@ dispatch(struct ap_state *st, struct ovp_defer_req *req)
         ovp_defer_finish(st->defer, req, OVP_TEMP, gone ? helper_gone_reason : NULL);
         return;
     }
-    st->slots[st->n_out++] = (struct ap_slot){.id = id, .req = req};
+    st->slots[st->n_out++] = (struct ap_slot){
+        .id = id,
+        .req = req,
+        .due_ms = mono_ms() +
+                  (uint64_t)(cr ? st->conf.crtext_timeout_ms : st->conf.timeout_ms) +
+                  AP_SLOT_GRACE_MS,
+    };
     st->n_busy++;
     pthread_mutex_unlock(&st->mu);
 
@@ -573,19 +809,6 @@ sender_main(void *arg)
 
 /* ---------------------------------------------------------------- receiver */
 
-/* Copies TEXT for a log line: control bytes replaced (usernames are the client's). */
-static void
-clean(char *dst, size_t cap, const char *src)
-{
-    size_t i = 0;
-    for (; src[i] && i + 1 < cap; i++)
-    {
-        unsigned char c = (unsigned char)src[i];
-        dst[i] = (c < 0x20 || c == 0x7f) ? '?' : (char)c;
-    }
-    dst[i] = '\0';
-}
-
 static void
 handle_reply(struct ap_state *st, const struct ovp_priv_frame *f)
 {
@@ -628,13 +851,76 @@ handle_reply(struct ap_state *st, const struct ovp_priv_frame *f)
     if (rep.verdict == OVP_ALLOW)
     {
         ovp_logf_client(st->log, &req->who, PLOG_DEBUG, "PAM: %s", detail);
+        rep.delay_ms = 0;
     }
     else
     {
+        char held[64] = "";
+        if (rep.delay_ms)
+        {
+            snprintf(held, sizeof(held), "; refusal held for %u ms (PAM fail delay)",
+                     (unsigned)rep.delay_ms);
+        }
         ovp_logf_client(st->log, &req->who, rep.verdict == OVP_TEMP ? PLOG_WARN : PLOG_NOTE,
-                        "PAM: %s", detail);
+                        "PAM: %s%s", detail, held);
+    }
+    if (rep.delay_ms && hold_refusal(st, req, (int)rep.verdict,
+                                     rep.reason[0] ? rep.reason : NULL, rep.delay_ms) == 0)
+    {
+        return;
     }
     ovp_defer_finish(st->defer, req, (int)rep.verdict, rep.reason[0] ? rep.reason : NULL);
+}
+
+/*
+ * Frees every slot whose request passed its deadline plus AP_SLOT_GRACE_MS
+ * without a reply: the engine answered the client TEMP at the deadline, and a
+ * helper that never answers must not keep the worker slot forever. A reply that
+ * comes later finds no slot and is dropped (handle_reply). Receiver thread only
+ * (it owns SPARE, as helper_lost does). Returns ms until the next slot is due,
+ * at most 1000.
+ */
+static int
+reclaim_overdue(struct ap_state *st)
+{
+    uint64_t now = mono_ms(), next = 1000;
+    unsigned n = 0;
+
+    pthread_mutex_lock(&st->mu);
+    for (unsigned i = 0; i < st->n_out;)
+    {
+        if (st->slots[i].due_ms <= now)
+        {
+            st->spare[n++] = st->slots[i];
+            if (!st->slots[i].waiting)
+            {
+                st->n_busy--;
+            }
+            st->slots[i] = st->slots[--st->n_out];
+            continue;
+        }
+        if (st->slots[i].due_ms - now < next)
+        {
+            next = st->slots[i].due_ms - now;
+        }
+        i++;
+    }
+    if (n)
+    {
+        pthread_cond_broadcast(&st->slot_cv);
+    }
+    pthread_mutex_unlock(&st->mu);
+    for (unsigned i = 0; i < n; i++)
+    {
+        struct ovp_defer_req *req = st->spare[i].req;
+        cr_retire_req(st, req);
+        ovp_logf_client(st->log, &req->who, PLOG_WARN,
+                        "no answer from the PAM helper %d ms after the request's time limit "
+                        "(request %u): request dropped, its worker slot freed",
+                        AP_SLOT_GRACE_MS, (unsigned)st->spare[i].id);
+        ovp_defer_finish(st->defer, req, OVP_TEMP, "TEMP: PAM did not answer, try again");
+    }
+    return (int)next;
 }
 
 static void *
@@ -652,7 +938,10 @@ receiver_main(void *arg)
         int stop, rc;
 
         /* Why a timeout: a look at the helper's pid catches a death the channel hides. */
-        rc = poll(pfd, 2, 1000);
+        {
+            int a = reclaim_overdue(st), b = release_refusals(st, 0);
+            rc = poll(pfd, 2, a < b ? a : b);
+        }
         pthread_mutex_lock(&st->mu);
         stop = st->stopping;
         pthread_mutex_unlock(&st->mu);
@@ -723,9 +1012,11 @@ ap_cancel(void *state)
         ovp_thread_join(st->receiver);
         st->receiver_started = 0;
     }
-    /* What is still in the map was answered by the engine's close, which frees it. */
+    /* What is still in the map (or held for a fail delay) was answered by the
+     * engine's close, which frees it. */
     st->n_out = 0;
     st->n_busy = 0;
+    st->delayed = NULL;
 }
 
 /* ------------------------------------------------------------ open / close */
@@ -763,7 +1054,9 @@ ap_free(struct ap_state *st)
         pthread_cond_destroy(&st->slot_cv);
         pthread_mutex_destroy(&st->mu);
         pthread_mutex_destroy(&st->cr_mu);
+        pthread_mutex_destroy(&st->adm_mu);
     }
+    ap_admit_free(st->admit);
     free(st->cr_tab);
     free(st->slots);
     free(st->spare);
@@ -798,19 +1091,22 @@ log_setup(struct ap_state *st)
     char line[OVP_LOG_LINE_MAX];
     size_t used;
 
-    used = (size_t)snprintf(line, sizeof(line),
-                            "PAM service \"%s\", helper pid %ld, workers=%ld queue=%ld "
-                            "timeout=%ld ms token_skip=%s, ",
-                            st->args.service, (long)ovp_priv_pid(st->priv), st->conf.workers,
-                            st->conf.queue, st->conf.timeout_ms,
-                            st->conf.token_skip ? "yes" : "no");
+    used = (size_t)snprintf(
+        line, sizeof(line),
+        "PAM service \"%s\", helper pid %ld, workers=%ld queue=%ld "
+        "timeout=%ld ms token_skip=%s any_username=%s per_address=%ld "
+        "per_user=%ld, ",
+        st->args.service, (long)ovp_priv_pid(st->priv), st->conf.workers, st->conf.queue,
+        st->conf.timeout_ms, st->conf.token_skip ? "yes" : "no",
+        st->conf.any_username ? "yes" : "no", st->conf.per_address, st->conf.per_user);
     if (st->cr_on && used < sizeof(line))
     {
         used += (size_t)snprintf(line + used, sizeof(line) - used,
-                                 "crtext challenge \"%.80s%s\" (pending file: %u s, echo %s) "
-                                 "answers %s%s%s, ",
+                                 "crtext challenge \"%.80s%s\" (pending file: %u s, echo %s, "
+                                 "crtext_max=%ld) answers %s%s%s, ",
                                  st->conf.crtext, strlen(st->conf.crtext) > 80 ? "..." : "",
                                  st->pending_s, st->conf.crtext_echo ? "on" : "off",
+                                 st->conf.crtext_max,
                                  st->conf.crtext_prompt ? "the question \"" : "",
                                  st->conf.crtext_prompt ? st->conf.crtext_prompt
                                                         : "the question nothing else answers",
@@ -961,8 +1257,30 @@ ap_open(struct ovp_plugin *p, const char *const *argv, const char *const *envp, 
     }
     pthread_mutex_init(&st->mu, NULL);
     pthread_mutex_init(&st->cr_mu, NULL);
+    pthread_mutex_init(&st->adm_mu, NULL);
     pthread_cond_init(&st->slot_cv, NULL);
     st->sync_ok = 1;
+    {
+        /*
+         * Why a random seed: the keys are hashes of names clients choose, and a
+         * client that could make them collide could lengthen our chains. Two
+         * entries per request (address and user), for every request the engine
+         * can own, plus what requests being freed still hold.
+         */
+        unsigned char seed[16];
+        if (getrandom(seed, sizeof(seed), GRND_NONBLOCK) != (ssize_t)sizeof(seed))
+        {
+            uint64_t mix[2] = {mono_ms() ^ (uint64_t)getpid() << 32, (uint64_t)(uintptr_t)st};
+            memcpy(seed, mix, sizeof(seed));
+        }
+        st->admit = ap_admit_new(2 * (size_t)st->conf.queue + 128, seed);
+        ovp_wipe(seed, sizeof(seed));
+        if (!st->admit)
+        {
+            ovp_err(log, "out of memory");
+            goto fail;
+        }
+    }
 
     memset(&dc, 0, sizeof(dc));
     dc.workers = 0; /* event-driven: our sender takes, our receiver finishes */
@@ -1001,13 +1319,15 @@ auth_refuse_now(struct ap_state *st, const struct ovp_event *ev, const char *rea
 /*
  * Shows REQ's client the challenge: writes the pending file (OpenVPN reads it
  * once, right after we return DEFERRED) and records the request for its
- * response. Returns 0, or -1 (logged) when the request goes on without one.
+ * response. Returns 0; -1 (logged) when the request goes on without one; -2
+ * (logged) when crtext_max clients already wait to answer: refuse it.
  */
 static int
 challenge(struct ap_state *st, const struct ovp_event *ev, struct ovp_defer_req *req)
 {
     struct ap_cr *e;
     char err[256];
+    unsigned long waiting;
     size_t b;
 
     if (!req->pending_file || !req->pending_file[0])
@@ -1016,21 +1336,43 @@ challenge(struct ap_state *st, const struct ovp_event *ev, struct ovp_defer_req 
                         "no auth_pending_file in the environment: challenge not sent");
         return -1;
     }
+    /*
+     * Why a cap of its own: a challenged request holds a PAM process and a pipe
+     * for up to crtext_timeout while nobody may ever type, so clients that
+     * never answer must not fill the helper. Counted until the response comes.
+     */
+    pthread_mutex_lock(&st->cr_mu);
+    waiting = st->cr_waiting;
+    if (waiting < (unsigned long)st->conf.crtext_max)
+    {
+        st->cr_waiting++;
+    }
+    pthread_mutex_unlock(&st->cr_mu);
+    if (waiting >= (unsigned long)st->conf.crtext_max)
+    {
+        ovp_logf_client(st->log, &ev->who, PLOG_WARN,
+                        "authentication refused without PAM: %lu clients are waiting for a "
+                        "challenge response (crtext_max=%ld)",
+                        waiting, st->conf.crtext_max);
+        return -2;
+    }
     e = calloc(1, sizeof(*e));
     if (!e || !(e->control_file = strdup(req->control_file)))
     {
         free(e);
         ovp_logf_client(st->log, &ev->who, PLOG_ERR, "out of memory: challenge not sent");
-        return -1;
+        e = NULL;
+        goto uncount;
     }
     if (ovp_auth_write_pending(req->pending_file, st->pending_s, "crtext", st->crtext_line, err,
                                sizeof(err)) < 0)
     {
         ovp_logf_client(st->log, &ev->who, PLOG_ERR, "cannot send the challenge: %s", err);
         cr_free(e);
-        return -1;
+        goto uncount;
     }
     e->st = st;
+    e->counted = 1;
     e->refs = 1; /* the request's */
     e->auth_ms = mono_ms();
     b = cr_bucket(e->control_file);
@@ -1038,13 +1380,18 @@ challenge(struct ap_state *st, const struct ovp_event *ev, struct ovp_defer_req 
     e->next = st->cr_tab[b];
     st->cr_tab[b] = e;
     pthread_mutex_unlock(&st->cr_mu);
-    req->data = e;
-    req->free_data = cr_release;
+    ((struct ap_rq *)req->data)->cr = e;
     req->deadline_ms = (unsigned)st->conf.crtext_timeout_ms;
     ovp_logf_client(st->log, &ev->who, PLOG_DEBUG,
                     "challenge sent (crtext): the client has %ld s to answer",
                     (st->conf.crtext_timeout_ms + 999) / 1000);
     return 0;
+
+uncount:
+    pthread_mutex_lock(&st->cr_mu);
+    st->cr_waiting--;
+    pthread_mutex_unlock(&st->cr_mu);
+    return -1;
 }
 
 /*
@@ -1105,6 +1452,12 @@ ap_crresponse(struct ap_state *st, const struct ovp_event *ev)
     {
         e->got = 1;
         e->have = 1;
+        if (e->counted)
+        {
+            /* Answered: no longer among those waiting for a person (crtext_max). */
+            e->counted = 0;
+            st->cr_waiting--;
+        }
         e->status = n < 0 ? AP_CR_MALFORMED : AP_CR_OK;
         e->resp = copy;
         e->resp_len = n < 0 ? 0 : (size_t)n;
@@ -1161,8 +1514,10 @@ static int
 ap_auth(struct ap_state *st, const struct ovp_event *ev)
 {
     struct ovp_defer_req *req;
+    struct ap_rq *rq;
     const char *user = ovp_env_get(ev->envp, "username");
     const char *state = ovp_env_get(ev->envp, "session_state");
+    const char *refusal;
     char err[256];
 
     /*
@@ -1198,15 +1553,37 @@ ap_auth(struct ap_state *st, const struct ovp_event *ev)
         ovp_logf_client(st->log, &ev->who, PLOG_ERR, "cannot defer: %s", err);
         return OPENVPN_PLUGIN_FUNC_ERROR;
     }
+    rq = calloc(1, sizeof(*rq));
+    if (!rq)
+    {
+        ovp_defer_req_free(req);
+        ovp_logf_client(st->log, &ev->who, PLOG_ERR, "cannot defer: out of memory");
+        return OPENVPN_PLUGIN_FUNC_ERROR;
+    }
+    rq->st = st;
+    rq->req = req;
+    rq->adm_addr = rq->adm_user = -1;
+    req->data = rq;
+    req->free_data = rq_release; /* from here on, freeing REQ gives back what it counted */
+    if ((refusal = admit(st, ev, req, rq)) != NULL)
+    {
+        ovp_defer_req_free(req);
+        return auth_refuse_now(st, ev, refusal);
+    }
     /*
      * Only a client that says it can answer: for any other OpenVPN fails the key
      * at once on a crtext pending file. Without a challenge, a PAM question meant
      * for it fails with a reason that says why (pam_helper.c).
      */
-    if (st->cr_on && ap_sso_has(req->iv_sso, "crtext"))
+    if (st->cr_on && ap_sso_has(req->iv_sso, "crtext") && challenge(st, ev, req) == -2)
     {
-        challenge(st, ev, req);
+        ovp_defer_req_free(req);
+        return auth_refuse_now(st, ev,
+                               "TEMP: too many clients are answering a challenge, try again "
+                               "later");
     }
+    rq->deadline_ms =
+        mono_ms() + (uint64_t)(rq->cr ? st->conf.crtext_timeout_ms : st->conf.timeout_ms);
     if (ovp_defer_submit(st->defer, req) < 0)
     {
         return OPENVPN_PLUGIN_FUNC_ERROR; /* TEMP reason written and logged */

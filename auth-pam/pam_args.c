@@ -192,30 +192,35 @@ ap_expand(const struct ap_prompt *p, const struct ap_creds *c)
 int
 ap_prompt_names_user(const struct ap_prompt *p)
 {
+    int user = 0;
+
     if (!p)
     {
         return 0;
     }
     for (size_t i = 0; i < p->n_parts; i++)
     {
-        if (p->parts[i].kind == AP_PASSWORD || p->parts[i].kind == AP_OTP)
+        if (p->parts[i].kind == AP_USERNAME)
+        {
+            user = 1;
+        }
+        else if (p->parts[i].kind != AP_LIT)
         {
             return 0;
         }
     }
-    return 1;
+    return user;
 }
 
 int
-ap_user_vouched(const char *pam_user, const char *username, int user_given,
-                const char *const *named, size_t n)
+ap_user_vouched(const char *pam_user, const char *username, const char *const *named, size_t n)
 {
-    if (!pam_user)
+    /* Why NULL fails: a stack that identified nobody vouched for no username. */
+    if (!pam_user || !username)
     {
-        /* Given at pam_start, the user can only be gone because a module removed it. */
-        return !user_given;
+        return 0;
     }
-    if (username && strcmp(pam_user, username) == 0)
+    if (strcmp(pam_user, username) == 0)
     {
         return 1;
     }
@@ -444,6 +449,35 @@ static const struct ovp_cfg_key conf_keys[] = {
      .min = 1000,
      .max = 1800000,
      .help = "how long a challenged client has to answer, PAM included"},
+    {.name = "any_username",
+     .type = OVP_CFG_BOOL,
+     .def = "no",
+     .offset = offsetof(struct ap_conf, any_username),
+     .help = "accept a client whatever user PAM authenticated (OpenVPN then goes on with "
+             "the username the client chose)"},
+    {.name = "per_address",
+     .type = OVP_CFG_INT,
+     .def = "32",
+     .offset = offsetof(struct ap_conf, per_address),
+     .min = 1,
+     .max = 1000000,
+     .help = "authentications in progress from one client address (IPv6: one /64) before "
+             "more fail with TEMP"},
+    {.name = "per_user",
+     .type = OVP_CFG_INT,
+     .def = "8",
+     .offset = offsetof(struct ap_conf, per_user),
+     .min = 1,
+     .max = 1000000,
+     .help = "authentications in progress for one username before more fail with TEMP"},
+    {.name = "crtext_max",
+     .type = OVP_CFG_INT,
+     .def = "256",
+     .offset = offsetof(struct ap_conf, crtext_max),
+     .min = 1,
+     .max = 1000000,
+     .help = "clients shown the challenge and not answering yet before more fail with "
+             "TEMP"},
 };
 #define N_CONF_KEYS (sizeof(conf_keys) / sizeof(conf_keys[0]))
 
@@ -464,7 +498,8 @@ given(const struct ovp_cfg_node *root, const char *key)
 static int
 check_crtext(const struct ovp_cfg_node *root, const struct ap_conf *c, char *err, size_t errlen)
 {
-    static const char *const needs[] = {"crtext_prompt", "crtext_echo", "crtext_timeout"};
+    static const char *const needs[] = {"crtext_prompt", "crtext_echo", "crtext_timeout",
+                                        "crtext_max"};
 
     if (!c->crtext)
     {

@@ -34,6 +34,10 @@ struct ap_conf
     char *crtext_prompt;    /* the PAM question it answers; NULL: the default rule */
     int crtext_echo;        /* the client shows the response as typed */
     long crtext_timeout_ms; /* how long a challenged client has, PAM included */
+    int any_username;       /* PAM's user need not be the client's username */
+    long per_address;       /* requests in flight from one source address (IPv6: /64) */
+    long per_user;          /* requests in flight for one username (ASCII case folded) */
+    long crtext_max;        /* clients shown the challenge and not yet answering */
 };
 
 /* Longest challenge text (OpenVPN reads pending-file lines of up to 1024 bytes). */
@@ -106,8 +110,9 @@ void ap_args_free(struct ap_args *a);
  * Parses a whole plugin line after the .so path: our key=value options into C
  * (zeroed by the caller), then the service and pairs into A (zeroed). Checks
  * the options together: crtext must be one line of printable text of at most
- * AP_CRTEXT_MAX bytes; crtext_prompt, crtext_echo and crtext_timeout need
- * crtext; crtext_prompt may not be empty. Returns 0, or -1 with ERR set (C and
+ * AP_CRTEXT_MAX bytes; crtext_prompt, crtext_echo, crtext_timeout and
+ * crtext_max need crtext; crtext_prompt may not be empty. The PAM helper derives
+ * everything it needs from C and A, so every option lives here. Returns 0, or -1 with ERR set (C and
  * A are then released).
  */
 int ap_conf_parse(const char *const *words, size_t n, struct ap_conf *c, struct ap_args *a,
@@ -189,24 +194,25 @@ char *ap_expand(const struct ap_prompt *p, const struct ap_creds *c);
 void ap_describe(const struct ap_prompt *p, char *buf, size_t len);
 
 /*
- * 1 when P's value may name the user PAM authenticates: it holds no PASSWORD
- * and no OTP, so the client cannot choose it through a secret (USERNAME,
- * COMMONNAME and literal text are fine). 0 otherwise, or for NULL.
+ * 1 when P's value may name the user PAM authenticates: it expands USERNAME,
+ * and everything else in it is literal text, so each client username gives a
+ * different answer and no client can reach another's through it. 0 for a fixed
+ * name, COMMONNAME (one certificate, any username), PASSWORD or OTP (chosen by
+ * the client through a secret), or NULL.
  */
 int ap_prompt_names_user(const struct ap_prompt *p);
 
 /*
  * Decides whether PAM_USER (the user PAM authenticated and checked; NULL when
  * no module set it) may stand for USERNAME, the name the client sent and
- * OpenVPN goes on using. USER_GIVEN: PAM got USERNAME at pam_start (no prompt
- * mapping). NAMED (N of them) are the answers this transaction gave from
- * mappings that ap_prompt_names_user accepts. Returns 1 when PAM_USER is
- * USERNAME or one of NAMED, or is NULL after a mapping-mode start (a stack that
- * identifies nobody); 0 otherwise: a module changed the user, or a login
- * question was answered with a secret or the challenge response.
+ * OpenVPN goes on using. NAMED (N of them) are the answers this transaction
+ * gave from mappings that ap_prompt_names_user accepts. Returns 1 when PAM_USER
+ * is USERNAME or one of NAMED; 0 otherwise: nobody was identified, a module
+ * changed the user, or the login question was answered with a fixed name, the
+ * common name, a secret or the challenge response.
  */
-int ap_user_vouched(const char *pam_user, const char *username, int user_given,
-                    const char *const *named, size_t n);
+int ap_user_vouched(const char *pam_user, const char *username, const char *const *named,
+                    size_t n);
 
 /* Outcomes of ap_scrv1_split. */
 enum ap_scrv1

@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/wait.h>
@@ -41,11 +42,19 @@
  *
  * Reaping: the helper keeps pid -> request id. A SIGCHLD handler writes a byte
  * to a self-pipe; between requests the helper polls the channel and that pipe,
- * reaps with waitpid(WNOHANG) and answers TEMP for any child that did not exit
- * 0 (crashed, killed at the timeout, or could not reply). A child exits 0 only
- * after its reply was sent, so every request is answered exactly once. Each
- * child resets SIGCHLD to the default before PAM runs, because modules such as
- * pam_unix fork helpers (unix_chkpwd) and wait for them.
+ * reaps with waitpid(WNOHANG) and answers TEMP for any child that ended without
+ * replying. Why not trust the exit status: a module may call exit(0) itself.
+ * Each child marks its entry in a shared page (MAP_SHARED, one byte per child)
+ * once its reply is on the channel, and only that mark counts as "answered".
+ * A child still running past its deadline plus AP_KILL_GRACE_MS is killed with
+ * its whole process group (it leads one: unix_chkpwd and other helpers a module
+ * forks go too) and answered TEMP at once, without waiting for the reap: a
+ * process stuck in the kernel may never be reaped. So every request gets an
+ * answer from the helper; OpenVPN's side also frees a request the helper never
+ * answers (a stopped or wedged helper) after its deadline plus a grace period,
+ * and drops a reply for a request it no longer holds. Each child resets SIGCHLD
+ * to the default before PAM runs, because modules such as pam_unix fork helpers
+ * (unix_chkpwd) and wait for them.
  *
  * The helper returns from the answer callback only when the channel is
  * readable, so privsep's blocking read never stalls reaping.
@@ -69,16 +78,22 @@ struct ap_child
     int64_t deadline_ms;
     long limit_ms; /* what deadline_ms allows, for the log */
     int killed;
-    int cr_fd; /* write end of the response pipe, or -1 */
+    int answered;  /* the helper itself answered for it (killed at the deadline) */
+    unsigned mark; /* its byte in the shared page of reply marks */
+    int cr_fd;     /* write end of the response pipe, or -1 */
 };
 
 /* Extra time a child gets past the timeout before SIGKILL. */
 #define AP_KILL_GRACE_MS 500
 /* Answers kept per transaction to check PAM_USER against (more are not kept). */
 #define AP_NAMED_MAX 8
-/* Child exit codes. */
+/* Child exit codes (the reply mark, not the code, says whether it replied). */
 #define AP_CHILD_REPLIED 0
 #define AP_CHILD_NOREPLY 1
+/* States of a child's byte in the shared page. */
+#define AP_MARK_FREE    0
+#define AP_MARK_RUNNING 1
+#define AP_MARK_REPLIED 2
 
 static int sigchld_fd = -1; /* the helper's self-pipe write end */
 
@@ -156,6 +171,8 @@ struct conv_ctx
     char acct_msg[160];        /* what a module told the user during pam_acct_mgmt */
     char *named[AP_NAMED_MAX]; /* answers that may name the user (ap_prompt_names_user) */
     size_t n_named;
+    unsigned fail_delay_us; /* the delay PAM asked for after a failure (PAM_FAIL_DELAY) */
+    char *cr_copy;          /* the challenge response given (secret), to keep it out of logs */
 };
 
 /* Copies a module's text for a log line or a reason: no control bytes, cut. */
@@ -354,6 +371,10 @@ conv(int n, const struct pam_message **msgs, struct pam_response **resp, void *a
                         break;
                     case AP_SRC_CHALLENGE:
                         r[i].resp = answer_challenge(cx);
+                        if (r[i].resp && !cx->cr_copy)
+                        {
+                            cx->cr_copy = ovp_strdup_secret(r[i].resp);
+                        }
                         break;
                     default:
                         break;
@@ -437,6 +458,24 @@ conv(int n, const struct pam_message **msgs, struct pam_response **resp, void *a
     return PAM_SUCCESS;
 }
 
+/*
+ * PAM_FAIL_DELAY: libpam calls this at the end of pam_authenticate instead of
+ * sleeping itself. Why: a module's delay after a wrong password (pam_unix asks
+ * for 2 s) would hold this process, and with it a worker slot, while it does
+ * nothing. The delay goes back in the reply, and OpenVPN's side holds the
+ * refusal that long without a worker.
+ */
+static void
+fail_delay(int status, unsigned usec, void *appdata)
+{
+    struct conv_ctx *cx = appdata;
+
+    if (cx && status != PAM_SUCCESS && usec > cx->fail_delay_us)
+    {
+        cx->fail_delay_us = usec;
+    }
+}
+
 /* 1 for PAM codes that say the service, not the user, is at fault. */
 static int
 is_service_fault(int status)
@@ -510,11 +549,13 @@ challenge_failed(const struct conv_ctx *cx, struct ap_wire_rep *rep)
 /*
  * Why: OpenVPN goes on with the username the client sent (client-connect, CCD
  * files, auth-gen-token, logs), so the user PAM authenticated must be that one,
- * or one the operator's mapping derived from it. A module may change PAM_USER
- * (a mapper, a canonicaliser), and a login question answered with the password,
- * the OTP or the challenge response would let a client authenticate as one user
- * and connect as another. Returns 1 when PAM_USER is vouched for; otherwise
- * fills REP with a denial (generic reason: the client learns nothing).
+ * or one the operator's mapping derived from USERNAME alone. A module may change
+ * PAM_USER (a mapper, a canonicaliser); a login question answered with a fixed
+ * name, the common name, the password, the OTP or the challenge response would
+ * let a client authenticate as one user and connect as another; a stack that
+ * sets no PAM_USER identified nobody. Returns 1 when PAM_USER is vouched for (or
+ * any_username=yes waives the rule); otherwise fills REP with a denial (generic
+ * reason: the client learns nothing, not even that the password was right).
  */
 static int
 user_ok(const struct conv_ctx *cx, pam_handle_t *pamh, const char *step,
@@ -527,17 +568,29 @@ user_ok(const struct conv_ctx *cx, pam_handle_t *pamh, const char *step,
     {
         item = NULL;
     }
-    if (ap_user_vouched(item, cx->req->username, cx->h->args->n_prompts == 0,
-                        (const char *const *)cx->named, cx->n_named))
+    if (cx->h->conf->any_username ||
+        ap_user_vouched(item, cx->req->username, (const char *const *)cx->named, cx->n_named))
     {
         return 1;
+    }
+    /*
+     * Why hide it sometimes: a login question answered with the password, the
+     * OTP or the challenge response makes that secret PAM's user. Anything that
+     * holds one of them is not shown (a short secret hides more: fail safe).
+     */
+    if (item && ((cx->creds.password[0] && strstr(item, cx->creds.password)) ||
+                 (cx->creds.otp[0] && strstr(item, cx->creds.otp)) ||
+                 (cx->cr_copy && cx->cr_copy[0] && strstr(item, cx->cr_copy))))
+    {
+        item = "(not shown: it holds a secret the client sent)";
     }
     copy_clean(shown, sizeof(shown), item ? (const char *)item : "(none)");
     rep->verdict = OVP_DENY;
     snprintf(rep->detail, sizeof(rep->detail),
-             "user \"%s\": after %s PAM's user is \"%s\", which is neither the client's "
-             "username nor a name a prompt mapping gave from it: refused",
-             cx->req->username, step, shown);
+             "user \"%s\": after %s PAM's user is \"%s\", not the client's username%s: "
+             "refused (any_username=yes would accept it)",
+             cx->req->username, step, shown,
+             cx->h->args->n_prompts ? " nor a name a USERNAME mapping made from it" : "");
     return 0;
 }
 
@@ -587,6 +640,21 @@ run_pam(const struct ap_helper *h, struct ovp_priv_chan *chan, const struct ap_w
         snprintf(rep->detail, sizeof(rep->detail), "pam_set_item(PAM_RHOST) failed: %s",
                  pam_strerror(pamh, status));
         goto end;
+    }
+    {
+        /* PAM keeps the delay function as an item; C has no cast from one to the other. */
+        union
+        {
+            void (*fn)(int, unsigned, void *);
+            const void *item;
+        } fd = {.fn = fail_delay};
+        if ((status = pam_set_item(pamh, PAM_FAIL_DELAY, fd.item)) != PAM_SUCCESS)
+        {
+            rep->verdict = OVP_TEMP;
+            snprintf(rep->detail, sizeof(rep->detail),
+                     "pam_set_item(PAM_FAIL_DELAY) failed: %s", pam_strerror(pamh, status));
+            goto end;
+        }
     }
     /*
      * Why PAM_DISALLOW_NULL_AUTHTOK: an account with an empty password (pam_unix
@@ -665,17 +733,24 @@ run_pam(const struct ap_helper *h, struct ovp_priv_chan *chan, const struct ap_w
 
 end:
     pam_end(pamh, status);
+    /* Only a refusal waits: a delay after a success would only slow the user down. */
+    if (rep->verdict != OVP_ALLOW && cx.fail_delay_us)
+    {
+        unsigned ms = (cx.fail_delay_us + 999) / 1000;
+        rep->delay_ms = ms > AP_FAIL_DELAY_MAX_MS ? AP_FAIL_DELAY_MAX_MS : ms;
+    }
 out:
     for (size_t i = 0; i < cx.n_named; i++)
     {
         free(cx.named[i]);
     }
+    ovp_free_secret(cx.cr_copy);
     rep->pam_status = status;
 }
 
 static void __attribute__((noreturn))
 child_main(struct ap_helper *h, struct ovp_priv_chan *chan, const struct ovp_priv_frame *f,
-           int cr_read, int cr_write)
+           int cr_read, int cr_write, unsigned mark)
 {
     struct ap_wire_req req;
     struct ap_wire_rep rep;
@@ -727,6 +802,8 @@ child_main(struct ap_helper *h, struct ovp_priv_chan *chan, const struct ovp_pri
     {
         _exit(AP_CHILD_NOREPLY);
     }
+    /* Why a group of its own: a kill at the deadline takes what PAM forked too. */
+    setpgid(0, 0);
 
     memset(&rep, 0, sizeof(rep));
     rc = ap_wire_req_decode(f->payload, f->len, &req);
@@ -747,6 +824,7 @@ child_main(struct ap_helper *h, struct ovp_priv_chan *chan, const struct ovp_pri
     {
         _exit(AP_CHILD_NOREPLY);
     }
+    h->marks[mark] = AP_MARK_REPLIED;
     _exit(AP_CHILD_REPLIED);
 }
 
@@ -758,6 +836,7 @@ ap_helper_setup(struct ap_helper *h, const struct ap_conf *conf, const struct ap
 {
     memset(h, 0, sizeof(*h));
     h->args = args;
+    h->conf = conf;
     /* Room for every worker's transaction, those being killed, and challenged ones. */
     h->max_children = 2 * (unsigned)conf->workers + 4 + (cr_on ? (unsigned)conf->queue : 0);
     h->timeout_ms = conf->timeout_ms;
@@ -765,29 +844,6 @@ ap_helper_setup(struct ap_helper *h, const struct ap_conf *conf, const struct ap
     h->challenge.enabled = cr_on;
     h->challenge.prompt = conf->crtext_prompt;
     h->crtext_timeout_ms = conf->crtext_timeout_ms;
-}
-
-void
-ap_helper_park(struct ovp_priv_chan *chan, void *ctx)
-{
-    struct ap_helper *h = ctx;
-    (void)chan;
-    /*
-     * Why kill and forget: the plugin that sent these requests is closed and has
-     * answered them itself; an answer arriving later could carry an id that the
-     * adopting plugin reuses for another client. A killed child cannot reply, and
-     * once it is out of the table its end is not reported either (reap skips
-     * unknown pids).
-     */
-    for (unsigned i = 0; i < h->n_children; i++)
-    {
-        kill(h->children[i].pid, SIGKILL);
-        if (h->children[i].cr_fd >= 0)
-        {
-            close(h->children[i].cr_fd);
-        }
-    }
-    h->n_children = 0;
 }
 
 int
@@ -814,7 +870,14 @@ ap_helper_init(struct ovp_priv_chan *chan, void *ctx)
         }
     }
     h->children = calloc(h->max_children, sizeof(*h->children));
-    if (!h->children || pipe2(h->sigpipe, O_CLOEXEC | O_NONBLOCK) < 0)
+    /* Shared with every child (fork keeps MAP_SHARED): where each marks its reply sent. */
+    h->marks =
+        mmap(NULL, h->max_children, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+    if (h->marks == MAP_FAILED)
+    {
+        h->marks = NULL;
+    }
+    if (!h->children || !h->marks || pipe2(h->sigpipe, O_CLOEXEC | O_NONBLOCK) < 0)
     {
         ovp_priv_log(chan, PLOG_ERR | PLOG_ERRNO, "cannot set up the PAM helper");
         return -1;
@@ -877,7 +940,50 @@ drop_child(struct ap_helper *h, struct ap_child *c)
     {
         close(c->cr_fd);
     }
+    h->marks[c->mark] = AP_MARK_FREE;
     *c = h->children[--h->n_children];
+}
+
+/* A free byte in the page of reply marks, or -1 (every child holds one). */
+static int
+free_mark(const struct ap_helper *h)
+{
+    for (unsigned i = 0; i < h->max_children; i++)
+    {
+        if (h->marks[i] == AP_MARK_FREE)
+        {
+            return (int)i;
+        }
+    }
+    return -1;
+}
+
+/* SIGKILLs C and every process in its group (what its PAM modules forked). */
+static void
+kill_child(const struct ap_child *c)
+{
+    kill(-c->pid, SIGKILL);
+    kill(c->pid, SIGKILL);
+}
+
+void
+ap_helper_park(struct ovp_priv_chan *chan, void *ctx)
+{
+    struct ap_helper *h = ctx;
+    (void)chan;
+    /*
+     * Why kill and forget: the plugin that sent these requests is closed and has
+     * answered them itself; an answer arriving later could carry an id that the
+     * adopting plugin reuses for another client. A killed child cannot reply or
+     * mark, and once it is out of the table its end is not reported either (reap
+     * skips unknown pids).
+     */
+    while (h->n_children > 0)
+    {
+        struct ap_child *c = &h->children[h->n_children - 1];
+        kill_child(c);
+        drop_child(h, c);
+    }
 }
 
 /* Reaps every child that ended; answers TEMP for those that did not reply. */
@@ -887,26 +993,38 @@ reap(struct ap_helper *h, struct ovp_priv_chan *chan)
     int status;
     pid_t pid;
 
-    while ((pid = waitpid(-1, &status, WNOHANG)) > 0)
+    for (;;)
     {
-        struct ap_child *c = find_child(h, pid);
+        struct ap_child *c;
         char detail[160];
-        if (!c)
+        siginfo_t si;
+
+        /*
+         * Why peek first (WNOWAIT): the group may outlive its leader, and what a
+         * module forked must go with it; while the leader is an unreaped zombie
+         * its pid, and so the group's id, cannot be reused by anyone else.
+         */
+        memset(&si, 0, sizeof(si));
+        if (waitid(P_ALL, 0, &si, WEXITED | WNOHANG | WNOWAIT) < 0 || si.si_pid <= 0)
+        {
+            break;
+        }
+        pid = si.si_pid;
+        c = find_child(h, pid);
+        if (c)
+        {
+            kill(-pid, SIGKILL);
+        }
+        if (waitpid(pid, &status, 0) < 0 || !c)
         {
             continue;
         }
-        if (WIFEXITED(status) && WEXITSTATUS(status) == AP_CHILD_REPLIED)
+        if (c->answered || h->marks[c->mark] == AP_MARK_REPLIED)
         {
             drop_child(h, c);
             continue;
         }
-        if (c->killed)
-        {
-            snprintf(detail, sizeof(detail),
-                     "the PAM transaction did not finish within %ld ms and was killed",
-                     c->limit_ms);
-        }
-        else if (WIFSIGNALED(status))
+        if (WIFSIGNALED(status))
         {
             snprintf(detail, sizeof(detail),
                      "the PAM transaction crashed (signal %d): a PAM module is faulty",
@@ -915,17 +1033,24 @@ reap(struct ap_helper *h, struct ovp_priv_chan *chan)
         else
         {
             snprintf(detail, sizeof(detail),
-                     "the PAM transaction ended without an answer (exit status %d)",
-                     WIFEXITED(status) ? WEXITSTATUS(status) : -1);
+                     "the PAM transaction ended without an answer (exit status %d)%s",
+                     WIFEXITED(status) ? WEXITSTATUS(status) : -1,
+                     WIFEXITED(status) && WEXITSTATUS(status) != AP_CHILD_NOREPLY
+                         ? ": a PAM module ended the process"
+                         : "");
         }
         helper_reply(chan, c->id, OVP_TEMP, PAM_SYSTEM_ERR, "", detail);
         drop_child(h, c);
     }
 }
 
-/* Kills children past their deadline; returns ms until the next deadline, or -1. */
+/*
+ * Kills children past their deadline and answers TEMP for them at once (a
+ * process stuck in the kernel may never be reaped); returns ms until the next
+ * deadline, or -1.
+ */
 static int
-expire(struct ap_helper *h)
+expire(struct ap_helper *h, struct ovp_priv_chan *chan)
 {
     int64_t now = now_ms(), next = -1;
 
@@ -938,8 +1063,17 @@ expire(struct ap_helper *h)
         }
         if (c->deadline_ms <= now)
         {
-            kill(c->pid, SIGKILL);
+            kill_child(c);
             c->killed = 1;
+            if (h->marks[c->mark] != AP_MARK_REPLIED)
+            {
+                char detail[160];
+                snprintf(detail, sizeof(detail),
+                         "the PAM transaction did not finish within %ld ms and was killed",
+                         c->limit_ms);
+                helper_reply(chan, c->id, OVP_TEMP, PAM_SYSTEM_ERR, "", detail);
+                c->answered = 1;
+            }
             continue;
         }
         if (next < 0 || c->deadline_ms - now < next)
@@ -964,7 +1098,7 @@ wait_for_channel(struct ap_helper *h, struct ovp_priv_chan *chan)
         int timeout;
 
         reap(h, chan);
-        timeout = expire(h);
+        timeout = expire(h, chan);
         if (poll(pfd, 2, timeout) < 0 && errno != EINTR)
         {
             return; /* privsep's read reports what is wrong */
@@ -1035,6 +1169,7 @@ ap_helper_answer(struct ovp_priv_chan *chan, void *ctx, const struct ovp_priv_fr
     struct ap_helper *h = ctx;
     uint32_t flags = 0;
     int cr[2] = {-1, -1};
+    int mark;
     pid_t pid;
 
     if (req->type == AP_REQ_CRRESPONSE)
@@ -1072,10 +1207,22 @@ ap_helper_answer(struct ovp_priv_chan *chan, void *ctx, const struct ovp_priv_fr
             goto wipe;
         }
     }
+    mark = free_mark(h);
+    if (mark < 0)
+    {
+        /* (Cannot happen: a mark per child slot, and the slots were checked above.) */
+        helper_reply(chan, req->id, OVP_TEMP, 0, "", "no room for another PAM transaction");
+        goto wipe;
+    }
+    h->marks[mark] = AP_MARK_RUNNING;
     pid = fork();
     if (pid == 0)
     {
-        child_main(h, chan, req, cr[0], cr[1]);
+        child_main(h, chan, req, cr[0], cr[1], (unsigned)mark);
+    }
+    if (pid > 0)
+    {
+        setpgid(pid, pid); /* as the child does: whichever runs first */
     }
     if (cr[0] >= 0)
     {
@@ -1084,6 +1231,7 @@ ap_helper_answer(struct ovp_priv_chan *chan, void *ctx, const struct ovp_priv_fr
     if (pid < 0)
     {
         char detail[128];
+        h->marks[mark] = AP_MARK_FREE;
         snprintf(detail, sizeof(detail), "the PAM helper cannot fork: %s", strerror(errno));
         helper_reply(chan, req->id, OVP_TEMP, 0, "", detail);
         goto wipe;
@@ -1095,6 +1243,7 @@ ap_helper_answer(struct ovp_priv_chan *chan, void *ctx, const struct ovp_priv_fr
             .id = req->id,
             .deadline_ms = now_ms() + limit + AP_KILL_GRACE_MS,
             .limit_ms = limit,
+            .mark = (unsigned)mark,
             .cr_fd = cr[1],
         };
         cr[1] = -1;
@@ -1120,7 +1269,7 @@ ap_helper_fini(void *ctx)
     /* OpenVPN closed the plugin: the answers were already sent (TEMP), stop PAM. */
     for (unsigned i = 0; i < h->n_children; i++)
     {
-        kill(h->children[i].pid, SIGKILL);
+        kill_child(&h->children[i]);
         if (h->children[i].cr_fd >= 0)
         {
             close(h->children[i].cr_fd);
@@ -1135,4 +1284,9 @@ ap_helper_fini(void *ctx)
     h->n_children = 0;
     free(h->children);
     h->children = NULL;
+    if (h->marks)
+    {
+        munmap((void *)h->marks, h->max_children);
+        h->marks = NULL;
+    }
 }

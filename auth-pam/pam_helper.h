@@ -16,16 +16,18 @@ struct ap_child;
  */
 struct ap_helper
 {
-    const struct ap_args *args;    /* service and prompt mapping (parsed at open) */
-    unsigned max_children;         /* PAM transactions running at once, at most */
-    long timeout_ms;               /* a transaction older than this is killed */
-    int verb;                      /* OpenVPN's verbosity: debug lines only from 7 */
+    const struct ap_args *args; /* service and prompt mapping (parsed at open) */
+    const struct ap_conf *conf; /* the options (ap_conf_parse); new settings come from here */
+    unsigned max_children;      /* PAM transactions running at once, at most */
+    long timeout_ms;            /* a transaction older than this is killed */
+    int verb;                   /* OpenVPN's verbosity: debug lines only from 7 */
     struct ap_challenge challenge; /* crtext: which question the response answers */
     long crtext_timeout_ms;        /* replaces timeout_ms for a challenged client */
 
     /* helper-side runtime */
     struct ap_child *children;
     unsigned n_children;
+    volatile unsigned char *marks; /* shared page: a child marks its reply sent */
     int sigpipe[2];
     pid_t self;
 };

@@ -122,14 +122,15 @@ long
 ap_wire_rep_encode(const struct ap_wire_rep *r, uint8_t *buf, size_t cap)
 {
     struct ovp_priv_buf b = {buf, 0, cap};
-    uint8_t head[8];
+    uint8_t head[12];
 
-    if (!r || !buf || cap < sizeof(head))
+    if (!r || !buf || cap < sizeof(head) || r->delay_ms > AP_FAIL_DELAY_MAX_MS)
     {
         return -1;
     }
     memcpy(head, &r->verdict, 4);
     memcpy(head + 4, &r->pam_status, 4);
+    memcpy(head + 8, &r->delay_ms, 4);
     memcpy(buf, head, sizeof(head));
     b.len = sizeof(head);
     if (ovp_priv_pack(&b, r->reason, strnlen(r->reason, sizeof(r->reason) - 1)) < 0 ||
@@ -157,17 +158,20 @@ unpack_text(const uint8_t *data, size_t len, size_t *pos, char *out, size_t cap)
 int
 ap_wire_rep_decode(const uint8_t *data, size_t len, struct ap_wire_rep *r)
 {
-    size_t pos = 8;
+    size_t pos = 12;
 
-    if (!r || !data || len < 8)
+    if (!r || !data || len < 12)
     {
         return -1;
     }
     memset(r, 0, sizeof(*r));
     memcpy(&r->verdict, data, 4);
     memcpy(&r->pam_status, data + 4, 4);
-    if (r->verdict != OVP_ALLOW && r->verdict != OVP_DENY && r->verdict != OVP_TEMP)
+    memcpy(&r->delay_ms, data + 8, 4);
+    if ((r->verdict != OVP_ALLOW && r->verdict != OVP_DENY && r->verdict != OVP_TEMP) ||
+        r->delay_ms > AP_FAIL_DELAY_MAX_MS)
     {
+        memset(r, 0, sizeof(*r));
         return -1;
     }
     if (unpack_text(data, len, &pos, r->reason, sizeof(r->reason)) < 0 ||

@@ -62,11 +62,19 @@ struct ap_wire_req
     char *rhost;
 };
 
-/* A transaction's outcome. */
+/* Longest fail delay a reply may ask for (PAM's pam_fail_delay; pam_unix asks ~2 s). */
+#define AP_FAIL_DELAY_MAX_MS 10000
+
+/*
+ * A transaction's outcome. On the wire: u32 verdict, i32 pam_status, u32
+ * delay_ms, then reason and detail as length-prefixed strings.
+ */
 struct ap_wire_rep
 {
     uint32_t verdict;           /* enum ovp_verdict */
     int32_t pam_status;         /* last PAM return code (PAM_SUCCESS = 0) */
+    uint32_t delay_ms;          /* hold a refusal this long before answering (PAM's fail
+                                 * delay); at most AP_FAIL_DELAY_MAX_MS, 0 for ALLOW */
     char reason[256];           /* client-visible; "" = generic */
     char detail[AP_DETAIL_MAX]; /* for the log: which step, PAM's message */
 };
@@ -94,8 +102,9 @@ int ap_wire_req_flags(const uint8_t *data, size_t len, uint32_t *flags);
 long ap_wire_rep_encode(const struct ap_wire_rep *r, uint8_t *buf, size_t cap);
 
 /*
- * Decodes a reply payload into R. Refuses an unknown verdict, text over its
- * limit or holding a NUL byte, and trailing bytes. Returns 0 or -1.
+ * Decodes a reply payload into R. Refuses an unknown verdict, a delay over
+ * AP_FAIL_DELAY_MAX_MS, text over its limit or holding a NUL byte, and trailing
+ * bytes. Returns 0 or -1.
  */
 int ap_wire_rep_decode(const uint8_t *data, size_t len, struct ap_wire_rep *r);
 

@@ -10,6 +10,7 @@
 #include <string.h>
 #include <cmocka.h>
 
+#include "../../auth-pam/pam_admit.h"
 #include "../../auth-pam/pam_args.h"
 #include "../../auth-pam/pam_wire.h"
 #include "defer.h"
@@ -574,6 +575,7 @@ wire_rep__round_trip(void **state)
     memset(&in, 0, sizeof(in));
     in.verdict = OVP_DENY;
     in.pam_status = 13;
+    in.delay_ms = 2000;
     snprintf(in.reason, sizeof(in.reason), "account expired");
     snprintf(in.detail, sizeof(in.detail), "user \"x\": pam_acct_mgmt: expired");
     n = ap_wire_rep_encode(&in, buf, sizeof(buf));
@@ -581,6 +583,7 @@ wire_rep__round_trip(void **state)
     assert_int_equal(ap_wire_rep_decode(buf, (size_t)n, &out), 0);
     assert_int_equal(out.verdict, OVP_DENY);
     assert_int_equal(out.pam_status, 13);
+    assert_int_equal(out.delay_ms, 2000);
     assert_string_equal(out.reason, "account expired");
     assert_string_equal(out.detail, in.detail);
 }
@@ -602,9 +605,20 @@ wire_rep__bad_replies_are_refused(void **state)
     assert_int_equal(ap_wire_rep_decode(buf, (size_t)n - 1, &out), -1); /* truncated */
     assert_int_equal(ap_wire_rep_decode(buf, (size_t)n + 1, &out), -1); /* trailing */
     assert_int_equal(ap_wire_rep_decode(buf, 4, &out), -1);
+    assert_int_equal(ap_wire_rep_decode(buf, 8, &out), -1); /* the old 8-byte head */
+    {
+        /* a delay past the maximum, from a confused or hostile PAM process */
+        uint32_t big = AP_FAIL_DELAY_MAX_MS + 1;
+        memcpy(buf + 8, &big, 4);
+        assert_int_equal(ap_wire_rep_decode(buf, (size_t)n, &out), -1);
+        big = 0;
+        memcpy(buf + 8, &big, 4);
+    }
     buf[0] = 7; /* no such verdict */
     assert_int_equal(ap_wire_rep_decode(buf, (size_t)n, &out), -1);
     assert_int_equal(ap_wire_rep_encode(&in, buf, 4), -1);
+    in.delay_ms = AP_FAIL_DELAY_MAX_MS + 1;
+    assert_int_equal(ap_wire_rep_encode(&in, buf, sizeof(buf)), -1);
 }
 
 /* ------------------------------------------------------------- options */
@@ -1039,49 +1053,151 @@ wire_cr__bad_frames_are_refused(void **state)
 /* ------------------------------------------------------- PAM_USER check */
 
 static void
-names_user__only_values_without_secrets(void **state)
+names_user__only_values_that_expand_username_alone(void **state)
 {
-    const char *words[] = {"svc",  "login",       "USERNAME@example.org",
-                           "cn",   "COMMONNAME",  "domain",
-                           "CORP", "password",    "PASSWORD",
-                           "code", "PASSWORDOTP", "who",
-                           "xOTPx"};
+    const char *words[] = {"svc",
+                           "login",
+                           "USERNAME@example.org",
+                           "cn",
+                           "COMMONNAME",
+                           "domain",
+                           "CORP",
+                           "password",
+                           "PASSWORD",
+                           "code",
+                           "PASSWORDOTP",
+                           "who",
+                           "xOTPx",
+                           "mixed",
+                           "USERNAME@COMMONNAME",
+                           "twice",
+                           "USERNAME-USERNAME",
+                           "secret",
+                           "USERNAMEPASSWORD"};
     struct ap_args a;
     char err[256];
     (void)state;
 
-    assert_int_equal(parse(&a, words, 13, err, sizeof(err)), 0);
+    assert_int_equal(parse(&a, words, 19, err, sizeof(err)), 0);
     assert_int_equal(ap_prompt_names_user(&a.prompts[0]), 1);
-    assert_int_equal(ap_prompt_names_user(&a.prompts[1]), 1);
-    assert_int_equal(ap_prompt_names_user(&a.prompts[2]), 1);
+    /* one certificate, any username: the common name vouches for nobody */
+    assert_int_equal(ap_prompt_names_user(&a.prompts[1]), 0);
+    /* a fixed name is the same for every client */
+    assert_int_equal(ap_prompt_names_user(&a.prompts[2]), 0);
     assert_int_equal(ap_prompt_names_user(&a.prompts[3]), 0);
     assert_int_equal(ap_prompt_names_user(&a.prompts[4]), 0);
     assert_int_equal(ap_prompt_names_user(&a.prompts[5]), 0);
+    assert_int_equal(ap_prompt_names_user(&a.prompts[6]), 0);
+    assert_int_equal(ap_prompt_names_user(&a.prompts[7]), 1);
+    assert_int_equal(ap_prompt_names_user(&a.prompts[8]), 0);
     assert_int_equal(ap_prompt_names_user(NULL), 0);
     ap_args_free(&a);
 }
 
 static void
-user_vouched__pam_user_must_be_the_clients_or_a_mapped_name(void **state)
+user_vouched__pam_user_must_be_the_clients_or_a_username_mapping(void **state)
 {
-    const char *const named[] = {"alice@example.org", "CORP"};
+    const char *const named[] = {"alice@example.org"};
     (void)state;
 
-    /* no mapping: PAM got the username at pam_start */
-    assert_int_equal(ap_user_vouched("alice", "alice", 1, NULL, 0), 1);
-    assert_int_equal(ap_user_vouched("root", "alice", 1, NULL, 0), 0);
-    assert_int_equal(ap_user_vouched("Alice", "alice", 1, NULL, 0), 0);
-    assert_int_equal(ap_user_vouched("alice ", "alice", 1, NULL, 0), 0);
-    /* a module removed the user it was given */
-    assert_int_equal(ap_user_vouched(NULL, "alice", 1, NULL, 0), 0);
-    /* mapping: a name the operator's mapping made is fine, any other is not */
-    assert_int_equal(ap_user_vouched("alice@example.org", "alice", 0, named, 2), 1);
-    assert_int_equal(ap_user_vouched("CORP", "alice", 0, named, 2), 1);
-    assert_int_equal(ap_user_vouched("alice", "alice", 0, named, 2), 1);
-    assert_int_equal(ap_user_vouched("mallory", "alice", 0, named, 2), 0);
-    assert_int_equal(ap_user_vouched("mallory", "alice", 0, named, 0), 0);
-    /* a stack that identifies nobody (only a shared secret) */
-    assert_int_equal(ap_user_vouched(NULL, "alice", 0, named, 2), 1);
+    assert_int_equal(ap_user_vouched("alice", "alice", NULL, 0), 1);
+    assert_int_equal(ap_user_vouched("root", "alice", NULL, 0), 0);
+    assert_int_equal(ap_user_vouched("Alice", "alice", NULL, 0), 0);
+    assert_int_equal(ap_user_vouched("alice ", "alice", NULL, 0), 0);
+    /* nobody identified: a module removed the user, or none ever set one */
+    assert_int_equal(ap_user_vouched(NULL, "alice", NULL, 0), 0);
+    assert_int_equal(ap_user_vouched(NULL, "alice", named, 1), 0);
+    /* mapping: a name made from USERNAME is fine, any other is not */
+    assert_int_equal(ap_user_vouched("alice@example.org", "alice", named, 1), 1);
+    assert_int_equal(ap_user_vouched("alice", "alice", named, 1), 1);
+    assert_int_equal(ap_user_vouched("mallory", "alice", named, 1), 0);
+    assert_int_equal(ap_user_vouched("mallory", NULL, named, 0), 0);
+}
+
+/* ------------------------------------------------------------ admission */
+
+static void
+siphash__matches_the_reference_vectors(void **state)
+{
+    unsigned char key[16], msg[15];
+    (void)state;
+
+    for (int i = 0; i < 16; i++)
+    {
+        key[i] = (unsigned char)i;
+    }
+    for (int i = 0; i < 15; i++)
+    {
+        msg[i] = (unsigned char)i;
+    }
+    assert_true(ap_siphash(key, msg, 0) == 0x726fdb47dd0e0e31ull);
+    assert_true(ap_siphash(key, msg, 15) == 0xa129ca6149be45e5ull);
+}
+
+static void
+admit__caps_count_per_key_and_come_back(void **state)
+{
+    unsigned char seed[16] = {1, 2, 3};
+    struct ap_admit *a = ap_admit_new(4, seed);
+    unsigned long n = 99;
+    uint64_t alice, alice2, bob, ip;
+    int e1, e2, e3;
+    (void)state;
+
+    assert_non_null(a);
+    alice = ap_admit_key(a, AP_ADMIT_USER, "alice");
+    alice2 = ap_admit_key(a, AP_ADMIT_USER, "ALICE");
+    bob = ap_admit_key(a, AP_ADMIT_USER, "bob");
+    ip = ap_admit_key(a, AP_ADMIT_ADDR, "alice");
+    assert_true(alice == alice2); /* ASCII case folded for users */
+    assert_true(alice != bob);
+    assert_true(alice != ip); /* an address never counts as a user */
+    e1 = ap_admit_take(a, alice, 2, &n);
+    assert_true(e1 >= 0);
+    assert_int_equal(n, 0);
+    e2 = ap_admit_take(a, alice2, 2, &n);
+    assert_int_equal(e2, e1);
+    assert_int_equal(n, 1);
+    assert_int_equal(ap_admit_take(a, alice, 2, &n), -1); /* over the cap */
+    assert_int_equal(n, 2);
+    assert_true(ap_admit_take(a, bob, 2, NULL) >= 0);
+    ap_admit_give(a, e1);
+    e3 = ap_admit_take(a, alice, 2, NULL); /* one came back */
+    assert_int_equal(e3, e1);
+    ap_admit_give(a, e1);
+    ap_admit_give(a, e1);
+    ap_admit_give(a, e1); /* one more than taken: ignored */
+    /* at 0 the entry was freed: alice starts again from nothing */
+    assert_true(ap_admit_take(a, alice, 1, &n) >= 0);
+    assert_int_equal(n, 0);
+    ap_admit_free(a);
+}
+
+static void
+admit__ipv6_counts_by_64_and_the_table_is_bounded(void **state)
+{
+    unsigned char seed[16] = {9};
+    struct ap_admit *a = ap_admit_new(2, seed);
+    uint64_t k1, k2, k3;
+    (void)state;
+
+    assert_non_null(a);
+    k1 = ap_admit_key(a, AP_ADMIT_ADDR, "2001:db8:1:2::10");
+    k2 = ap_admit_key(a, AP_ADMIT_ADDR, "2001:db8:1:2:ffff::1");
+    k3 = ap_admit_key(a, AP_ADMIT_ADDR, "2001:db8:1:3::10");
+    assert_true(k1 == k2);
+    assert_true(k1 != k3);
+    assert_true(ap_admit_key(a, AP_ADMIT_ADDR, "192.0.2.7") !=
+                ap_admit_key(a, AP_ADMIT_ADDR, "192.0.2.8"));
+    /* IPv4-mapped: one IPv4 client each, not one /64 for all of them */
+    assert_true(ap_admit_key(a, AP_ADMIT_ADDR, "::ffff:192.0.2.7") !=
+                ap_admit_key(a, AP_ADMIT_ADDR, "::ffff:192.0.2.8"));
+    assert_true(ap_admit_take(a, k1, 5, NULL) >= 0);
+    assert_true(ap_admit_take(a, k3, 5, NULL) >= 0);
+    /* two keys fill this table: a third is refused, not grown */
+    assert_int_equal(ap_admit_take(a, ap_admit_key(a, AP_ADMIT_USER, "x"), 5, NULL), -2);
+    ap_admit_free(a);
+    ap_admit_free(NULL);
 }
 
 int
@@ -1135,8 +1251,11 @@ main(void)
         cmocka_unit_test(cr_decode__longest_response_fits_one_more_does_not),
         cmocka_unit_test(wire_cr__round_trip),
         cmocka_unit_test(wire_cr__bad_frames_are_refused),
-        cmocka_unit_test(names_user__only_values_without_secrets),
-        cmocka_unit_test(user_vouched__pam_user_must_be_the_clients_or_a_mapped_name),
+        cmocka_unit_test(names_user__only_values_that_expand_username_alone),
+        cmocka_unit_test(user_vouched__pam_user_must_be_the_clients_or_a_username_mapping),
+        cmocka_unit_test(siphash__matches_the_reference_vectors),
+        cmocka_unit_test(admit__caps_count_per_key_and_come_back),
+        cmocka_unit_test(admit__ipv6_counts_by_64_and_the_table_is_bounded),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

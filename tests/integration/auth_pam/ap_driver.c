@@ -27,6 +27,7 @@
  * inside each call (the stall) and until each client is answered.
  *
  *   ap_driver [--verb N] [--log FILE] [--tmp DIR] [--kill-helper-at MS]
+ *             [--stop-helper-at MS] (SIGSTOP: a helper that never answers)
  *             [--close-at MS] [--limit S] [--max-stall-us N] [--expect-open-fail]
  *             CLIENTS PLUGIN.so [plugin words...]
  *
@@ -449,7 +450,7 @@ int
 main(int argc, char **argv)
 {
     const char *logpath = NULL, *tmpbase = "/tmp";
-    long kill_at = -1, close_at = -1, limit_s = 30, max_stall_us = -1;
+    long kill_at = -1, stop_at = -1, close_at = -1, limit_s = 30, max_stall_us = -1;
     int expect_open_fail = 0, i, failures = 0;
     char tmp[256];
     void *dl;
@@ -481,6 +482,10 @@ main(int argc, char **argv)
         else if (strcmp(argv[i], "--kill-helper-at") == 0 && i + 1 < argc)
         {
             kill_at = atol(argv[++i]);
+        }
+        else if (strcmp(argv[i], "--stop-helper-at") == 0 && i + 1 < argc)
+        {
+            stop_at = atol(argv[++i]);
         }
         else if (strcmp(argv[i], "--close-at") == 0 && i + 1 < argc)
         {
@@ -586,6 +591,12 @@ main(int argc, char **argv)
             printf("killing helper pid %ld at %ld ms\n", helper_pid, ms);
             kill((pid_t)helper_pid, SIGKILL);
             kill_at = -1;
+        }
+        if (stop_at >= 0 && ms >= stop_at && helper_pid > 0)
+        {
+            printf("stopping helper pid %ld at %ld ms\n", helper_pid, ms);
+            kill((pid_t)helper_pid, SIGSTOP);
+            stop_at = -1;
         }
         if (close_at >= 0 && ms >= close_at && !closed)
         {

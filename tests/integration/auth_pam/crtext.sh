@@ -218,7 +218,8 @@ crresponse i $(b64 mallory)
 expect i fail "authentication failed"
 EOF
 story impersonate workers=1 crtext=Name crt5 password PASSWORD
-in_log impersonate "PAM's user is \"mallory\""
+# (PAM's user is the challenge response, a secret: named only as hidden.)
+in_log impersonate "PAM's user is \"(not shown: it holds a secret"
 
 : > "$WORK/none"
 bad() {

@@ -31,7 +31,8 @@ printf 'Otp-Secret-3|731904\n' > "$WORK/accept2"
     tabs name=wrong-otp username=bob "password=SCRV1:$(b64 Otp-Secret-3):$(b64 111111)" expect=deny
 } > "$WORK/c2"
 LOG="$WORK/map2.log"
-run_driver "$LOG" "$WORK/c2" -- workers=1 map2 passWord 'PASSWORD|OTP'
+# (The stack names no user, so any_username=yes: identity.sh.)
+run_driver "$LOG" "$WORK/c2" -- workers=1 any_username=yes map2 passWord 'PASSWORD|OTP'
 expect_ok "PASSWORD|OTP in one answer"
 no_secrets "$LOG" Otp-Secret-3 731904 "$(b64 Otp-Secret-3)"
 
@@ -50,7 +51,7 @@ service map4 "auth required $OVPTEST ask=Password: ask=Anything_else: accept=$WO
 printf 'FirstWins\tCatch-All-4\n' > "$WORK/accept4"
 tabs name=order username=carol password=Catch-All-4 expect=allow > "$WORK/c4"
 LOG="$WORK/map4.log"
-run_driver "$LOG" "$WORK/c4" -- workers=1 map4 pass FirstWins password USERNAME '' PASSWORD
+run_driver "$LOG" "$WORK/c4" -- workers=1 any_username=yes map4 pass FirstWins password USERNAME '' PASSWORD
 expect_ok "first matching prefix wins, empty prefix catches the rest"
 
 # 5. No mapping: echo-on questions get the username, echo-off ones the password.

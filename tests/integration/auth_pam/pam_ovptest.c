@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 #include <security/pam_modules.h>
 #include <security/pam_appl.h>
 
@@ -28,6 +29,11 @@
  *   setuser=NAME           on success, set PAM_USER to NAME (a module that maps users)
  *   acctuser=NAME          pam_acct_mgmt sets PAM_USER to NAME and succeeds
  *   nodump                 fail unless this process is not dumpable and has no core limit
+ *   exitfor=PREFIX         call _exit(0) in pam_sm_authenticate for such users (a module
+ *                          that ends the process: no answer is ever sent)
+ *   hangfor=PREFIX         never return for such users: SIGTERM ignored, sleeping in a loop
+ *   faildelay=MS           ask libpam for a delay of MS after a failure (pam_fail_delay,
+ *                          as pam_unix does with 2 s)
  * On success the first answer becomes PAM_USER when the first question is echo-on
  * (as a login question would), unless setuser= says otherwise.
  * Test code only: it reads its answers from files and keeps nothing secret.
@@ -54,6 +60,9 @@ struct opts
     const char *setuser;
     const char *acctuser;
     int nodump;
+    const char *exitfor;
+    const char *hangfor;
+    long faildelay_ms;
 };
 
 static void
@@ -119,6 +128,18 @@ parse(int argc, const char **argv, struct opts *o)
         else if (strcmp(a, "nodump") == 0)
         {
             o->nodump = 1;
+        }
+        else if (strncmp(a, "exitfor=", 8) == 0)
+        {
+            o->exitfor = a + 8;
+        }
+        else if (strncmp(a, "hangfor=", 8) == 0)
+        {
+            o->hangfor = a + 8;
+        }
+        else if (strncmp(a, "faildelay=", 10) == 0)
+        {
+            o->faildelay_ms = strtol(a + 10, NULL, 10);
         }
     }
 }
@@ -220,6 +241,10 @@ pam_sm_authenticate(pam_handle_t *pamh, int flags, int argc, const char **argv)
     (void)flags;
 
     parse(argc, argv, &o);
+    if (o.faildelay_ms > 0)
+    {
+        pam_fail_delay(pamh, (unsigned)(o.faildelay_ms * 1000));
+    }
     if (o.info)
     {
         char *t = spaces(o.info);
@@ -258,6 +283,18 @@ pam_sm_authenticate(pam_handle_t *pamh, int flags, int argc, const char **argv)
     if (starts(answers[0], o.crashfor))
     {
         raise(SIGSEGV);
+    }
+    if (starts(answers[0], o.exitfor))
+    {
+        _exit(0); /* as exit(0), without the sanitizers' exit-time checks */
+    }
+    if (starts(answers[0], o.hangfor))
+    {
+        signal(SIGTERM, SIG_IGN);
+        for (;;)
+        {
+            sleep_ms(1000);
+        }
     }
     if (starts(answers[0], o.unavailfor))
     {

@@ -10,13 +10,15 @@ printf 'alice:Ref-Secret-1:refm\n' > "$WORK/passdb"
 service refm "auth required $MATRIX passdb=$WORK/passdb" "account required $MATRIX passdb=$WORK/passdb"
 
 # refcore OUT EXPECT CLIENTS PASSWORD: one load run (again on pam_wrapper's race,
-# see lib.sh); prints its JSON summary line.
+# see lib.sh); prints its JSON summary line. Every client is alice from one address,
+# far beyond the per_user/per_address defaults (admission.sh): raised here.
 refcore() {
     out=$1; expect=$2; n=$3; pw=$4
     for attempt in 1 2 3; do
         LD_PRELOAD="$PRELOAD" PAM_WRAPPER=1 PAM_WRAPPER_SERVICE_DIR="$SERVICES" \
             PAM_WRAPPER_DISABLE_DEEPBIND=1 \
-            "$REFCORE" --plugin "$PLUGIN" workers=1 refm -- --clients "$n" --username alice \
+            "$REFCORE" --plugin "$PLUGIN" workers=1 per_user=100 per_address=100 refm -- \
+            --clients "$n" --username alice \
             --password "$pw" --expect "$expect" --poll fast --verb 11 --tmp-dir "$WORK" \
             > "$out" 2> "$out.err"
         rc=$?
