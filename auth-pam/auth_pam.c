@@ -436,9 +436,9 @@ cr_flush_outbox(struct ap_state *st)
 /*
  * The helper is gone: every request at it fails with TEMP now, and every later
  * one at once. Why no respawn: by now OpenVPN has usually dropped root (user
- * nobody), and a process that is unprivileged and threaded cannot fork a new
- * root helper; a helper started without root would fail every PAM stack that
- * reads /etc/shadow. Restarting OpenVPN brings it back.
+ * nobody) and cannot start a root helper; a helper started without root would
+ * fail every PAM stack that reads /etc/shadow. Restarting OpenVPN brings it back,
+ * and on_helper_loss=restart asks for that.
  */
 static void
 helper_lost(struct ap_state *st, const char *why)
@@ -457,11 +457,31 @@ helper_lost(struct ap_state *st, const char *why)
     pthread_cond_broadcast(&st->slot_cv);
     pthread_mutex_unlock(&st->mu);
 
-    ovp_err(st->log,
-            "the PAM helper (pid %ld) is gone (%s): %u authentication(s) in progress fail "
-            "with TEMP, and so will every later one until OpenVPN is restarted (an "
-            "unprivileged OpenVPN cannot start a new root helper)",
-            (long)ovp_priv_pid(st->priv), why, n);
+    if (st->conf.on_helper_loss == AP_LOSS_RESTART)
+    {
+        ovp_err(st->log,
+                "the PAM helper (pid %ld) is gone (%s): %u authentication(s) in progress fail "
+                "with TEMP; on_helper_loss=restart: asking OpenVPN to reload (SIGHUP), which "
+                "starts a new helper as root or, without root, ends OpenVPN for its "
+                "supervisor to restart",
+                (long)ovp_priv_pid(st->priv), why, n);
+        /*
+         * Why SIGHUP and not an exit: OpenVPN closes everything in order, and the
+         * reopen either starts a helper (root) or fails (no root), which OpenVPN
+         * treats as fatal: exit status 1, and systemd's Restart=on-failure acts.
+         * Our threads block it, so it reaches OpenVPN's main thread.
+         */
+        kill(getpid(), SIGHUP);
+    }
+    else
+    {
+        ovp_err(st->log,
+                "the PAM helper (pid %ld) is gone (%s): %u authentication(s) in progress fail "
+                "with TEMP, and so will every later one until OpenVPN is restarted (an "
+                "unprivileged OpenVPN cannot start a new root helper; on_helper_loss=restart "
+                "automates that)",
+                (long)ovp_priv_pid(st->priv), why, n);
+    }
     for (unsigned i = 0; i < n; i++)
     {
         ovp_defer_finish(st->defer, st->spare[i].req, OVP_TEMP, helper_gone_reason);
@@ -1227,6 +1247,13 @@ ap_open(struct ovp_plugin *p, const char *const *argv, const char *const *envp, 
          * Why open anyway: failing here would make OpenVPN exit at a reload. Every
          * client gets TEMP (so it retries) and the log says what to do, once.
          */
+        if (st->conf.on_helper_loss == AP_LOSS_RESTART)
+        {
+            /* Why fail: OpenVPN then exits with an error, and its supervisor restarts it. */
+            ovp_err(log, "the PAM helper is %s; on_helper_loss=restart: failing the open",
+                    err);
+            goto fail;
+        }
         ovp_err(log,
                 "the PAM helper is %s. Every client gets a temporary failure until "
                 "OpenVPN is restarted as root",

@@ -399,6 +399,8 @@ nomem:
 
 static const char *const no_sections[] = {NULL};
 
+static const char *const loss_choices[] = {"temp", "restart", NULL};
+
 static const struct ovp_cfg_key conf_keys[] = {
     {.name = "workers",
      .type = OVP_CFG_INT,
@@ -478,6 +480,14 @@ static const struct ovp_cfg_key conf_keys[] = {
      .max = 1000000,
      .help = "clients shown the challenge and not answering yet before more fail with "
              "TEMP"},
+    {.name = "on_helper_loss",
+     .type = OVP_CFG_ENUM,
+     .def = "temp",
+     .offset = offsetof(struct ap_conf, on_helper_loss),
+     .choices = loss_choices,
+     .help = "when the root helper is lost: temp (every client gets a temporary failure "
+             "until OpenVPN is restarted) or restart (OpenVPN is made to reload; without "
+             "root it then exits with an error for its supervisor to restart it)"},
 };
 #define N_CONF_KEYS (sizeof(conf_keys) / sizeof(conf_keys[0]))
 

@@ -24,6 +24,13 @@
  * Our key=value options, which come before the service on the plugin line
  * (see ovp-auth-pam.8). Bound by ap_conf_parse; release with ap_conf_release.
  */
+/* on_helper_loss=: every client gets TEMP, or OpenVPN is made to restart. */
+enum
+{
+    AP_LOSS_TEMP = 0,
+    AP_LOSS_RESTART = 1,
+};
+
 struct ap_conf
 {
     long workers;
@@ -38,6 +45,7 @@ struct ap_conf
     long per_address;       /* requests in flight from one source address (IPv6: /64) */
     long per_user;          /* requests in flight for one username (ASCII case folded) */
     long crtext_max;        /* clients shown the challenge and not yet answering */
+    int on_helper_loss;     /* AP_LOSS_*: what losing the root helper does */
 };
 
 /* Longest challenge text (OpenVPN reads pending-file lines of up to 1024 bytes). */

@@ -1,0 +1,68 @@
+#!/bin/sh
+# helper_loss.sh: the root helper dies under ovp-refcore. Default: every client gets TEMP
+# with a reason, never a plain refusal of a right password. on_helper_loss=restart: the
+# plugin makes the host reload (SIGHUP), the reopen (as root here) starts a new helper and
+# the next client with a right password gets in.
+. "${srcdir:-.}/auth_pam/lib.sh"
+
+REFCORE="$abs_top_builddir/tests/core/ovp-refcore"
+[ -x "$REFCORE" ] || { echo "FAIL: $REFCORE not built"; exit 1; }
+PW=Loss-Secret-7
+printf 'alice:%s:lossm\n' "$PW" > "$WORK/passdb"
+service lossm "auth required $MATRIX passdb=$WORK/passdb" "account required $MATRIX passdb=$WORK/passdb"
+
+# story OUT MODE: the core runs the story in the background; at "go" the helper is dead.
+story() {
+    out=$1; mode=$2
+    rm -f "$WORK/go"
+    cat > "$WORK/story" <<STORY
+timeout 20s
+client a user=alice pass=$PW
+expect a ok
+expect file $WORK/go go
+client b user=alice pass=$PW
+STORY
+    if [ "$mode" = temp ]; then
+        cat >> "$WORK/story" <<STORY
+expect b fail-contains TEMP
+expect log "every later one until OpenVPN is restarted"
+client c user=alice pass=$PW
+expect c fail-contains TEMP
+STORY
+    else
+        cat >> "$WORK/story" <<STORY
+expect log "asking OpenVPN to reload (SIGHUP)"
+expect log "sighup received"
+wait 1s
+client c user=alice pass=$PW
+expect c ok
+STORY
+    fi
+    LD_PRELOAD="$PRELOAD" PAM_WRAPPER=1 PAM_WRAPPER_SERVICE_DIR="$SERVICES" \
+        PAM_WRAPPER_DISABLE_DEEPBIND=1 \
+        "$REFCORE" --plugin "$PLUGIN" workers=1 "on_helper_loss=$mode" lossm -- \
+        --poll fast --verb 4 --tmp-dir "$WORK" --scenario "$WORK/story" > "$out" 2>&1 &
+    core=$!
+    i=0
+    while ! grep -q 'PAM service "lossm", helper pid' "$out" 2>/dev/null && [ $i -lt 200 ]; do
+        sleep 0.05; i=$((i + 1))
+    done
+    hp=$(sed -n 's/.*PAM service "lossm", helper pid \([0-9]*\).*/\1/p' "$out" | head -n 1)
+    [ -n "$hp" ] || fail "$mode: no helper pid in the log"
+    sleep 0.5
+    [ -n "$hp" ] && kill -9 "$hp"
+    echo go > "$WORK/go"
+    wait $core
+    rc=$?
+}
+
+story "$WORK/temp.out" temp
+[ $rc -eq 0 ] || { fail "default: the story failed (exit $rc)"; tail -n 30 "$WORK/temp.out"; }
+
+story "$WORK/restart.out" restart
+[ $rc -eq 0 ] || { fail "on_helper_loss=restart: the story failed (exit $rc)"; tail -n 30 "$WORK/restart.out"; }
+n=$(grep -c 'PAM service "lossm", helper pid' "$WORK/restart.out")
+[ "$n" -ge 2 ] || fail "on_helper_loss=restart: no second helper after the reload"
+no_secrets "$WORK/temp.out" "$PW"
+no_secrets "$WORK/restart.out" "$PW"
+finish
