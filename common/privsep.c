@@ -1359,7 +1359,7 @@ priv_wait_exit(struct ovp_priv *p, int64_t deadline, int *status)
         if (r < 0 && errno == ECHILD && (p->pidfd < 0 || priv_foreign_exited(p)))
         {
             /*
-             * Not our child (OpenVPN daemonized after open) or reaped elsewhere
+             * Not our child (a host that forked after open) or reaped elsewhere
              * (SIGCHLD ignored): no status to collect. With a pidfd we still wait
              * for the exit itself below, so that stop can kill a helper that hangs.
              */
