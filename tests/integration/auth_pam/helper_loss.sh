@@ -25,9 +25,9 @@ STORY
     if [ "$mode" = temp ]; then
         cat >> "$WORK/story" <<STORY
 expect b fail-contains TEMP
-expect log "every later one until OpenVPN is restarted"
 client c user=alice pass=$PW
 expect c fail-contains TEMP
+expect log "every later one until OpenVPN is restarted"
 STORY
     else
         cat >> "$WORK/story" <<STORY
@@ -63,6 +63,32 @@ story "$WORK/restart.out" restart
 [ $rc -eq 0 ] || { fail "on_helper_loss=restart: the story failed (exit $rc)"; tail -n 30 "$WORK/restart.out"; }
 n=$(grep -c 'PAM service "lossm", helper pid' "$WORK/restart.out")
 [ "$n" -ge 2 ] || fail "on_helper_loss=restart: no second helper after the reload"
+# Opened without root and nothing to adopt (the test plugin drops to nobody first, as
+# OpenVPN's user/group would for a plugin line added before a reload): no helper is
+# started, every client gets TEMP, the log says why once; with on_helper_loss=restart
+# the open fails, so that OpenVPN would exit for its supervisor. (umask 000: the core's
+# control socket, made before the drop, must stay reachable; OpenVPN has none.)
+TESTPLUG="$abs_top_builddir/tests/plugin/.libs/ovp-test-plugin.so"
+NT=$(mktemp -d /tmp/ovp-auth-pam-noroot.XXXXXX)
+chmod 1777 "$NT"
+printf 'timeout 10s\nclient a user=alice pass=%s\nexpect a fail-contains TEMP\n' "$PW" > "$NT/story"
+chmod 644 "$NT/story"
+(umask 000 && exec "$REFCORE" --plugin "$TESTPLUG" events=CLIENT_DISCONNECT drop_to=nobody \
+    --plugin "$PLUGIN" workers=1 lossm -- --poll fast --verb 4 --tmp-dir "$NT" \
+    --scenario "$NT/story") > "$WORK/noroot.out" 2>&1
+rc=$?
+[ $rc -eq 0 ] || { fail "without root: the story failed (exit $rc)"; tail -n 20 "$WORK/noroot.out"; }
+[ "$(grep -c 'not started: this process runs without root' "$WORK/noroot.out")" -eq 1 ] ||
+    fail "without root: the reason is not logged exactly once"
+(umask 000 && exec "$REFCORE" --plugin "$TESTPLUG" events=CLIENT_DISCONNECT drop_to=nobody \
+    --plugin "$PLUGIN" workers=1 on_helper_loss=restart lossm -- --poll fast --verb 4 \
+    --tmp-dir "$NT" --scenario "$NT/story") > "$WORK/noroot2.out" 2>&1
+rc=$?
+[ $rc -ne 0 ] || fail "without root and on_helper_loss=restart: the open did not fail"
+grep -q 'on_helper_loss=restart: failing the open' "$WORK/noroot2.out" ||
+    fail "without root and on_helper_loss=restart: no reason logged"
+rm -rf "$NT"
+
 no_secrets "$WORK/temp.out" "$PW"
 no_secrets "$WORK/restart.out" "$PW"
 finish
