@@ -732,6 +732,26 @@ priv_check_program(const char *path, char *err, size_t errlen)
                  path, (unsigned)sb.st_uid, (unsigned)(sb.st_mode & 07777));
         return -1;
     }
+    /* Why the directory too: whoever may write there can put another file in its place. */
+    char dir[PATH_MAX];
+    const char *slash = strrchr(path, '/');
+    size_t dl = slash ? (size_t)(slash - path) : 0;
+    if (dl == 0 || dl >= sizeof(dir))
+    {
+        snprintf(err, errlen, "helper program %s: not an absolute path", path);
+        return -1;
+    }
+    memcpy(dir, path, dl);
+    dir[dl] = '\0';
+    if (stat(dir, &sb) < 0 || (sb.st_mode & (S_IWGRP | S_IWOTH)) ||
+        (sb.st_uid != 0 && sb.st_uid != geteuid()))
+    {
+        snprintf(err, errlen,
+                 "the directory of helper program %s could be changed by others; it must "
+                 "belong to root and not be group- or world-writable",
+                 path);
+        return -1;
+    }
     return 0;
 }
 

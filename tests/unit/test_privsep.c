@@ -1261,6 +1261,12 @@ start__bad_spec_refused_without_fork(void **state)
     assert_int_equal(chmod(path, 0644), 0);
     assert_null(ovp_priv_start(&s, fx->log, err, sizeof(err)));
     assert_non_null(strstr(err, "not an executable file"));
+    /* ... or one in a directory where others could put another file in its place */
+    assert_int_equal(chmod(path, 0755), 0);
+    assert_int_equal(chmod(fx->dir, 0777), 0);
+    assert_null(ovp_priv_start(&s, fx->log, err, sizeof(err)));
+    assert_non_null(strstr(err, "the directory of helper program"));
+    assert_int_equal(chmod(fx->dir, 0700), 0);
     unlink(path);
 
     /* no child was forked for any of them */
