@@ -1250,8 +1250,7 @@ ap_open(struct ovp_plugin *p, const char *const *argv, const char *const *envp, 
         if (st->conf.on_helper_loss == AP_LOSS_RESTART)
         {
             /* Why fail: OpenVPN then exits with an error, and its supervisor restarts it. */
-            ovp_err(log, "the PAM helper is %s; on_helper_loss=restart: failing the open",
-                    err);
+            ovp_err(log, "the PAM helper is %s; on_helper_loss=restart: failing the open", err);
             goto fail;
         }
         ovp_err(log,
