@@ -811,20 +811,38 @@ priv_find_program(const char *program, char *err, size_t errlen)
 static pthread_mutex_t parked_mu = PTHREAD_MUTEX_INITIALIZER;
 static struct ovp_priv *parked;
 
-/* Removes and returns the parked helper of PATH, or NULL. */
+/*
+ * Removes and returns a parked helper of PATH, or NULL: one started with exactly
+ * CONFIG if there is one (two plugin lines may use the same program with different
+ * configurations, e.g. two PAM services), else any of PATH.
+ */
 static struct ovp_priv *
-priv_unpark(const char *path)
+priv_unpark(const char *path, const void *config, size_t config_len)
 {
     pthread_mutex_lock(&parked_mu);
-    struct ovp_priv **pp = &parked;
-    while (*pp && strcmp((*pp)->path, path) != 0)
+    struct ovp_priv **found = NULL;
+    for (struct ovp_priv **pp = &parked; *pp; pp = &(*pp)->parked_next)
     {
-        pp = &(*pp)->parked_next;
+        struct ovp_priv *c = *pp;
+        if (strcmp(c->path, path) != 0)
+        {
+            continue;
+        }
+        if (c->config_len == config_len &&
+            (config_len == 0 || memcmp(c->config, config, config_len) == 0))
+        {
+            found = pp;
+            break;
+        }
+        if (!found)
+        {
+            found = pp;
+        }
     }
-    struct ovp_priv *p = *pp;
+    struct ovp_priv *p = found ? *found : NULL;
     if (p)
     {
-        *pp = p->parked_next;
+        *found = p->parked_next;
         p->parked_next = NULL;
     }
     pthread_mutex_unlock(&parked_mu);
@@ -1121,7 +1139,7 @@ ovp_priv_start(const struct ovp_priv_spec *spec, struct ovp_log *log, char *err,
         errno = ENOMEM;
         return NULL;
     }
-    struct ovp_priv *p = priv_unpark(path);
+    struct ovp_priv *p = priv_unpark(path, spec->config, spec->config_len);
     if (p && !ovp_priv_alive(p))
     {
         ovp_priv_stop(p, 0);

@@ -1375,6 +1375,29 @@ park__changed_configuration_as_root_starts_a_new_helper(void **state)
 }
 
 static void
+park__two_plugins_of_one_program_each_adopt_their_own(void **state)
+{
+    struct fixture *fx = *state;
+    struct ovp_priv *a = start(fx, 0);
+    fx->ctx.variant = 1;
+    struct ovp_priv *b = start(fx, 0);
+    pid_t pa = ovp_priv_pid(a), pb = ovp_priv_pid(b);
+    ovp_priv_park(a, WAIT_MS);
+    ovp_priv_park(b, WAIT_MS);
+    /* reopened in configuration order: the first line's helper is not the last parked */
+    fx->ctx.variant = 0;
+    a = start(fx, 0);
+    fx->ctx.variant = 1;
+    b = start(fx, 0);
+    assert_int_equal(ovp_priv_pid(a), pa);
+    assert_int_equal(ovp_priv_pid(b), pb);
+    assert_int_equal(ovp_priv_adopted(a), 1);
+    assert_int_equal(ovp_priv_adopted(b), 1);
+    assert_true(WIFEXITED(ovp_priv_stop(a, WAIT_MS)));
+    assert_true(WIFEXITED(ovp_priv_stop(b, WAIT_MS)));
+}
+
+static void
 park__dead_helper_is_not_adopted(void **state)
 {
     struct fixture *fx = *state;
@@ -1653,6 +1676,8 @@ main(int argc, char **argv)
         cmocka_unit_test_setup_teardown(park__changed_configuration_as_root_starts_a_new_helper,
                                         setup, teardown),
         cmocka_unit_test_setup_teardown(park__dead_helper_is_not_adopted, setup, teardown),
+        cmocka_unit_test_setup_teardown(park__two_plugins_of_one_program_each_adopt_their_own,
+                                        setup, teardown),
         cmocka_unit_test_setup_teardown(park__reopen_without_root_adopts_and_never_starts_one,
                                         setup, teardown),
         cmocka_unit_test_setup_teardown(kill__ends_the_helper_at_once_and_stop_still_reaps,
