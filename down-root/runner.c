@@ -188,7 +188,14 @@ dr_absolute_command(const char *cmd, const char *cwd, char *err, size_t errlen)
         }
         if ((abs = malloc(n)))
         {
-            snprintf(abs, n, "%s%s%s", cwd, cl && cwd[cl - 1] == '/' ? "" : "/", cmd);
+            /* Sized above: the three parts and the NUL fit exactly. */
+            size_t ml = strlen(cmd), used = cl;
+            memcpy(abs, cwd, cl);
+            if (!cl || cwd[cl - 1] != '/')
+            {
+                abs[used++] = '/';
+            }
+            memcpy(abs + used, cmd, ml + 1);
         }
     }
     if (!abs)
