@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/fsuid.h>
 #include <sys/random.h>
 #include <sys/stat.h>
 #include <time.h>
@@ -1431,9 +1432,110 @@ dir_of(const char *path)
 }
 
 /*
+ * Opens the database with the file-system identity of the run-as user (UID,
+ * GID) on this thread, so that the database, its -wal and its -shm, when this
+ * open creates them, belong to that user without chown: Debian's unit keeps
+ * CAP_SETUID and CAP_SETGID in OpenVPN's bounding set but not CAP_CHOWN.
+ * setfsuid/setfsgid change only the calling thread (glibc does not broadcast
+ * them), and both are restored before returning, so no other thread of
+ * OpenVPN ever runs with them. Returns db_open's 0 / -1 / -2, or -3 when the
+ * identity could not be switched (nothing was opened).
+ */
+static int
+db_open_as(struct store *s, uid_t uid, gid_t gid, int *created, char *err, size_t errlen)
+{
+    uid_t old_uid = (uid_t)setfsuid((uid_t)-1);
+    gid_t old_gid = (gid_t)setfsgid((gid_t)-1);
+    int rc = -3;
+
+    /* setfsuid reports no error: reading it back is the only check there is. */
+    setfsgid(gid);
+    if ((gid_t)setfsgid((gid_t)-1) != gid)
+    {
+        goto restore;
+    }
+    setfsuid(uid);
+    if ((uid_t)setfsuid((uid_t)-1) != uid)
+    {
+        goto restore;
+    }
+    /*
+     * Access is now checked as the run-as user (with root's supplementary
+     * groups, which setfsgid cannot change), and a file made here is theirs.
+     * A database in WAL mode gets its -wal and -shm at the first read (SQLite
+     * keeps both while a connection is open), a new one at the migration's
+     * first write: all three exist when this returns 0.
+     */
+    rc = db_open(s, created, err, errlen);
+
+restore:
+    setfsuid(old_uid);
+    setfsgid(old_gid);
+    return rc;
+}
+
+/*
+ * The run-as user's ids and groups, when RunAsUser names one and this process
+ * is root (the only case where the plugin can act for that user). Returns 1
+ * with *PW filled from BUF, else 0 (the caller keeps the plain open).
+ */
+static int
+run_as_ids(const struct store *s, struct passwd *pw, char *buf, size_t len)
+{
+    struct passwd *pwp = NULL;
+    if (!s->run_as || geteuid() != 0)
+    {
+        return 0;
+    }
+    return getpwnam_r(s->run_as, pw, buf, len, &pwp) == 0 && pwp != NULL;
+}
+
+/*
+ * Opens the database at store_open. As root with a known RunAsUser, a
+ * database that user can write (or that does not exist yet) is opened with
+ * that user's file-system identity, so that what the open creates is theirs;
+ * when that fails (a directory only root can write, no CAP_SETUID), it is
+ * opened as root as before and check_run_as reports why a reload will fail.
+ * *AS_USER says which way it was opened.
+ */
+static int
+db_open_first(struct store *s, int *created, int *as_user, char *err, size_t errlen)
+{
+    struct passwd pw;
+    char buf[4096];
+    struct stat sb;
+
+    *as_user = 0;
+    if (run_as_ids(s, &pw, buf, sizeof(buf)))
+    {
+        gid_t gids[256];
+        int ngids = 256;
+        if (getgrouplist(pw.pw_name, pw.pw_gid, gids, &ngids) < 0)
+        {
+            ngids = 1;
+            gids[0] = pw.pw_gid;
+        }
+        /* A file that user cannot write would open read-only: leave it to root. */
+        if (stat(s->path, &sb) < 0 ? errno == ENOENT
+                                   : may_write(&sb, pw.pw_uid, gids, ngids) != 0)
+        {
+            int rc = db_open_as(s, pw.pw_uid, pw.pw_gid, created, err, errlen);
+            if (rc == 0 || rc == -1)
+            {
+                *as_user = rc == 0;
+                return rc;
+            }
+        }
+    }
+    return db_open(s, created, err, errlen);
+}
+
+/*
  * WAL mode creates PATH-wal and PATH-shm next to the database, also after
  * OpenVPN has dropped privileges (a reload reopens the file as that user): say
- * now, at start, when that user cannot. Returns 1 when a problem was reported.
+ * now, at start, when that user cannot. CREATED: this open created the
+ * database as root (not as the run-as user). Returns 1 when a problem was
+ * reported.
  */
 static int
 check_run_as(struct store *s, int created)
@@ -1612,7 +1714,8 @@ store_open(const struct store_config *cfg, struct ovp_log *log, struct store **o
     s->next_sid = random_base();
 
     /* Opened now, while still root: later opens (SIGHUP) run as the run-as user. */
-    int rc = db_open(s, &created, err, sizeof(err));
+    int as_user = 0;
+    int rc = db_open_first(s, &created, &as_user, err, sizeof(err));
     if (rc == -1)
     {
         ovp_err(log, "%s", err);
@@ -1665,7 +1768,7 @@ store_open(const struct store_config *cfg, struct ovp_log *log, struct store **o
         db_close(s); /* reopened by the writer, which then sees fixed permissions */
         *degraded = 1;
     }
-    if (check_run_as(s, created))
+    if (check_run_as(s, created && !as_user))
     {
         *degraded = 1;
     }

@@ -10,7 +10,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <linux/capability.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -823,6 +826,130 @@ store__unopenable_database_at_open_names_what_is_not_writable(void **state)
     }
 }
 
+/*
+ * Takes CAP_CHOWN from this process (effective, permitted and bounding set),
+ * as Debian's openvpn-server@.service does. Returns 0, or -1.
+ */
+static int
+drop_cap_chown(void)
+{
+    struct __user_cap_header_struct h = {.version = _LINUX_CAPABILITY_VERSION_3, .pid = 0};
+    struct __user_cap_data_struct d[2];
+    if (syscall(SYS_capget, &h, d) < 0)
+    {
+        return -1;
+    }
+    d[0].effective &= ~(1u << CAP_CHOWN);
+    d[0].permitted &= ~(1u << CAP_CHOWN);
+    d[0].inheritable &= ~(1u << CAP_CHOWN);
+    if (syscall(SYS_capset, &h, d) < 0 || prctl(PR_CAPBSET_DROP, CAP_CHOWN, 0, 0, 0) < 0)
+    {
+        return -1;
+    }
+    return 0;
+}
+
+/*
+ * Runs in a child as root without CAP_CHOWN: the database the store creates
+ * for RunAsUser nobody, and its -wal and -shm, belong to nobody; after the
+ * privilege drop a reopen (SIGHUP) as nobody writes. Returns 0, 77 (not root),
+ * else the failed check.
+ */
+static int
+no_chown_child(struct t *t)
+{
+    struct store_config c = config_for(t);
+    char side[200];
+    struct stat sb;
+    int degraded = 0;
+
+    if (geteuid() != 0)
+    {
+        return 77;
+    }
+    c.run_as_user = "nobody";
+    if (chown(t->dir, 65534, 65534) < 0 || chmod(t->dir, 0750) < 0)
+    {
+        return 10;
+    }
+    if (drop_cap_chown() < 0)
+    {
+        return 11;
+    }
+    if (store_open(&c, t->log, &t->s, &degraded) < 0 || degraded)
+    {
+        return 12;
+    }
+    for (int i = 0; i < 3; i++)
+    {
+        snprintf(side, sizeof(side), "%s%s", t->path, i == 0 ? "" : i == 1 ? "-wal" : "-shm");
+        if (stat(side, &sb) < 0 || sb.st_uid != 65534 || sb.st_gid != 65534)
+        {
+            fprintf(stderr, "%s: owner %ld\n", side, (long)sb.st_uid);
+            return 20 + i;
+        }
+    }
+    add(t, STORE_ADD, "10.8.7.1", "root-run", 0, store_now_ms());
+    if (!wait_for(t, "SELECT count(*) FROM address_event", 1, 5000))
+    {
+        return 13;
+    }
+    if (fakehost_find("cannot give") >= 0 || fakehost_find("cannot write") >= 0)
+    {
+        return 14;
+    }
+    close_store(t);
+    /* OpenVPN drops privileges; a SIGHUP reopens the plugin as nobody. */
+    if (setgid(65534) < 0 || setuid(65534) < 0)
+    {
+        return 15;
+    }
+    if (store_open(&c, t->log, &t->s, &degraded) < 0 || degraded)
+    {
+        return 16;
+    }
+    add(t, STORE_ADD, "10.8.7.2", "after-reload", 0, store_now_ms());
+    if (!wait_for(t, "SELECT count(*) FROM address_event", 2, 5000))
+    {
+        return 17;
+    }
+    close_store(t);
+    if (fakehost_find("read-only") >= 0 || fakehost_find("cannot write") >= 0)
+    {
+        return 18;
+    }
+    return 0;
+}
+
+static void
+store__new_database_belongs_to_run_as_user_without_cap_chown(void **state)
+{
+    struct t *t = *state;
+    int status = 0;
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0)
+    {
+        int rc = no_chown_child(t);
+        if (rc && rc != 77)
+        {
+            fakehost_dump();
+        }
+        _exit(rc);
+    }
+    assert_int_equal(waitpid(pid, &status, 0), pid);
+    assert_true(WIFEXITED(status));
+    if (WEXITSTATUS(status) == 77)
+    {
+        print_message("SKIP: needs root (switching to nobody)\n");
+        skip();
+    }
+    if (WEXITSTATUS(status) != 0)
+    {
+        fail_msg("child without CAP_CHOWN failed at check %d", WEXITSTATUS(status));
+    }
+}
+
 /* A process id that is certainly not running. */
 static pid_t
 dead_pid(void)
@@ -1315,6 +1442,7 @@ main(void)
         T(store__locked_database_is_reported_and_rows_land_later),
         T(store__read_only_database_is_reported_and_recovers),
         T(store__unopenable_database_at_open_names_what_is_not_writable),
+        T(store__new_database_belongs_to_run_as_user_without_cap_chown),
         T(store__restart_closes_what_a_crashed_run_left_open),
         T(store__instance_of_a_live_process_is_left_alone),
         T(store__retention_deletes_old_rows_in_batches_and_keeps_current_ones),
