@@ -92,6 +92,9 @@ struct lad_client
 {
     uint64_t sid;
     int connected; /* client-connect recorded, no disconnect yet */
+    int offered;   /* the client-connect env named a virtual address */
+    int tap;       /* dev_type=tap: OpenVPN learns MACs later, from traffic */
+    int learned;   /* a learn-address add/update came with this client's context */
 };
 
 /* ------------------------------------------------------------ reports */
@@ -220,13 +223,17 @@ learn_address(struct lad *l, const struct ovp_event *ev)
     if (op != STORE_DELETE)
     {
         /* The host's client context is only trustworthy for add/update. */
-        const struct lad_client *c = ev->client;
+        struct lad_client *c = ev->client;
         cn = ovp_argv_get(ev->argv, 3);
         if (!cn || !*cn)
         {
             cn = ovp_env_get_nonempty(ev->envp, "common_name");
         }
         sid = c && c->connected ? c->sid : 0;
+        if (c && c->connected)
+        {
+            c->learned = 1;
+        }
     }
     if (store_address(l->store, op, &a, cn, sid, store_now_ms()) < 0)
     {
@@ -302,8 +309,12 @@ client_connect(struct lad *l, const struct ovp_event *ev)
     }
     if (c)
     {
+        const char *dev_type = ovp_env_get(ev->envp, "dev_type");
         c->sid = ss.id;
         c->connected = 1;
+        c->offered = ss.vaddr4 || ss.vaddr6;
+        c->tap = dev_type && strcmp(dev_type, "tap") == 0;
+        c->learned = 0;
     }
     return queued(l);
 }
@@ -327,6 +338,21 @@ fill_disconnect(struct store_disconnect *sd, const struct lad_client *c,
     sd->duration_s = env_count(envp, "time_duration");
 }
 
+/*
+ * Whether client C, at its end, never got the address its client-connect
+ * offered. In TUN mode OpenVPN learns the client's addresses right after the
+ * last client-connect handler succeeded, before anything else can happen to
+ * the client; a disconnect before that is the one OpenVPN sends after a later
+ * handler (another plugin, a script, 'disable') refused the client (multi.c:
+ * its first, internal handler has always succeeded by then). In TAP mode
+ * addresses are learned from traffic, so nothing can be told there.
+ */
+static int
+never_established(const struct lad_client *c)
+{
+    return c && c->connected && c->offered && !c->tap && !c->learned;
+}
+
 static int
 client_disconnect(struct lad *l, const struct ovp_event *ev)
 {
@@ -334,12 +360,19 @@ client_disconnect(struct lad *l, const struct ovp_event *ev)
     struct store_disconnect sd;
     struct addr ip;
 
-    fill_disconnect(&sd, c, ev->envp, &ip);
-    sd.reason = "disconnect";
-    if (c)
+    /*
+     * No session of ours: the client was refused before our client-connect
+     * (an earlier handler), or its connect was never queued. Nothing to end,
+     * and guessing by name and address could end someone else's session.
+     */
+    if (!c || !c->connected)
     {
-        c->connected = 0;
+        return OPENVPN_PLUGIN_FUNC_SUCCESS;
     }
+    fill_disconnect(&sd, c, ev->envp, &ip);
+    sd.refused = never_established(c);
+    sd.reason = sd.refused ? "refused" : "disconnect";
+    c->connected = 0;
     /* OpenVPN ignores this verdict; never refuse. */
     if (store_disconnect(l->store, &sd) < 0)
     {
@@ -543,6 +576,7 @@ lad_client_free(struct ovp_plugin *p, void *state, void *client)
         static const char *const empty[] = {NULL};
         fill_disconnect(&sd, c, empty, &ip);
         sd.reason = "refused";
+        sd.refused = !c->learned;
         if (store_disconnect(l->store, &sd) < 0)
         {
             report_full(l, NULL);

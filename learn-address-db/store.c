@@ -56,6 +56,7 @@ struct rec
     uint64_t sid;
     long port;
     long long rx, tx, dur;
+    int refused;      /* disconnect: the client never got its address */
     const char *kind; /* static, from addr_kind_name */
     const char *addr, *cn, *user, *ip, *v4, *v6, *reason;
     char data[];
@@ -71,7 +72,6 @@ enum stmt
     ST_SESSION_OF_CN,
     ST_CONNECT,
     ST_DISC_ID,
-    ST_DISC_MATCH,
     ST_SEEN,
     ST_COUNT
 };
@@ -90,15 +90,13 @@ static const char *const stmt_sql[ST_COUNT] = {
     [ST_CONNECT] =
         "INSERT INTO session(id, instance, common_name, username, real_ip, real_port,"
         " vaddr4, vaddr6, connect_ms) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+    /* ?7: refused, the virtual addresses offered at connect were never the client's */
     [ST_DISC_ID] =
         "UPDATE session SET disconnect_ms = ?1, bytes_received = ?2, bytes_sent = ?3,"
-        " duration_s = coalesce(?4, (?1 - connect_ms) / 1000), end_reason = ?5"
+        " duration_s = coalesce(?4, (?1 - connect_ms) / 1000), end_reason = ?5,"
+        " vaddr4 = CASE WHEN ?7 THEN NULL ELSE vaddr4 END,"
+        " vaddr6 = CASE WHEN ?7 THEN NULL ELSE vaddr6 END"
         " WHERE id = ?6 AND disconnect_ms IS NULL",
-    [ST_DISC_MATCH] = "UPDATE session SET disconnect_ms = ?1, bytes_received = ?2,"
-                      " bytes_sent = ?3, duration_s = coalesce(?4, (?1 - connect_ms) / 1000),"
-                      " end_reason = ?5 WHERE id = (SELECT id FROM session WHERE instance = ?6"
-                      " AND common_name IS ?7 AND real_ip IS ?8 AND real_port IS ?9"
-                      " AND disconnect_ms IS NULL ORDER BY connect_ms DESC LIMIT 1)",
     [ST_SEEN] = "UPDATE instance SET last_seen_ms = ?1 WHERE name = ?2",
 };
 
@@ -311,6 +309,10 @@ store_disconnect(struct store *s, const struct store_disconnect *sd)
     {
         return -1;
     }
+    if (!sd->id)
+    {
+        return 0; /* no session to end: nothing is guessed by name or address */
+    }
     const char *reason = sd->reason ? sd->reason : "disconnect";
     struct rec *r =
         rec_new(REC_DISCONNECT, slen(sd->common_name) + slen(sd->real_ip) + slen(reason));
@@ -323,6 +325,7 @@ store_disconnect(struct store *s, const struct store_disconnect *sd)
         r->rx = sd->bytes_received;
         r->tx = sd->bytes_sent;
         r->dur = sd->duration_s;
+        r->refused = sd->refused != 0;
         r->cn = put(r, &off, sd->common_name);
         r->ip = put(r, &off, sd->real_ip);
         r->reason = put(r, &off, reason);
@@ -650,23 +653,18 @@ apply_connect(struct store *s, const struct rec *r)
 static int
 apply_disconnect(struct store *s, const struct rec *r)
 {
-    sqlite3_stmt *st = s->st[r->sid ? ST_DISC_ID : ST_DISC_MATCH];
+    sqlite3_stmt *st = s->st[ST_DISC_ID];
+    if (!r->sid)
+    {
+        return SQLITE_OK; /* store_disconnect queues none; never guess a session */
+    }
     sqlite3_bind_int64(st, 1, r->t_ms);
     bind_count(st, 2, r->rx);
     bind_count(st, 3, r->tx);
     bind_count(st, 4, r->dur);
     bind_text(st, 5, r->reason);
-    if (r->sid)
-    {
-        sqlite3_bind_int64(st, 6, (sqlite3_int64)r->sid);
-    }
-    else
-    {
-        bind_text(st, 6, s->instance);
-        bind_text(st, 7, r->cn);
-        bind_text(st, 8, r->ip);
-        bind_count(st, 9, r->port);
-    }
+    sqlite3_bind_int64(st, 6, (sqlite3_int64)r->sid);
+    sqlite3_bind_int(st, 7, r->refused);
     return run(st);
 }
 

@@ -434,6 +434,89 @@ lifecycle__client_refused_later_ends_its_session(void **state)
                      1);
 }
 
+/*
+ * OpenVPN 2.6 calls CLIENT_DISCONNECT after every client-connect failure: a
+ * client refused by a later handler ends 'refused', without the address it was
+ * offered and never learned (TUN mode).
+ */
+static void
+lifecycle__refused_by_a_later_handler_has_no_address(void **state)
+{
+    struct t *t = *state;
+    struct host *h = &t->h;
+    const char *args[] = {t->dbarg, "flushinterval=20ms", NULL};
+    assert_int_equal(host_open(h, args), OPENVPN_PLUGIN_FUNC_SUCCESS);
+    void *c = h->ctor(h->handle);
+    assert_int_equal(call(h, OPENVPN_PLUGIN_CLIENT_CONNECT_V2, NULL, alice_env, c),
+                     OPENVPN_PLUGIN_FUNC_SUCCESS);
+    /* A script after us refused: the disconnect comes at once, no learn-address. */
+    assert_int_equal(call(h, OPENVPN_PLUGIN_CLIENT_DISCONNECT, NULL, alice_gone_env, c),
+                     OPENVPN_PLUGIN_FUNC_SUCCESS);
+    h->dtor(h->handle, c);
+    host_close(h);
+    assert_int_equal(q_int(t->path, "SELECT count(*) FROM session WHERE end_reason = 'refused'"
+                                    " AND vaddr4 IS NULL AND vaddr6 IS NULL"
+                                    " AND disconnect_ms IS NOT NULL"),
+                     1);
+    assert_int_equal(q_int(t->path, "SELECT count(*) FROM session"), 1);
+}
+
+/* A connected client (its address learned) that leaves at once is an ordinary end. */
+static void
+lifecycle__quick_disconnect_after_learning_is_ordinary(void **state)
+{
+    struct t *t = *state;
+    struct host *h = &t->h;
+    const char *args[] = {t->dbarg, "flushinterval=20ms", NULL};
+    static const char *const tap_env[] = {
+        "common_name=tess", "trusted_ip=198.51.100.8",
+        "trusted_port=1",   "ifconfig_pool_remote_ip=10.8.0.20",
+        "dev_type=tap",     NULL};
+    assert_int_equal(host_open(h, args), OPENVPN_PLUGIN_FUNC_SUCCESS);
+    void *c = h->ctor(h->handle);
+    call(h, OPENVPN_PLUGIN_CLIENT_CONNECT_V2, NULL, alice_env, c);
+    learn(h, "add", "10.8.0.14", "alice", alice_env, c);
+    call(h, OPENVPN_PLUGIN_CLIENT_DISCONNECT, NULL, alice_gone_env, c);
+    h->dtor(h->handle, c);
+    /* TAP: addresses are learned from traffic, so no learn-address proves nothing. */
+    void *tap = h->ctor(h->handle);
+    call(h, OPENVPN_PLUGIN_CLIENT_CONNECT_V2, NULL, tap_env, tap);
+    call(h, OPENVPN_PLUGIN_CLIENT_DISCONNECT, NULL, tap_env, tap);
+    h->dtor(h->handle, tap);
+    host_close(h);
+    assert_int_equal(q_int(t->path, "SELECT count(*) FROM session WHERE end_reason ="
+                                    " 'disconnect' AND vaddr4 IS NOT NULL"),
+                     2);
+}
+
+/*
+ * A v1 handler refused the client before our client-connect: OpenVPN still
+ * sends us its disconnect. Nothing is ended, least of all another session with
+ * the same name, real address and port.
+ */
+static void
+lifecycle__disconnect_without_connect_ends_no_other_session(void **state)
+{
+    struct t *t = *state;
+    struct host *h = &t->h;
+    const char *args[] = {t->dbarg, "flushinterval=20ms", NULL};
+    assert_int_equal(host_open(h, args), OPENVPN_PLUGIN_FUNC_SUCCESS);
+    void *alice = h->ctor(h->handle);
+    call(h, OPENVPN_PLUGIN_CLIENT_CONNECT_V2, NULL, alice_env, alice);
+    learn(h, "add", "10.8.0.14", "alice", alice_env, alice);
+    void *again = h->ctor(h->handle);
+    assert_int_equal(call(h, OPENVPN_PLUGIN_CLIENT_DISCONNECT, NULL, alice_gone_env, again),
+                     OPENVPN_PLUGIN_FUNC_SUCCESS);
+    h->dtor(h->handle, again);
+    h->client = alice;
+    for (int i = 0; i < 100 && q_int(t->path, "SELECT count(*) FROM address_event") != 1; i++)
+    {
+        usleep(20000);
+    }
+    assert_int_equal(q_int(t->path, "SELECT count(*) FROM session WHERE disconnect_ms IS NULL"),
+                     1);
+}
+
 static void
 lifecycle__reopen_like_sighup_closes_the_previous_run(void **state)
 {
@@ -929,6 +1012,9 @@ main(void)
         T(open__annotated_example_config_loads),
         T(lifecycle__connect_learn_delete_disconnect_are_recorded),
         T(lifecycle__client_refused_later_ends_its_session),
+        T(lifecycle__refused_by_a_later_handler_has_no_address),
+        T(lifecycle__quick_disconnect_after_learning_is_ordinary),
+        T(lifecycle__disconnect_without_connect_ends_no_other_session),
         T(lifecycle__reopen_like_sighup_closes_the_previous_run),
         T(lifecycle__names_with_sql_fragments_are_stored_verbatim),
         T(learn_address__garbage_is_logged_and_passes_when_open),

@@ -561,19 +561,48 @@ store__add_without_client_context_joins_the_open_session(void **state)
 }
 
 static void
-store__disconnect_without_id_matches_name_and_real_address(void **state)
+store__disconnect_without_id_ends_no_session(void **state)
 {
     struct t *t = *state;
     struct store_config c = config_for(t);
     open_store(t, &c);
     int64_t now = store_now_ms();
     connect_session(t, 501, "dave", "dave", "192.0.2.7", 5000, now - 42000);
-    connect_session(t, 502, "dave", "dave", "192.0.2.8", 5000, now - 1000);
+    /* Same name, real address and port, but no session id: never someone else's end. */
     disconnect_session(t, 0, "dave", "192.0.2.7", 5000, now);
+    disconnect_session(t, 501, "dave", "192.0.2.7", 5000, now);
     assert_true(wait_for(t, "SELECT bytes_sent FROM session WHERE id = 501", 2000, 3000));
     assert_int_equal(q_int(t->path, "SELECT duration_s FROM session WHERE id = 501"), 42);
-    assert_int_equal(q_int(t->path, "SELECT disconnect_ms IS NULL FROM session WHERE id = 502"),
-                     1);
+    struct store_stats st;
+    store_get_stats(t->s, &st);
+    assert_int_equal(st.queued, 2);
+}
+
+/* A refused client's end clears the virtual addresses it was offered and never got. */
+static void
+store__refused_disconnect_clears_the_offered_addresses(void **state)
+{
+    struct t *t = *state;
+    struct store_config c = config_for(t);
+    open_store(t, &c);
+    int64_t now = store_now_ms();
+    connect_session(t, 601, "erin", "erin", "192.0.2.9", 5000, now - 1000);
+    struct store_disconnect sd = {
+        .id = 601,
+        .disconnect_ms = now,
+        .real_port = -1,
+        .bytes_received = -1,
+        .bytes_sent = -1,
+        .duration_s = -1,
+        .reason = "refused",
+        .refused = 1,
+    };
+    assert_int_equal(store_disconnect(t->s, &sd), 0);
+    assert_true(
+        wait_for(t,
+                 "SELECT count(*) FROM session WHERE id = 601 AND end_reason = 'refused'"
+                 " AND vaddr4 IS NULL AND vaddr6 IS NULL",
+                 1, 3000));
 }
 
 static void
@@ -1437,7 +1466,8 @@ main(void)
         T(store__delete_is_attributed_to_the_current_owner),
         T(store__update_moves_the_address_to_the_new_owner),
         T(store__add_without_client_context_joins_the_open_session),
-        T(store__disconnect_without_id_matches_name_and_real_address),
+        T(store__disconnect_without_id_ends_no_session),
+        T(store__refused_disconnect_clears_the_offered_addresses),
         T(store__sql_fragments_in_names_are_stored_verbatim),
         T(store__locked_database_is_reported_and_rows_land_later),
         T(store__read_only_database_is_reported_and_recovers),
