@@ -2,6 +2,7 @@
 #include "ovpbuild.h"
 
 #include <limits.h>
+#include <pthread.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -389,6 +390,49 @@ config_release(struct lad_config *cfg)
     ovp_cfg_release(lad_keys, N_KEYS, cfg);
 }
 
+/*
+ * The default Instance: the host name and OpenVPN's configuration file (the
+ * open env's "config", made absolute), e.g. "vpn1:/etc/openvpn/server/udp.conf",
+ * so that two servers on one host never share a name. Derived at the first
+ * open in this process and kept (the .so stays loaded): a reopen after the
+ * privilege drop or inside a chroot might resolve the path differently, and a
+ * new name would orphan the running rows. malloc'd, or NULL.
+ */
+static char *
+default_instance(const char *const *envp)
+{
+    static char cached[PATH_MAX + 300];
+    static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
+    char host[256] = "", cwd[PATH_MAX] = "";
+    char *out;
+
+    pthread_mutex_lock(&mu);
+    if (!cached[0])
+    {
+        const char *conf = ovp_env_get_nonempty(envp, "config");
+        if (gethostname(host, sizeof(host) - 1) < 0 || !host[0])
+        {
+            snprintf(host, sizeof(host), "openvpn");
+        }
+        if (!conf)
+        {
+            snprintf(cached, sizeof(cached), "%s", host);
+        }
+        else if (conf[0] != '/' && getcwd(cwd, sizeof(cwd)))
+        {
+            snprintf(cached, sizeof(cached), "%s:%s%s%s", host, cwd,
+                     strcmp(cwd, "/") == 0 ? "" : "/", conf);
+        }
+        else
+        {
+            snprintf(cached, sizeof(cached), "%s:%s", host, conf);
+        }
+    }
+    out = strdup(cached);
+    pthread_mutex_unlock(&mu);
+    return out;
+}
+
 static int
 lad_open(struct ovp_plugin *p, const char *const *argv, const char *const *envp, void **state)
 {
@@ -398,7 +442,6 @@ lad_open(struct ovp_plugin *p, const char *const *argv, const char *const *envp,
     char err[1024];
     int degraded = 0;
     size_t argc = ovp_argc(argv);
-    (void)envp;
 
     l = calloc(1, sizeof(*l));
     if (!l)
@@ -421,12 +464,7 @@ lad_open(struct ovp_plugin *p, const char *const *argv, const char *const *envp,
     }
     if (!l->cfg.instance)
     {
-        char host[256] = "";
-        if (gethostname(host, sizeof(host) - 1) < 0 || !host[0])
-        {
-            snprintf(host, sizeof(host), "openvpn");
-        }
-        l->cfg.instance = strdup(host);
+        l->cfg.instance = default_instance(envp);
         if (!l->cfg.instance)
         {
             ovp_err(log, "out of memory");

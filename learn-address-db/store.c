@@ -739,6 +739,72 @@ fail:
 
 /* ---------------------------------------------------- start and stop */
 
+/* When process PID started, in Unix ms (from /proc; about a second exact), or -1. */
+static int64_t
+proc_start_ms(long long pid)
+{
+    char path[64], buf[1024];
+    unsigned long long ticks = 0, btime = 0;
+    long hz = sysconf(_SC_CLK_TCK);
+    FILE *f;
+    size_t n;
+
+    snprintf(path, sizeof(path), "/proc/%lld/stat", pid);
+    if (!(f = fopen(path, "re")))
+    {
+        return -1;
+    }
+    n = fread(buf, 1, sizeof(buf) - 1, f);
+    fclose(f);
+    buf[n] = '\0';
+    /* Field 22 (starttime, clock ticks after boot), counted after the ')' of comm. */
+    char *p = strrchr(buf, ')');
+    if (!p || sscanf(p + 1,
+                     " %*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %*u %*u %*d %*d %*d"
+                     " %*d %*d %*d %llu",
+                     &ticks) != 1)
+    {
+        return -1;
+    }
+    if (!(f = fopen("/proc/stat", "re")))
+    {
+        return -1;
+    }
+    while (fgets(buf, sizeof(buf), f))
+    {
+        if (sscanf(buf, "btime %llu", &btime) == 1)
+        {
+            break;
+        }
+    }
+    fclose(f);
+    if (!btime || hz <= 0)
+    {
+        return -1;
+    }
+    return (int64_t)btime * 1000 + (int64_t)(ticks * 1000 / (unsigned long long)hz);
+}
+
+/*
+ * Whether PID, registered at OPENED_MS, is another live process: alive, and
+ * started before it registered (a pid reused by a later process, after a kill
+ * -9 and a reboot say, is not the one that registered).
+ */
+static int
+other_live_process(long long pid, int64_t opened_ms)
+{
+    if (pid <= 0 || pid > INT_MAX || pid == (long long)getpid())
+    {
+        return 0;
+    }
+    if (kill((pid_t)pid, 0) < 0 && errno != EPERM)
+    {
+        return 0;
+    }
+    int64_t started = proc_start_ms(pid);
+    return started < 0 || started <= opened_ms + 2000;
+}
+
 /* Another process on this host, alive, registered under our Instance name. */
 static int
 instance_in_use(struct store *s, long long *pid_out)
@@ -748,7 +814,7 @@ instance_in_use(struct store *s, long long *pid_out)
     char host[256] = "";
     gethostname(host, sizeof(host) - 1);
     if (sqlite3_prepare_v2(s->db,
-                           "SELECT hostname, pid FROM instance WHERE name = ?1"
+                           "SELECT hostname, pid, opened_ms FROM instance WHERE name = ?1"
                            " AND closed_ms IS NULL",
                            -1, &st, NULL) != SQLITE_OK)
     {
@@ -759,8 +825,10 @@ instance_in_use(struct store *s, long long *pid_out)
     {
         const unsigned char *h = sqlite3_column_text(st, 0);
         long long pid = sqlite3_column_int64(st, 1);
-        if (h && strcmp((const char *)h, host) == 0 && pid > 0 && pid != (long long)getpid() &&
-            pid <= INT_MAX && (kill((pid_t)pid, 0) == 0 || errno == EPERM))
+        int64_t opened = sqlite3_column_type(st, 2) == SQLITE_NULL
+                             ? INT64_MAX - 2000
+                             : sqlite3_column_int64(st, 2);
+        if (h && strcmp((const char *)h, host) == 0 && other_live_process(pid, opened))
         {
             in_use = 1;
             *pid_out = pid;
@@ -1749,6 +1817,19 @@ store_open(const struct store_config *cfg, struct ovp_log *log, struct store **o
             ovp_err(log, "%s: nothing can be recorded until this is fixed (retrying)", err);
         }
         *degraded = 1;
+    }
+    /*
+     * Two live servers under one Instance name would end each other's sessions
+     * and addresses at every stop or reload: a configuration error, refused now.
+     */
+    long long other = 0;
+    if (s->db && instance_in_use(s, &other))
+    {
+        ovp_err(log,
+                "Instance '%s' is in use by process %lld on this host, which writes to %s "
+                "too: give each OpenVPN server its own Instance name",
+                s->instance, other, s->path);
+        goto fail;
     }
     if (created)
     {

@@ -257,6 +257,19 @@ open__inline_config_registers_three_events(void **state)
     assert_int_equal(q_int(t->path, "PRAGMA user_version"), 1);
 }
 
+/* Two servers on one host get different default names: host name and config file. */
+static void
+open__default_instance_names_host_and_config(void **state)
+{
+    struct t *t = *state;
+    char host[256] = "", want[512];
+    const char *args[] = {t->dbarg, NULL};
+    gethostname(host, sizeof(host) - 1);
+    assert_int_equal(host_open(&t->h, args), OPENVPN_PLUGIN_FUNC_SUCCESS);
+    snprintf(want, sizeof(want), "instance '%s:/etc/openvpn/server.conf'", host);
+    assert_true(fakehost_find(want) >= 0);
+}
+
 static void
 open__unknown_key_fails_naming_it(void **state)
 {
@@ -1004,6 +1017,7 @@ main(void)
 {
     const struct CMUnitTest tests[] = {
         T(open__inline_config_registers_three_events),
+        T(open__default_instance_names_host_and_config),
         T(open__unknown_key_fails_naming_it),
         T(open__missing_database_key_fails),
         T(open__missing_directory_fails_clearly),

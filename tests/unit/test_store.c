@@ -1034,14 +1034,16 @@ store__restart_closes_what_a_crashed_run_left_open(void **state)
 }
 
 static void
-store__instance_of_a_live_process_is_left_alone(void **state)
+store__instance_of_a_live_process_is_refused(void **state)
 {
     struct t *t = *state;
     struct store_config c = config_for(t);
     char host[256] = "", sql[512];
+    int degraded = 0;
     gethostname(host, sizeof(host) - 1);
     open_store(t, &c);
     close_store(t);
+    /* The parent process, registered now (after it started): a live server. */
     snprintf(sql, sizeof(sql),
              "UPDATE instance SET pid = %d, hostname = '%s', closed_ms = NULL;"
              "INSERT INTO session(id, instance, common_name, connect_ms)"
@@ -1050,11 +1052,18 @@ store__instance_of_a_live_process_is_left_alone(void **state)
     q_exec(t->path, sql);
 
     fakehost_reset();
-    open_store(t, &c);
-    assert_true(wait_log(t, "also in use by process", 3000));
-    close_store(t);
+    assert_int_equal(store_open(&c, t->log, &t->s, &degraded), -1);
+    assert_null(t->s);
+    assert_true(wait_log(t, "Instance 'test' is in use by process", 1000));
     assert_int_equal(q_int(t->path, "SELECT disconnect_ms IS NULL FROM session WHERE id = 6"),
                      1);
+
+    /* The same pid registered long before that process started: a reused pid. */
+    q_exec(t->path, "UPDATE instance SET opened_ms = 1000, last_seen_ms = 1000");
+    fakehost_reset();
+    open_store(t, &c);
+    assert_true(
+        wait_for(t, "SELECT end_reason = 'restart' FROM session WHERE id = 6", 1, 3000));
 }
 
 static void
@@ -1474,7 +1483,7 @@ main(void)
         T(store__unopenable_database_at_open_names_what_is_not_writable),
         T(store__new_database_belongs_to_run_as_user_without_cap_chown),
         T(store__restart_closes_what_a_crashed_run_left_open),
-        T(store__instance_of_a_live_process_is_left_alone),
+        T(store__instance_of_a_live_process_is_refused),
         T(store__retention_deletes_old_rows_in_batches_and_keeps_current_ones),
         T(query__who_answers_for_a_past_time),
         T(query__who_finds_an_address_inside_an_iroute_and_a_mac),
