@@ -1051,7 +1051,12 @@ retention_step(struct store *s, int *done)
     }
     /*
      * Events in rowid windows (rowid order is time order per instance, so no
-     * index on time is needed); the event that made a current owner stays.
+     * index on time is needed). An old event goes when it no longer says who
+     * held its address at the cutoff: it is a delete or reset, or a later event
+     * of that address at or before the cutoff supersedes it. So the add of a
+     * holding that began before the cutoff and lasted into the kept window
+     * stays (who --at answers for every kept moment), and so does the event
+     * that made a current owner.
      */
     if (s->retention_cursor == 0)
     {
@@ -1063,13 +1068,19 @@ retention_step(struct store *s, int *done)
         }
         sqlite3_finalize(st);
     }
-    rc = sqlite3_prepare_v2(s->db,
-                            "DELETE FROM address_event WHERE id >= ?1 AND id < ?1 + ?2"
-                            " AND time_ms < ?3 AND NOT EXISTS (SELECT 1 FROM current_address c"
-                            " WHERE c.instance = address_event.instance"
-                            " AND c.address = address_event.address"
-                            " AND c.since_ms = address_event.time_ms)",
-                            -1, &st, NULL);
+    rc = sqlite3_prepare_v2(
+        s->db,
+        "DELETE FROM address_event WHERE id >= ?1 AND id < ?1 + ?2"
+        " AND time_ms < ?3 AND NOT EXISTS (SELECT 1 FROM current_address c"
+        " WHERE c.instance = address_event.instance"
+        " AND c.address = address_event.address"
+        " AND c.since_ms = address_event.time_ms)"
+        " AND (op IN ('delete', 'reset') OR EXISTS (SELECT 1"
+        " FROM address_event n WHERE n.address = address_event.address"
+        " AND n.instance = address_event.instance AND n.time_ms <= ?3"
+        " AND (n.time_ms > address_event.time_ms"
+        " OR (n.time_ms = address_event.time_ms AND n.id > address_event.id))))",
+        -1, &st, NULL);
     if (rc == SQLITE_OK)
     {
         sqlite3_bind_int64(st, 1, s->retention_cursor);

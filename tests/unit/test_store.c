@@ -1082,8 +1082,9 @@ store__retention_deletes_old_rows_in_batches_and_keeps_current_ones(void **state
              " SELECT 10000 + i, 'other', 'old' || i, %lld, %lld FROM n;"
              "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 1500)"
              " INSERT INTO address_event(time_ms, instance, op, address, kind, common_name)"
-             " SELECT %lld, 'other', 'add', '10.20.' || (i / 256) || '.' || (i %% 256), 'ipv4',"
-             " 'old' || i FROM n;",
+             " SELECT %lld + j, 'other', CASE j WHEN 0 THEN 'add' ELSE 'reset' END,"
+             " '10.20.' || (i / 256) || '.' || (i %% 256), 'ipv4', 'old' || i"
+             " FROM n, (SELECT 0 AS j UNION ALL SELECT 500) ORDER BY i, j;",
              (long long)old, (long long)(old + 1000), (long long)old);
     q_exec(t->path, sql);
     /* Still current (connected 10 days ago): its session and its add stay. */
@@ -1110,10 +1111,54 @@ store__retention_deletes_old_rows_in_batches_and_keeps_current_ones(void **state
                                     " '10.30.0.1'"),
                      1);
     assert_true(
-        wait_log(t, "retention: deleted 1500 session(s) and 1500 address event(s)", 3000));
+        wait_log(t, "retention: deleted 1500 session(s) and 3000 address event(s)", 3000));
     struct store_stats st;
     store_get_stats(t->s, &st);
-    assert_int_equal(st.retention, 3000);
+    assert_int_equal(st.retention, 4500);
+}
+
+/*
+ * RetentionDays 1: a client that connected two days ago and left twelve hours
+ * ago held its address eighteen hours ago, and who --at still says so; the
+ * holdings that ended before the cutoff go.
+ */
+static void
+store__retention_keeps_the_start_of_a_holding_that_reaches_into_the_window(void **state)
+{
+    struct t *t = *state;
+    struct store_config c = config_for(t);
+    char sql[1024];
+    int64_t now = store_now_ms(), h = 3600000;
+    open_store(t, &c);
+    close_store(t);
+    snprintf(sql, sizeof(sql),
+             "INSERT INTO instance VALUES ('other', 'elsewhere', 1, 1, 1, 1);"
+             "INSERT INTO session(id, instance, common_name, connect_ms, disconnect_ms)"
+             " VALUES (7000, 'other', 'gina', %lld, %lld);"
+             "INSERT INTO address_event(time_ms, instance, op, address, kind, common_name,"
+             " session_id) VALUES (%lld, 'other', 'add', '10.40.0.1', 'ipv4', 'gina', 7000),"
+             " (%lld, 'other', 'delete', '10.40.0.1', 'ipv4', 'gina', 7000),"
+             " (%lld, 'other', 'add', '10.40.0.2', 'ipv4', 'hal', NULL),"
+             " (%lld, 'other', 'delete', '10.40.0.2', 'ipv4', 'hal', NULL);",
+             (long long)(now - 48 * h), (long long)(now - 12 * h), (long long)(now - 48 * h),
+             (long long)(now - 12 * h), (long long)(now - 40 * h), (long long)(now - 30 * h));
+    q_exec(t->path, sql);
+    c.retention_days = 1;
+    fakehost_reset();
+    open_store(t, &c);
+    assert_true(wait_log(t, "retention: deleted 0 session(s) and 2 address event(s)", 15000));
+
+    sqlite3 *db = NULL;
+    char err[256];
+    struct qresult r;
+    struct addr a = A("10.40.0.1");
+    assert_int_equal(schema_open_ro(t->path, 100, &db, err, sizeof(err)), 0);
+    assert_int_equal(query_who(db, &a, now - 18 * h, &r, err, sizeof(err)), 0);
+    assert_int_equal(r.nrows, 1);
+    assert_string_equal(query_cell(&r, 0, "common_name")->s, "gina");
+    assert_int_equal(query_cell(&r, 0, "since")->i, now - 48 * h);
+    query_result_free(&r);
+    sqlite3_close(db);
 }
 
 /* ------------------------------------------------------------- queries */
@@ -1485,6 +1530,7 @@ main(void)
         T(store__restart_closes_what_a_crashed_run_left_open),
         T(store__instance_of_a_live_process_is_refused),
         T(store__retention_deletes_old_rows_in_batches_and_keeps_current_ones),
+        T(store__retention_keeps_the_start_of_a_holding_that_reaches_into_the_window),
         T(query__who_answers_for_a_past_time),
         T(query__who_finds_an_address_inside_an_iroute_and_a_mac),
         T(query__who_over_a_second_covers_connect_disconnect_and_quick_reuse),
