@@ -841,17 +841,21 @@ instance_in_use(struct store *s, long long *pid_out)
 /*
  * Ends what this instance left open: sessions get END_REASON and end at
  * END_MS (or their start, if later); held addresses get a 'reset' event.
- * Returns the SQLite code; counts in *SESSIONS and *ADDRESSES.
+ * LATEST_MS >= 0 says the end is only known to lie in [END_MS, LATEST_MS] (a
+ * run that died); -1: exact. Returns the SQLite code; counts in *SESSIONS and
+ * *ADDRESSES.
  */
 static int
-release_instance(struct store *s, int64_t end_ms, const char *end_reason, int *sessions,
-                 int *addresses)
+release_instance(struct store *s, int64_t end_ms, int64_t latest_ms, const char *end_reason,
+                 int *sessions, int *addresses)
 {
     sqlite3_stmt *st = NULL;
     int rc = sqlite3_prepare_v2(
         s->db,
         "UPDATE session SET disconnect_ms = max(?1, connect_ms),"
-        " duration_s = (max(?1, connect_ms) - connect_ms) / 1000, end_reason = ?2"
+        " duration_s = (max(?1, connect_ms) - connect_ms) / 1000, end_reason = ?2,"
+        " disconnect_latest_ms = CASE WHEN ?4 IS NULL THEN NULL"
+        "  ELSE max(?4, ?1, connect_ms) END"
         " WHERE instance = ?3 AND disconnect_ms IS NULL",
         -1, &st, NULL);
     if (rc == SQLITE_OK)
@@ -859,6 +863,7 @@ release_instance(struct store *s, int64_t end_ms, const char *end_reason, int *s
         sqlite3_bind_int64(st, 1, end_ms);
         bind_text(st, 2, end_reason);
         bind_text(st, 3, s->instance);
+        bind_count(st, 4, latest_ms);
         rc = run(st);
         *sessions = sqlite3_changes(s->db);
     }
@@ -867,16 +872,19 @@ release_instance(struct store *s, int64_t end_ms, const char *end_reason, int *s
     {
         return rc;
     }
-    rc = sqlite3_prepare_v2(s->db,
-                            "INSERT INTO address_event(time_ms, instance, op, address, kind,"
-                            " common_name, session_id) SELECT max(?1, since_ms), instance,"
-                            " 'reset', address, kind, common_name, session_id"
-                            " FROM current_address WHERE instance = ?2",
-                            -1, &st, NULL);
+    rc =
+        sqlite3_prepare_v2(s->db,
+                           "INSERT INTO address_event(time_ms, instance, op, address, kind,"
+                           " common_name, session_id, time_latest_ms) SELECT max(?1, since_ms),"
+                           " instance, 'reset', address, kind, common_name, session_id,"
+                           " CASE WHEN ?3 IS NULL THEN NULL ELSE max(?3, ?1, since_ms) END"
+                           " FROM current_address WHERE instance = ?2",
+                           -1, &st, NULL);
     if (rc == SQLITE_OK)
     {
         sqlite3_bind_int64(st, 1, end_ms);
         bind_text(st, 2, s->instance);
+        bind_count(st, 3, latest_ms);
         rc = run(st);
         *addresses = sqlite3_changes(s->db);
     }
@@ -936,7 +944,8 @@ startup(struct store *s)
         }
         sqlite3_finalize(st);
         st = NULL;
-        rc = release_instance(s, last_seen, "restart", &sessions, &addresses);
+        /* Died between its last sign of life and now: the end is that interval. */
+        rc = release_instance(s, last_seen, now, "restart", &sessions, &addresses);
         if (rc != SQLITE_OK)
         {
             goto fail;
@@ -967,7 +976,8 @@ startup(struct store *s)
         strftime(when, sizeof(when), "%Y-%m-%d %H:%M:%S", localtime_r(&t, &tm));
         ovp_note(s->log,
                  "the previous run of instance '%s' stopped without closing: ended %d "
-                 "session(s) and released %d address(es) at its last sign of life (%s)",
+                 "session(s) and released %d address(es) between its last sign of life (%s) "
+                 "and now",
                  s->instance, sessions, addresses, when);
     }
     return SQLITE_OK;
@@ -990,7 +1000,7 @@ shutdown_rows(struct store *s)
     }
     if (!s->shared_instance)
     {
-        rc = release_instance(s, now, "shutdown", &sessions, &addresses);
+        rc = release_instance(s, now, -1, "shutdown", &sessions, &addresses);
         if (rc != SQLITE_OK)
         {
             goto fail;

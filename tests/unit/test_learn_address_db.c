@@ -254,7 +254,7 @@ open__inline_config_registers_three_events(void **state)
     assert_true(fakehost_find("recording to") >= 0);
     assert_true(fakehost_find("instance 'vpn-a'") >= 0);
     /* Opened (and created) at open time, before OpenVPN would drop privileges. */
-    assert_int_equal(q_int(t->path, "PRAGMA user_version"), 1);
+    assert_int_equal(q_int(t->path, "PRAGMA user_version"), 2);
 }
 
 /* Two servers on one host get different default names: host name and config file. */

@@ -362,6 +362,43 @@ schema__empty_file_is_initialised(void **state)
     sqlite3_close(db);
 }
 
+/* ovp-addrdb reads a database the plugin of schema 1 wrote (no end intervals there). */
+static void
+schema__query_side_reads_schema_1(void **state)
+{
+    struct t *t = *state;
+    struct store_config c = config_for(t);
+    sqlite3 *db = NULL;
+    char err[256];
+    struct qresult r;
+    open_store(t, &c);
+    connect_session(t, 801, "ivy", "ivy", "192.0.2.80", 80, store_now_ms() - 5000);
+    add(t, STORE_ADD, "10.8.0.80", "ivy", 801, store_now_ms() - 4000);
+    assert_true(wait_for(t, "SELECT count(*) FROM address_event", 1, 3000));
+    close_store(t);
+    q_exec(t->path, "ALTER TABLE session DROP COLUMN disconnect_latest_ms;"
+                    "ALTER TABLE address_event DROP COLUMN time_latest_ms;"
+                    "PRAGMA user_version = 1");
+    if (schema_open_ro(t->path, 100, &db, err, sizeof(err)) < 0)
+    {
+        fail_msg("%s", err);
+    }
+    struct addr a = A("10.8.0.80");
+    assert_int_equal(query_who(db, &a, store_now_ms() - 4500, &r, err, sizeof(err)), 0);
+    query_result_free(&r);
+    assert_int_equal(query_who(db, &a, store_now_ms() - 3000, &r, err, sizeof(err)), 0);
+    assert_int_equal(r.nrows, 1);
+    assert_true(query_cell(&r, 0, "until_latest")->null);
+    query_result_free(&r);
+    assert_int_equal(query_history(db, QUERY_BY_CN, "ivy", 0, INT64_MAX, &r, err, sizeof(err)),
+                     0);
+    assert_int_equal(r.nrows, 1);
+    query_result_free(&r);
+    assert_int_equal(query_current(db, &r, err, sizeof(err)), 0);
+    query_result_free(&r);
+    sqlite3_close(db);
+}
+
 static void
 schema__query_side_never_creates_and_explains(void **state)
 {
@@ -1016,13 +1053,35 @@ store__restart_closes_what_a_crashed_run_left_open(void **state)
         (long long)(seen - 59000), (long long)(seen - 59000));
     q_exec(t->path, sql);
 
+    /* Until the next start, current shows eve, flagged: her server is dead. */
+    sqlite3 *db = NULL;
+    char err[256];
+    struct qresult r;
+    assert_int_equal(schema_open_ro(t->path, 100, &db, err, sizeof(err)), 0);
+    assert_int_equal(query_current(db, &r, err, sizeof(err)), 0);
+    assert_int_equal(r.nrows, 1);
+    assert_string_equal(query_cell(&r, 0, "common_name")->s, "eve");
+    assert_string_equal(query_cell(&r, 0, "instance_state")->s, "dead");
+    query_result_free(&r);
+
     fakehost_reset();
+    int64_t before = store_now_ms();
     open_store(t, &c);
     snprintf(sql, sizeof(sql),
              "SELECT count(*) FROM session WHERE id = 5 AND end_reason = 'restart'"
-             " AND disconnect_ms = %lld AND duration_s = 60",
-             (long long)seen);
+             " AND disconnect_ms = %lld AND duration_s = 60 AND disconnect_latest_ms >= %lld",
+             (long long)seen, (long long)before);
     assert_true(wait_for(t, sql, 1, 3000));
+    /* The end lies between the last sign of life and the restart: who says both. */
+    struct addr a = A("10.8.0.50");
+    assert_int_equal(query_who(db, &a, seen + 30000, &r, err, sizeof(err)), 0);
+    assert_int_equal(r.nrows, 1);
+    assert_string_equal(query_cell(&r, 0, "common_name")->s, "eve");
+    assert_int_equal(query_cell(&r, 0, "until")->i, seen);
+    assert_true(query_cell(&r, 0, "until_latest")->i >= before);
+    assert_string_equal(query_cell(&r, 0, "instance_state")->s, "running");
+    query_result_free(&r);
+    sqlite3_close(db);
     snprintf(sql, sizeof(sql),
              "SELECT session_id FROM address_event WHERE op = 'reset' AND time_ms = %lld"
              " AND address = '10.8.0.50' AND common_name = 'eve'",
@@ -1512,6 +1571,7 @@ main(void)
         T(schema__text_file_is_refused_and_untouched),
         T(schema__empty_file_is_initialised),
         T(schema__query_side_never_creates_and_explains),
+        T(schema__query_side_reads_schema_1),
         T(store__many_events_then_close_all_present),
         T(store__close_timeout_zero_still_writes_what_is_queued),
         T(store__flush_interval_is_honoured),
