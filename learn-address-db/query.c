@@ -319,7 +319,10 @@ enum
 };
 
 /*
- * For one (instance, key): the last event at or before ?3 and every add or
+ * An address's events are ordered by row id, the order they were written in
+ * (times may disagree after a clock step in a database written before the
+ * plugin kept them non-decreasing). For one (instance, key): the last event
+ * at or before ?3 and every add or
  * update in (?3, ?4]; each that made an owner is a row, and the first later
  * event that ended that holding (delete, reset, or a different owner) gives
  * "until". A reset written when a dead run was found (%1$s, its time_latest_ms,
@@ -331,21 +334,21 @@ static const char who_sql_fmt[] =
     "WITH ev AS (SELECT * FROM (SELECT id, time_ms, op, common_name, session_id"
     "   FROM address_event WHERE address = ?1 AND instance = ?2 AND time_ms <= ?3"
     "   AND NOT (op = 'reset' AND coalesce(%1$s, time_ms) > ?3)"
-    "   ORDER BY time_ms DESC, id DESC LIMIT 1)"
+    "   ORDER BY id DESC LIMIT 1)"
     "  UNION ALL SELECT id, time_ms, op, common_name, session_id FROM address_event"
     "   WHERE address = ?1 AND instance = ?2 AND time_ms > ?3 AND time_ms <= ?4"
     "   AND op IN ('add', 'update')),"
     " held AS (SELECT ev.*, (SELECT e.id FROM address_event e WHERE e.address = ?1"
     "    AND e.instance = ?2"
-    "    AND (e.time_ms > ev.time_ms OR (e.time_ms = ev.time_ms AND e.id > ev.id))"
+    "    AND e.id > ev.id"
     "    AND (e.op IN ('delete', 'reset') OR e.common_name IS NOT ev.common_name"
     "         OR e.session_id IS NOT ev.session_id)"
-    "    ORDER BY e.time_ms, e.id LIMIT 1) AS end_id FROM ev"
+    "    ORDER BY e.id LIMIT 1) AS end_id FROM ev"
     "  WHERE ev.op IN ('add', 'update'))"
     " SELECT ?2, ?1, held.common_name, s.username, s.real_ip, s.real_port, held.time_ms,"
     "  x.time_ms, %1$s, s.connect_ms, s.disconnect_ms, held.session_id, NULL"
     " FROM held LEFT JOIN address_event x ON x.id = held.end_id"
-    " LEFT JOIN session s ON s.id = held.session_id ORDER BY held.time_ms, held.id";
+    " LEFT JOIN session s ON s.id = held.session_id ORDER BY held.id";
 
 /* Whether two cells hold the same value (both NULL, same text, or same number). */
 static int

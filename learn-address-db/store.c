@@ -131,6 +131,7 @@ struct store
     int started;         /* instance registered and stale rows cleaned up */
     int shared_instance; /* another live process uses our Instance name */
     int64_t retry_at, fail_since, next_report, next_heartbeat, next_retention;
+    int64_t last_event_ms; /* newest address event time of this instance (clock steps) */
     int backoff_step;
     int retention_active;
     int64_t retention_cursor;
@@ -568,7 +569,20 @@ apply_addr(struct store *s, const struct rec *r)
     const char *cn = r->cn;
     uint64_t sid = r->sid;
     char *owner = NULL;
+    int64_t t = r->t_ms;
     int rc;
+
+    /*
+     * Times never go back within an instance: a wall clock stepped back (NTP,
+     * a VM restored) would otherwise date a later event before an earlier one.
+     * Queries order an address's events by row id anyway; this keeps time_ms
+     * telling the same story. Advanced as rows are applied; a rolled-back
+     * batch restores it (write_chunk).
+     */
+    if (t < s->last_event_ms)
+    {
+        t = s->last_event_ms;
+    }
 
     if (r->op == STORE_DELETE)
     {
@@ -598,7 +612,7 @@ apply_addr(struct store *s, const struct rec *r)
     }
 
     sqlite3_stmt *e = s->st[ST_EVENT];
-    sqlite3_bind_int64(e, 1, r->t_ms);
+    sqlite3_bind_int64(e, 1, t);
     bind_text(e, 2, s->instance);
     bind_text(e, 3, op_names[r->op]);
     bind_text(e, 4, r->addr);
@@ -625,8 +639,12 @@ apply_addr(struct store *s, const struct rec *r)
         bind_text(c, 3, r->kind);
         bind_text(c, 4, cn);
         bind_sid(c, 5, sid);
-        sqlite3_bind_int64(c, 6, r->t_ms);
+        sqlite3_bind_int64(c, 6, t);
         rc = run(c);
+    }
+    if (rc == SQLITE_OK)
+    {
+        s->last_event_ms = t;
     }
 
 cleanup:
@@ -709,6 +727,7 @@ report_rejected(struct store *s, const struct rec *r, int rc)
 static int
 write_chunk(struct store *s, size_t n)
 {
+    int64_t last_event = s->last_event_ms;
     int rc = exec(s->db, "BEGIN IMMEDIATE");
     if (rc != SQLITE_OK)
     {
@@ -734,6 +753,7 @@ write_chunk(struct store *s, size_t n)
     return SQLITE_OK;
 
 fail:
+    s->last_event_ms = last_event;
     return tx_fail(s, rc);
 }
 
@@ -951,6 +971,19 @@ startup(struct store *s)
             goto fail;
         }
     }
+    if (sqlite3_prepare_v2(s->db,
+                           "SELECT coalesce(max(time_ms), 0) FROM address_event"
+                           " WHERE instance = ?1",
+                           -1, &st, NULL) == SQLITE_OK)
+    {
+        bind_text(st, 1, s->instance);
+        if (sqlite3_step(st) == SQLITE_ROW)
+        {
+            s->last_event_ms = sqlite3_column_int64(st, 0);
+        }
+    }
+    sqlite3_finalize(st);
+    st = NULL;
     rc = sqlite3_prepare_v2(s->db,
                             "INSERT OR REPLACE INTO instance(name, hostname, pid, opened_ms,"
                             " last_seen_ms, closed_ms) VALUES (?1, ?2, ?3, ?4, ?4, NULL)",
@@ -1078,19 +1111,17 @@ retention_step(struct store *s, int *done)
         }
         sqlite3_finalize(st);
     }
-    rc = sqlite3_prepare_v2(
-        s->db,
-        "DELETE FROM address_event WHERE id >= ?1 AND id < ?1 + ?2"
-        " AND time_ms < ?3 AND NOT EXISTS (SELECT 1 FROM current_address c"
-        " WHERE c.instance = address_event.instance"
-        " AND c.address = address_event.address"
-        " AND c.since_ms = address_event.time_ms)"
-        " AND (op IN ('delete', 'reset') OR EXISTS (SELECT 1"
-        " FROM address_event n WHERE n.address = address_event.address"
-        " AND n.instance = address_event.instance AND n.time_ms <= ?3"
-        " AND (n.time_ms > address_event.time_ms"
-        " OR (n.time_ms = address_event.time_ms AND n.id > address_event.id))))",
-        -1, &st, NULL);
+    rc = sqlite3_prepare_v2(s->db,
+                            "DELETE FROM address_event WHERE id >= ?1 AND id < ?1 + ?2"
+                            " AND time_ms < ?3 AND NOT EXISTS (SELECT 1 FROM current_address c"
+                            " WHERE c.instance = address_event.instance"
+                            " AND c.address = address_event.address"
+                            " AND c.since_ms = address_event.time_ms)"
+                            " AND (op IN ('delete', 'reset') OR EXISTS (SELECT 1"
+                            " FROM address_event n WHERE n.address = address_event.address"
+                            " AND n.instance = address_event.instance AND n.time_ms <= ?3"
+                            " AND n.id > address_event.id))",
+                            -1, &st, NULL);
     if (rc == SQLITE_OK)
     {
         sqlite3_bind_int64(st, 1, s->retention_cursor);

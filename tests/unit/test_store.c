@@ -1294,6 +1294,44 @@ query__who_answers_for_a_past_time(void **state)
     sqlite3_close(db);
 }
 
+/*
+ * The wall clock steps back 5 s between alice's add and bob's takeover: bob's
+ * event is stored no earlier than alice's, and who names bob, the holder now.
+ */
+static void
+query__who_after_a_clock_step_back_names_the_later_holder(void **state)
+{
+    struct t *t = *state;
+    struct store_config c = config_for(t);
+    struct qresult r;
+    char err[256];
+    int64_t T = store_now_ms() - 60000;
+    open_store(t, &c);
+    add(t, STORE_ADD, "10.8.0.90", "alice", 0, T);
+    add(t, STORE_UPDATE, "10.8.0.90", "bob", 0, T - 5000);
+    assert_true(wait_for(t, "SELECT count(*) FROM address_event", 2, 3000));
+    assert_int_equal(q_int(t->path, "SELECT min(time_ms) FROM address_event WHERE"
+                                    " common_name = 'bob'"),
+                     T);
+    sqlite3 *db = open_ro(t);
+    struct addr a = A("10.8.0.90");
+    assert_int_equal(query_who(db, &a, T + 1000, &r, err, sizeof(err)), 0);
+    assert_int_equal(r.nrows, 1);
+    assert_string_equal(query_cell(&r, 0, "common_name")->s, "bob");
+    query_result_free(&r);
+    /* A database written before times were kept in order: the row order decides. */
+    char sql[256];
+    snprintf(sql, sizeof(sql), "UPDATE address_event SET time_ms = %lld WHERE op = 'update'",
+             (long long)(T - 5000));
+    close_store(t);
+    q_exec(t->path, sql);
+    assert_int_equal(query_who(db, &a, T + 1000, &r, err, sizeof(err)), 0);
+    assert_int_equal(r.nrows, 1);
+    assert_string_equal(query_cell(&r, 0, "common_name")->s, "bob");
+    query_result_free(&r);
+    sqlite3_close(db);
+}
+
 static void
 query__who_finds_an_address_inside_an_iroute_and_a_mac(void **state)
 {
@@ -1593,6 +1631,7 @@ main(void)
         T(store__retention_keeps_the_start_of_a_holding_that_reaches_into_the_window),
         T(query__who_answers_for_a_past_time),
         T(query__who_finds_an_address_inside_an_iroute_and_a_mac),
+        T(query__who_after_a_clock_step_back_names_the_later_holder),
         T(query__who_over_a_second_covers_connect_disconnect_and_quick_reuse),
         T(query__current_lists_open_sessions_with_their_addresses),
         T(query__history_filters_by_user_cn_real_ip_and_time),
