@@ -477,6 +477,21 @@ lad_open(struct ovp_plugin *p, const char *const *argv, const char *const *envp,
                 l->cfg.database[0] ? "Instance" : "Database");
         goto fail;
     }
+    /*
+     * OpenVPN daemonizes before it opens plugins, and without --cd daemon(3)
+     * moved it to /: a relative path would quietly make a database there.
+     */
+    long daemon = 0;
+    char cwd[PATH_MAX];
+    if (l->cfg.database[0] != '/' && ovp_env_get_long(envp, "daemon", 0, 1, &daemon) == 0 &&
+        daemon == 1 && getcwd(cwd, sizeof(cwd)) && strcmp(cwd, "/") == 0)
+    {
+        ovp_err(log,
+                "configuration: Database '%s' is a relative path, and OpenVPN runs as a "
+                "daemon in the directory /: give an absolute path (or use --cd)",
+                l->cfg.database);
+        goto fail;
+    }
     l->closed = l->cfg.on_error == ON_ERROR_CLOSED;
 
     struct store_config sc = {

@@ -52,6 +52,8 @@ struct t
 };
 
 static char plugin_path[1024];
+/* The open env of the next host_open, when a test sets one (reset by setup). */
+static const char **open_envp;
 
 static const char *
 find_plugin(void)
@@ -77,6 +79,7 @@ setup(void **state)
     snprintf(t->path, sizeof(t->path), "%s/addr.sqlite", t->dir);
     snprintf(t->dbarg, sizeof(t->dbarg), "database=%s", t->path);
     fakehost_reset();
+    open_envp = NULL;
     *state = t;
     return 0;
 }
@@ -125,7 +128,8 @@ static int
 host_open(struct host *h, const char *const *args)
 {
     const char *argv[16] = {find_plugin()};
-    static const char *envp[] = {"verb=4", "config=/etc/openvpn/server.conf", NULL};
+    static const char *default_envp[] = {"verb=4", "config=/etc/openvpn/server.conf", NULL};
+    const char **envp = open_envp ? open_envp : default_envp;
     struct stat sb;
     size_t n = 1;
 
@@ -295,6 +299,25 @@ open__missing_directory_fails_clearly(void **state)
     const char *args[] = {"database=/nonexistent-ovp-dir/addr.sqlite", NULL};
     assert_int_equal(host_open(&t->h, args), OPENVPN_PLUGIN_FUNC_ERROR);
     assert_true(fakehost_find("does not exist") >= 0);
+}
+
+/* OpenVPN with daemon (no --cd) sits in /: a relative database path is refused. */
+static void
+open__relative_database_under_daemon_fails_clearly(void **state)
+{
+    struct t *t = *state;
+    static const char *envp[] = {"verb=4", "daemon=1", NULL};
+    const char *args[] = {"database=ovp-test-relative.sqlite", NULL};
+    char cwd[1024];
+    struct stat sb;
+    assert_non_null(getcwd(cwd, sizeof(cwd)));
+    assert_int_equal(chdir("/"), 0);
+    open_envp = envp;
+    int rc = host_open(&t->h, args);
+    assert_int_equal(chdir(cwd), 0);
+    assert_int_equal(rc, OPENVPN_PLUGIN_FUNC_ERROR);
+    assert_true(fakehost_find("is a relative path") >= 0);
+    assert_int_equal(stat("/ovp-test-relative.sqlite", &sb), -1);
 }
 
 static void
@@ -1021,6 +1044,7 @@ main(void)
         T(open__unknown_key_fails_naming_it),
         T(open__missing_database_key_fails),
         T(open__missing_directory_fails_clearly),
+        T(open__relative_database_under_daemon_fails_clearly),
         T(open__foreign_database_fails),
         T(open__config_file_is_read),
         T(open__annotated_example_config_loads),
