@@ -839,7 +839,12 @@ query_format_time(int64_t ms, int utc, char *buf, size_t len)
     }
     else
     {
+        /* With the offset: a local time alone is ambiguous (DST, another reader's zone). */
+        char base[32];
         localtime_r(&t, &tm);
-        strftime(buf, len, "%Y-%m-%d %H:%M:%S", &tm);
+        strftime(base, sizeof(base), "%Y-%m-%d %H:%M:%S", &tm);
+        long off = tm.tm_gmtoff / 60;
+        snprintf(buf, len, "%s%c%02ld:%02ld", base, off < 0 ? '-' : '+', labs(off) / 60,
+                 labs(off) % 60);
     }
 }

@@ -95,8 +95,9 @@ int query_parse_time(const char *s, int64_t *ms);
  */
 int query_parse_time_span(const char *s, int64_t *from_ms, int64_t *to_ms);
 
-/* Formats MS as local "2024-05-14 14:03:07", or with UTC as "2024-05-14T12:03:07Z"
- * (milliseconds shown when not zero). */
+/* Formats MS as local time with its offset, "2024-05-14 14:03:07+02:00" (which
+ * --at reads back), or with UTC as "2024-05-14T12:03:07Z" (milliseconds shown when
+ * not zero). */
 void query_format_time(int64_t ms, int utc, char *buf, size_t len);
 
 #endif

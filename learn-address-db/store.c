@@ -1006,7 +1006,7 @@ startup(struct store *s)
         char when[64];
         time_t t = (time_t)(last_seen / 1000);
         struct tm tm;
-        strftime(when, sizeof(when), "%Y-%m-%d %H:%M:%S", localtime_r(&t, &tm));
+        strftime(when, sizeof(when), "%Y-%m-%d %H:%M:%S %z", localtime_r(&t, &tm));
         ovp_note(s->log,
                  "the previous run of instance '%s' stopped without closing: ended %d "
                  "session(s) and released %d address(es) between its last sign of life (%s) "

@@ -1590,7 +1590,15 @@ time__format_is_iso8601_utc_with_milliseconds(void **state)
     setenv("TZ", "UTC", 1);
     tzset();
     query_format_time(1715688180000LL, 0, buf, sizeof(buf));
-    assert_string_equal(buf, "2024-05-14 12:03:00");
+    assert_string_equal(buf, "2024-05-14 12:03:00+00:00");
+    /* Local times carry their offset, and --at reads them back to the same moment. */
+    setenv("TZ", "America/St_Johns", 1); /* -02:30 in May */
+    tzset();
+    query_format_time(1715688180000LL, 0, buf, sizeof(buf));
+    assert_string_equal(buf, "2024-05-14 09:33:00-02:30");
+    int64_t ms = 0;
+    assert_int_equal(query_parse_time(buf, &ms), 0);
+    assert_int_equal(ms, 1715688180000LL);
     unsetenv("TZ");
     tzset();
 }
