@@ -303,6 +303,16 @@ client_connect(struct lad *l, const struct ovp_event *ev)
     ss.real_port = real_port(ev->envp);
     ss.vaddr4 = ovp_env_get_nonempty(ev->envp, "ifconfig_pool_remote_ip");
     ss.vaddr6 = ovp_env_get_nonempty(ev->envp, "ifconfig_pool_remote_ip6");
+    /* In the spelling ovp-addrdb looks them up by (who IP, TAP mode). */
+    struct addr v4, v6;
+    if (ss.vaddr4 && addr_parse(ss.vaddr4, &v4) == 0 && v4.kind == ADDR_IPV4)
+    {
+        ss.vaddr4 = v4.text;
+    }
+    if (ss.vaddr6 && addr_parse(ss.vaddr6, &v6) == 0 && v6.kind == ADDR_IPV6)
+    {
+        ss.vaddr6 = v6.text;
+    }
 
     if (store_connect(l->store, &ss) < 0)
     {

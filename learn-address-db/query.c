@@ -308,7 +308,7 @@ static const struct qcol who_cols[] = {
     {"since", Q_TIME},          {"until", Q_TIME},
     {"until_latest", Q_TIME},   {"session_connected", Q_TIME},
     {"session_ended", Q_TIME},  {"session_id", Q_INT},
-    {"instance_state", Q_TEXT},
+    {"instance_state", Q_TEXT}, {"source", Q_TEXT},
 };
 enum
 {
@@ -346,9 +346,27 @@ static const char who_sql_fmt[] =
     "    ORDER BY e.id LIMIT 1) AS end_id FROM ev"
     "  WHERE ev.op IN ('add', 'update'))"
     " SELECT ?2, ?1, held.common_name, s.username, s.real_ip, s.real_port, held.time_ms,"
-    "  x.time_ms, %1$s, s.connect_ms, s.disconnect_ms, held.session_id, NULL"
+    "  x.time_ms, %1$s, s.connect_ms, s.disconnect_ms, held.session_id, NULL,"
+    "  'learn-address'"
     " FROM held LEFT JOIN address_event x ON x.id = held.end_id"
     " LEFT JOIN session s ON s.id = held.session_id ORDER BY held.id";
+
+/*
+ * TAP mode: OpenVPN learns MACs, never the client's IP, so an IP address is
+ * found through the sessions it was given to (vaddr4 / vaddr6, %2$s), from
+ * connect to disconnect (its latest possible moment for a dead run, %1$s),
+ * when the session learned no IP address at all: TUN mode learns the client's
+ * addresses (answered above), maybe others than the pool offered at connect
+ * (ifconfig-push). A refused client's session has no vaddr (it never got it).
+ */
+static const char who_session_sql_fmt[] =
+    "SELECT s.instance, ?1, s.common_name, s.username, s.real_ip, s.real_port, s.connect_ms,"
+    "  s.disconnect_ms, %1$s, s.connect_ms, s.disconnect_ms, s.id, NULL, 'session'"
+    " FROM session s WHERE s.%2$s = ?1 AND s.connect_ms <= ?3"
+    "  AND (s.disconnect_ms IS NULL OR coalesce(%1$s, s.disconnect_ms) > ?2)"
+    "  AND NOT EXISTS (SELECT 1 FROM address_event e WHERE e.session_id = s.id"
+    "   AND e.kind IN ('ipv4', 'ipv6'))"
+    " ORDER BY s.instance, s.connect_ms, s.id";
 
 /* Whether two cells hold the same value (both NULL, same text, or same number). */
 static int
@@ -460,6 +478,29 @@ query_who_between(sqlite3 *db, const struct addr *a, int64_t from_ms, int64_t to
         snprintf(err, errlen, "query failed: %s", sqlite3_errmsg(db));
         rc = -1;
         goto cleanup;
+    }
+    if (a->kind == ADDR_IPV4 || a->kind == ADDR_IPV6)
+    {
+        char ssql[sizeof(who_session_sql_fmt) + 64];
+        /* Fragments from fixed lists only; the address is a bound parameter. */
+        snprintf(ssql, sizeof(ssql), who_session_sql_fmt,
+                 db_version(db) >= 2 ? "s.disconnect_latest_ms" : "NULL",
+                 a->kind == ADDR_IPV4 ? "vaddr4" : "vaddr6");
+        sqlite3_finalize(st);
+        st = NULL;
+        if (prepare(db, ssql, &st, err, errlen) < 0)
+        {
+            rc = -1;
+            goto cleanup;
+        }
+        sqlite3_bind_text(st, 1, a->text, -1, SQLITE_STATIC);
+        sqlite3_bind_int64(st, 2, from_ms);
+        sqlite3_bind_int64(st, 3, to_ms);
+        if (collect(db, st, out, err, errlen) < 0)
+        {
+            rc = -1;
+            goto cleanup;
+        }
     }
     rc = fill_states(db, out, err, errlen);
 

@@ -81,7 +81,10 @@ static const char *const migrations[SCHEMA_VERSION + 1] = {
          * and that start (these, NULL when the end is exact).
          */
     "ALTER TABLE session ADD COLUMN disconnect_latest_ms INTEGER;"
-    "ALTER TABLE address_event ADD COLUMN time_latest_ms INTEGER;",
+    "ALTER TABLE address_event ADD COLUMN time_latest_ms INTEGER;"
+    /* who IP in TAP mode, where OpenVPN learns only MACs: through the session. */
+    "CREATE INDEX session_by_vaddr4 ON session(vaddr4, connect_ms) WHERE vaddr4 IS NOT NULL;"
+    "CREATE INDEX session_by_vaddr6 ON session(vaddr6, connect_ms) WHERE vaddr6 IS NOT NULL;",
 };
 
 static void

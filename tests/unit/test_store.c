@@ -1332,6 +1332,54 @@ query__who_after_a_clock_step_back_names_the_later_holder(void **state)
     sqlite3_close(db);
 }
 
+/*
+ * TAP mode: OpenVPN learns the client's MAC, never its IP; who IP answers from
+ * the session the address was given to, once (not again in TUN mode, where
+ * the address has its own events).
+ */
+static void
+query__who_ip_in_tap_mode_answers_from_the_session(void **state)
+{
+    struct t *t = *state;
+    struct store_config c = config_for(t);
+    struct qresult r;
+    char err[256];
+    int64_t T = store_now_ms() - 60000;
+    open_store(t, &c);
+    connect_session(t, 901, "tapper", "tapper", "192.0.2.90", 90, T);
+    add(t, STORE_ADD, "02:00:5e:00:53:90", "tapper", 901, T + 100);
+    disconnect_session(t, 901, "tapper", "192.0.2.90", 90, T + 5000);
+    assert_true(
+        wait_for(t, "SELECT count(*) FROM session WHERE disconnect_ms IS NOT NULL", 1, 3000));
+    sqlite3 *db = open_ro(t);
+    struct addr a = A("10.8.0.14");
+    assert_int_equal(query_who(db, &a, T + 2000, &r, err, sizeof(err)), 0);
+    assert_int_equal(r.nrows, 1);
+    assert_string_equal(query_cell(&r, 0, "common_name")->s, "tapper");
+    assert_string_equal(query_cell(&r, 0, "source")->s, "session");
+    assert_int_equal(query_cell(&r, 0, "until")->i, T + 5000);
+    query_result_free(&r);
+    a = A("fd00:0::14");
+    assert_int_equal(query_who(db, &a, T + 2000, &r, err, sizeof(err)), 0);
+    assert_int_equal(r.nrows, 1);
+    query_result_free(&r);
+    assert_int_equal(query_who(db, &a, T + 6000, &r, err, sizeof(err)), 0);
+    assert_int_equal(r.nrows, 0);
+    query_result_free(&r);
+    /* TUN: the same vaddr learned by learn-address answers once, as learned. */
+    connect_session(t, 902, "tunner", "tunner", "192.0.2.91", 91, T + 10000);
+    add(t, STORE_ADD, "10.8.0.14", "tunner", 902, T + 10100);
+    assert_true(wait_for(t, "SELECT count(*) FROM address_event", 2, 3000));
+    assert_int_equal(query_who(db, &a, T + 20000, &r, err, sizeof(err)), 0);
+    query_result_free(&r);
+    a = A("10.8.0.14");
+    assert_int_equal(query_who(db, &a, T + 20000, &r, err, sizeof(err)), 0);
+    assert_int_equal(r.nrows, 1);
+    assert_string_equal(query_cell(&r, 0, "source")->s, "learn-address");
+    query_result_free(&r);
+    sqlite3_close(db);
+}
+
 static void
 query__who_finds_an_address_inside_an_iroute_and_a_mac(void **state)
 {
@@ -1639,6 +1687,7 @@ main(void)
         T(store__retention_keeps_the_start_of_a_holding_that_reaches_into_the_window),
         T(query__who_answers_for_a_past_time),
         T(query__who_finds_an_address_inside_an_iroute_and_a_mac),
+        T(query__who_ip_in_tap_mode_answers_from_the_session),
         T(query__who_after_a_clock_step_back_names_the_later_holder),
         T(query__who_over_a_second_covers_connect_disconnect_and_quick_reuse),
         T(query__current_lists_open_sessions_with_their_addresses),
