@@ -198,6 +198,12 @@ learn_address(struct lad *l, const struct ovp_event *ev)
     }
     /* A failed delete helps nobody: only add and update are ever refused. */
     int may_refuse = op != STORE_DELETE;
+    /* OpenVPN learned an address for this client: it passed every client-connect handler. */
+    struct lad_client *c = ev->client;
+    if (op != STORE_DELETE && c && c->connected)
+    {
+        c->learned = 1;
+    }
 
     if (addr_parse(addr_s, &a) < 0)
     {
@@ -224,17 +230,12 @@ learn_address(struct lad *l, const struct ovp_event *ev)
     if (op != STORE_DELETE)
     {
         /* The host's client context is only trustworthy for add/update. */
-        struct lad_client *c = ev->client;
         cn = ovp_argv_get(ev->argv, 3);
         if (!cn || !*cn)
         {
             cn = ovp_env_get_nonempty(ev->envp, "common_name");
         }
         sid = c && c->connected ? c->sid : 0;
-        if (c && c->connected)
-        {
-            c->learned = 1;
-        }
     }
     if (store_address(l->store, op, &a, cn, sid, store_now_ms()) < 0)
     {
@@ -639,7 +640,7 @@ lad_client_free(struct ovp_plugin *p, void *state, void *client)
         static const char *const empty[] = {NULL};
         fill_disconnect(&sd, c, empty, &ip);
         sd.reason = "refused";
-        sd.refused = !c->learned;
+        sd.refused = never_established(c);
         if (store_disconnect(l->store, &sd) < 0)
         {
             report_full(l, NULL);
