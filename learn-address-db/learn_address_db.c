@@ -2,6 +2,7 @@
 #include "ovpbuild.h"
 
 #include <limits.h>
+#include <pthread.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -92,6 +93,9 @@ struct lad_client
 {
     uint64_t sid;
     int connected; /* client-connect recorded, no disconnect yet */
+    int offered;   /* the client-connect env named a virtual address */
+    int tap;       /* dev_type=tap: OpenVPN learns MACs later, from traffic */
+    int learned;   /* a learn-address add/update came with this client's context */
 };
 
 /* ------------------------------------------------------------ reports */
@@ -194,6 +198,12 @@ learn_address(struct lad *l, const struct ovp_event *ev)
     }
     /* A failed delete helps nobody: only add and update are ever refused. */
     int may_refuse = op != STORE_DELETE;
+    /* OpenVPN learned an address for this client: it passed every client-connect handler. */
+    struct lad_client *c = ev->client;
+    if (op != STORE_DELETE && c && c->connected)
+    {
+        c->learned = 1;
+    }
 
     if (addr_parse(addr_s, &a) < 0)
     {
@@ -220,7 +230,6 @@ learn_address(struct lad *l, const struct ovp_event *ev)
     if (op != STORE_DELETE)
     {
         /* The host's client context is only trustworthy for add/update. */
-        const struct lad_client *c = ev->client;
         cn = ovp_argv_get(ev->argv, 3);
         if (!cn || !*cn)
         {
@@ -295,6 +304,16 @@ client_connect(struct lad *l, const struct ovp_event *ev)
     ss.real_port = real_port(ev->envp);
     ss.vaddr4 = ovp_env_get_nonempty(ev->envp, "ifconfig_pool_remote_ip");
     ss.vaddr6 = ovp_env_get_nonempty(ev->envp, "ifconfig_pool_remote_ip6");
+    /* In the spelling ovp-addrdb looks them up by (who IP, TAP mode). */
+    struct addr v4, v6;
+    if (ss.vaddr4 && addr_parse(ss.vaddr4, &v4) == 0 && v4.kind == ADDR_IPV4)
+    {
+        ss.vaddr4 = v4.text;
+    }
+    if (ss.vaddr6 && addr_parse(ss.vaddr6, &v6) == 0 && v6.kind == ADDR_IPV6)
+    {
+        ss.vaddr6 = v6.text;
+    }
 
     if (store_connect(l->store, &ss) < 0)
     {
@@ -302,8 +321,12 @@ client_connect(struct lad *l, const struct ovp_event *ev)
     }
     if (c)
     {
+        const char *dev_type = ovp_env_get(ev->envp, "dev_type");
         c->sid = ss.id;
         c->connected = 1;
+        c->offered = ss.vaddr4 || ss.vaddr6;
+        c->tap = dev_type && strcmp(dev_type, "tap") == 0;
+        c->learned = 0;
     }
     return queued(l);
 }
@@ -327,6 +350,21 @@ fill_disconnect(struct store_disconnect *sd, const struct lad_client *c,
     sd->duration_s = env_count(envp, "time_duration");
 }
 
+/*
+ * Whether client C, at its end, never got the address its client-connect
+ * offered. In TUN mode OpenVPN learns the client's addresses right after the
+ * last client-connect handler succeeded, before anything else can happen to
+ * the client; a disconnect before that is the one OpenVPN sends after a later
+ * handler (another plugin, a script, 'disable') refused the client (multi.c:
+ * its first, internal handler has always succeeded by then). In TAP mode
+ * addresses are learned from traffic, so nothing can be told there.
+ */
+static int
+never_established(const struct lad_client *c)
+{
+    return c && c->connected && c->offered && !c->tap && !c->learned;
+}
+
 static int
 client_disconnect(struct lad *l, const struct ovp_event *ev)
 {
@@ -334,12 +372,19 @@ client_disconnect(struct lad *l, const struct ovp_event *ev)
     struct store_disconnect sd;
     struct addr ip;
 
-    fill_disconnect(&sd, c, ev->envp, &ip);
-    sd.reason = "disconnect";
-    if (c)
+    /*
+     * No session of ours: the client was refused before our client-connect
+     * (an earlier handler), or its connect was never queued. Nothing to end,
+     * and guessing by name and address could end someone else's session.
+     */
+    if (!c || !c->connected)
     {
-        c->connected = 0;
+        return OPENVPN_PLUGIN_FUNC_SUCCESS;
     }
+    fill_disconnect(&sd, c, ev->envp, &ip);
+    sd.refused = never_established(c);
+    sd.reason = sd.refused ? "refused" : "disconnect";
+    c->connected = 0;
     /* OpenVPN ignores this verdict; never refuse. */
     if (store_disconnect(l->store, &sd) < 0)
     {
@@ -356,6 +401,49 @@ config_release(struct lad_config *cfg)
     ovp_cfg_release(lad_keys, N_KEYS, cfg);
 }
 
+/*
+ * The default Instance: the host name and OpenVPN's configuration file (the
+ * open env's "config", made absolute), e.g. "vpn1:/etc/openvpn/server/udp.conf",
+ * so that two servers on one host never share a name. Derived at the first
+ * open in this process and kept (the .so stays loaded): a reopen after the
+ * privilege drop or inside a chroot might resolve the path differently, and a
+ * new name would orphan the running rows. malloc'd, or NULL.
+ */
+static char *
+default_instance(const char *const *envp)
+{
+    static char cached[PATH_MAX + 300];
+    static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
+    char host[256] = "", cwd[PATH_MAX] = "";
+    char *out;
+
+    pthread_mutex_lock(&mu);
+    if (!cached[0])
+    {
+        const char *conf = ovp_env_get_nonempty(envp, "config");
+        if (gethostname(host, sizeof(host) - 1) < 0 || !host[0])
+        {
+            snprintf(host, sizeof(host), "openvpn");
+        }
+        if (!conf)
+        {
+            snprintf(cached, sizeof(cached), "%s", host);
+        }
+        else if (conf[0] != '/' && getcwd(cwd, sizeof(cwd)))
+        {
+            snprintf(cached, sizeof(cached), "%s:%s%s%s", host, cwd,
+                     strcmp(cwd, "/") == 0 ? "" : "/", conf);
+        }
+        else
+        {
+            snprintf(cached, sizeof(cached), "%s:%s", host, conf);
+        }
+    }
+    out = strdup(cached);
+    pthread_mutex_unlock(&mu);
+    return out;
+}
+
 static int
 lad_open(struct ovp_plugin *p, const char *const *argv, const char *const *envp, void **state)
 {
@@ -365,7 +453,6 @@ lad_open(struct ovp_plugin *p, const char *const *argv, const char *const *envp,
     char err[1024];
     int degraded = 0;
     size_t argc = ovp_argc(argv);
-    (void)envp;
 
     l = calloc(1, sizeof(*l));
     if (!l)
@@ -388,12 +475,7 @@ lad_open(struct ovp_plugin *p, const char *const *argv, const char *const *envp,
     }
     if (!l->cfg.instance)
     {
-        char host[256] = "";
-        if (gethostname(host, sizeof(host) - 1) < 0 || !host[0])
-        {
-            snprintf(host, sizeof(host), "openvpn");
-        }
-        l->cfg.instance = strdup(host);
+        l->cfg.instance = default_instance(envp);
         if (!l->cfg.instance)
         {
             ovp_err(log, "out of memory");
@@ -404,6 +486,21 @@ lad_open(struct ovp_plugin *p, const char *const *argv, const char *const *envp,
     {
         ovp_err(log, "configuration: %s must not be empty",
                 l->cfg.database[0] ? "Instance" : "Database");
+        goto fail;
+    }
+    /*
+     * OpenVPN daemonizes before it opens plugins, and without --cd daemon(3)
+     * moved it to /: a relative path would quietly make a database there.
+     */
+    long daemon = 0;
+    char cwd[PATH_MAX];
+    if (l->cfg.database[0] != '/' && ovp_env_get_long(envp, "daemon", 0, 1, &daemon) == 0 &&
+        daemon == 1 && getcwd(cwd, sizeof(cwd)) && strcmp(cwd, "/") == 0)
+    {
+        ovp_err(log,
+                "configuration: Database '%s' is a relative path, and OpenVPN runs as a "
+                "daemon in the directory /: give an absolute path (or use --cd)",
+                l->cfg.database);
         goto fail;
     }
     l->closed = l->cfg.on_error == ON_ERROR_CLOSED;
@@ -543,6 +640,7 @@ lad_client_free(struct ovp_plugin *p, void *state, void *client)
         static const char *const empty[] = {NULL};
         fill_disconnect(&sd, c, empty, &ip);
         sd.reason = "refused";
+        sd.refused = never_established(c);
         if (store_disconnect(l->store, &sd) < 0)
         {
             report_full(l, NULL);

@@ -52,7 +52,8 @@ usage(FILE *f)
            "ADDRESS: IPv4, IPv6, a.b.c.d/nn (an iroute) or a MAC.\n"
            "TIME: ISO 8601 (2024-05-14T14:03:00Z, 2024-05-14 14:03 local time, 2024-05-14)\n"
            "      or Unix seconds (1715688180).\n"
-           "Output: a text table (local times, --utc for UTC), --json or --csv (UTC).\n"
+           "Output: a text table (local times with their offset, --utc for UTC), --json or\n"
+           "        --csv (UTC).\n"
            "Exit: 0 found, 1 nothing matched, 2 usage error, 3 database error.\n");
 }
 

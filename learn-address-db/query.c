@@ -2,13 +2,17 @@
 #include "ovpbuild.h"
 
 #include <ctype.h>
+#include <errno.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "query.h"
+#include "schema.h"
 
 /* ------------------------------------------------------------ results */
 
@@ -119,37 +123,250 @@ prepare(sqlite3 *db, const char *sql, sqlite3_stmt **st, char *err, size_t errle
     return 0;
 }
 
+/* The database's schema version (PRAGMA user_version), or 0. */
+static int
+db_version(sqlite3 *db)
+{
+    sqlite3_stmt *st = NULL;
+    int v = 0;
+    if (sqlite3_prepare_v2(db, "PRAGMA user_version", -1, &st, NULL) == SQLITE_OK &&
+        sqlite3_step(st) == SQLITE_ROW)
+    {
+        v = sqlite3_column_int(st, 0);
+    }
+    sqlite3_finalize(st);
+    return v;
+}
+
+/*
+ * Every statement of one answer reads one snapshot: a read transaction, so
+ * that a commit of the writer between two statements cannot mix two states.
+ */
+static int
+read_begin(sqlite3 *db, char *err, size_t errlen)
+{
+    if (sqlite3_exec(db, "BEGIN", NULL, NULL, NULL) != SQLITE_OK)
+    {
+        snprintf(err, errlen, "query failed: %s", sqlite3_errmsg(db));
+        return -1;
+    }
+    return 0;
+}
+
+static void
+read_end(sqlite3 *db)
+{
+    sqlite3_exec(db, "COMMIT", NULL, NULL, NULL);
+}
+
+/* An instance writing here, how it is doing now. */
+struct inst_state
+{
+    char *name;
+    const char *state;
+};
+
+/* No sign of life for this long (heartbeats come every minute): stale. */
+#define STALE_MS 150000
+
+/*
+ * The state of every registered instance: "stopped" (closed cleanly), "dead"
+ * (its process on this host is gone without closing: what it holds ended,
+ * the next start records when), "stale" (no write or heartbeat for STALE_MS:
+ * hung, cut off from the database, or dead on another host) or "running".
+ * Returns the count (*OUT malloc'd), or -1 with ERR.
+ */
+static int
+instance_states(sqlite3 *db, struct inst_state **out, char *err, size_t errlen)
+{
+    sqlite3_stmt *st = NULL;
+    struct inst_state *v = NULL;
+    int n = 0, cap = 0, rc;
+    char host[256] = "";
+    struct timespec ts;
+
+    *out = NULL;
+    gethostname(host, sizeof(host) - 1);
+    clock_gettime(CLOCK_REALTIME, &ts);
+    int64_t now = (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+    if (prepare(db, "SELECT name, hostname, pid, last_seen_ms, closed_ms FROM instance", &st,
+                err, errlen) < 0)
+    {
+        return -1;
+    }
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW)
+    {
+        if (n == cap)
+        {
+            cap = cap ? cap * 2 : 8;
+            struct inst_state *nv = realloc(v, (size_t)cap * sizeof(*v));
+            if (!nv)
+            {
+                goto oom;
+            }
+            v = nv;
+        }
+        const unsigned char *name = sqlite3_column_text(st, 0);
+        const unsigned char *h = sqlite3_column_text(st, 1);
+        long long pid = sqlite3_column_int64(st, 2);
+        v[n].name = strdup(name ? (const char *)name : "");
+        if (!v[n].name)
+        {
+            goto oom;
+        }
+        if (sqlite3_column_type(st, 4) != SQLITE_NULL)
+        {
+            v[n].state = "stopped";
+        }
+        else if (h && strcmp((const char *)h, host) == 0 && pid > 0 && pid <= 0x7fffffff &&
+                 kill((pid_t)pid, 0) < 0 && errno == ESRCH)
+        {
+            v[n].state = "dead";
+        }
+        else if (sqlite3_column_type(st, 3) == SQLITE_NULL ||
+                 sqlite3_column_int64(st, 3) < now - STALE_MS)
+        {
+            v[n].state = "stale";
+        }
+        else
+        {
+            v[n].state = "running";
+        }
+        n++;
+    }
+    sqlite3_finalize(st);
+    if (rc != SQLITE_DONE)
+    {
+        snprintf(err, errlen, "query failed: %s", sqlite3_errmsg(db));
+        for (int i = 0; i < n; i++)
+        {
+            free(v[i].name);
+        }
+        free(v);
+        return -1;
+    }
+    *out = v;
+    return n;
+
+oom:
+    sqlite3_finalize(st);
+    for (int i = 0; i < n; i++)
+    {
+        free(v[i].name);
+    }
+    free(v);
+    snprintf(err, errlen, "out of memory");
+    return -1;
+}
+
+/* Fills the column "instance_state" of every row of R from its "instance". */
+static int
+fill_states(sqlite3 *db, struct qresult *r, char *err, size_t errlen)
+{
+    struct inst_state *v = NULL;
+    int n = instance_states(db, &v, err, errlen), rc = 0;
+    if (n < 0)
+    {
+        return -1;
+    }
+    for (size_t row = 0; row < r->nrows; row++)
+    {
+        const struct qval *inst = query_cell(r, row, "instance");
+        struct qval *cell = (struct qval *)query_cell(r, row, "instance_state");
+        const char *state = "unregistered";
+        for (int i = 0; inst && !inst->null && i < n; i++)
+        {
+            if (strcmp(v[i].name, inst->s) == 0)
+            {
+                state = v[i].state;
+            }
+        }
+        free(cell->s);
+        cell->s = strdup(state);
+        cell->null = !cell->s;
+        if (!cell->s)
+        {
+            snprintf(err, errlen, "out of memory");
+            rc = -1;
+            break;
+        }
+    }
+    for (int i = 0; i < n; i++)
+    {
+        free(v[i].name);
+    }
+    free(v);
+    return rc;
+}
+
 /* ---------------------------------------------------------------- who */
 
 static const struct qcol who_cols[] = {
-    {"instance", Q_TEXT},      {"address", Q_TEXT},   {"common_name", Q_TEXT},
-    {"username", Q_TEXT},      {"real_ip", Q_TEXT},   {"real_port", Q_INT},
-    {"since", Q_TIME},         {"until", Q_TIME},     {"session_connected", Q_TIME},
-    {"session_ended", Q_TIME}, {"session_id", Q_INT},
+    {"instance", Q_TEXT},       {"address", Q_TEXT},
+    {"common_name", Q_TEXT},    {"username", Q_TEXT},
+    {"real_ip", Q_TEXT},        {"real_port", Q_INT},
+    {"since", Q_TIME},          {"until", Q_TIME},
+    {"until_latest", Q_TIME},   {"session_connected", Q_TIME},
+    {"session_ended", Q_TIME},  {"session_id", Q_INT},
+    {"instance_state", Q_TEXT}, {"source", Q_TEXT},
+};
+enum
+{
+    WHO_CN = 2,
+    WHO_SINCE = 6,
+    WHO_UNTIL = 7,
+    WHO_SID = 11,
 };
 
 /*
- * For one (instance, key): the last event at or before ?3 and every add or
+ * An address's events are ordered by row id, the order they were written in
+ * (times may disagree after a clock step in a database written before the
+ * plugin kept them non-decreasing). For one (instance, key): the last event
+ * at or before ?3 and every add or
  * update in (?3, ?4]; each that made an owner is a row, and the first later
  * event that ended that holding (delete, reset, or a different owner) gives
- * "until".
+ * "until". A reset written when a dead run was found (%1$s, its time_latest_ms,
+ * NULL in a schema 1 database) happened somewhere in [time_ms, time_latest_ms]:
+ * until then the holding may still have been on, so it counts as ended only
+ * after, and "until_latest" says so.
  */
-static const char who_sql[] =
+static const char who_sql_fmt[] =
     "WITH ev AS (SELECT * FROM (SELECT id, time_ms, op, common_name, session_id"
     "   FROM address_event WHERE address = ?1 AND instance = ?2 AND time_ms <= ?3"
-    "   ORDER BY time_ms DESC, id DESC LIMIT 1)"
+    "   AND NOT (op = 'reset' AND coalesce(%1$s, time_ms) > ?3)"
+    "   ORDER BY id DESC LIMIT 1)"
     "  UNION ALL SELECT id, time_ms, op, common_name, session_id FROM address_event"
     "   WHERE address = ?1 AND instance = ?2 AND time_ms > ?3 AND time_ms <= ?4"
-    "   AND op IN ('add', 'update'))"
-    " SELECT ?2, ?1, ev.common_name, s.username, s.real_ip, s.real_port, ev.time_ms,"
-    "  (SELECT e.time_ms FROM address_event e WHERE e.address = ?1 AND e.instance = ?2"
-    "    AND (e.time_ms > ev.time_ms OR (e.time_ms = ev.time_ms AND e.id > ev.id))"
+    "   AND op IN ('add', 'update')),"
+    " held AS (SELECT ev.*, (SELECT e.id FROM address_event e WHERE e.address = ?1"
+    "    AND e.instance = ?2"
+    "    AND e.id > ev.id"
     "    AND (e.op IN ('delete', 'reset') OR e.common_name IS NOT ev.common_name"
     "         OR e.session_id IS NOT ev.session_id)"
-    "    ORDER BY e.time_ms, e.id LIMIT 1),"
-    "  s.connect_ms, s.disconnect_ms, ev.session_id"
-    " FROM ev LEFT JOIN session s ON s.id = ev.session_id"
-    " WHERE ev.op IN ('add', 'update') ORDER BY ev.time_ms, ev.id";
+    "    ORDER BY e.id LIMIT 1) AS end_id FROM ev"
+    "  WHERE ev.op IN ('add', 'update'))"
+    " SELECT ?2, ?1, held.common_name, s.username, s.real_ip, s.real_port, held.time_ms,"
+    "  x.time_ms, %1$s, s.connect_ms, s.disconnect_ms, held.session_id, NULL,"
+    "  'learn-address'"
+    " FROM held LEFT JOIN address_event x ON x.id = held.end_id"
+    " LEFT JOIN session s ON s.id = held.session_id ORDER BY held.id";
+
+/*
+ * TAP mode: OpenVPN learns MACs, never the client's IP, so an IP address is
+ * found through the sessions it was given to (vaddr4 / vaddr6, %2$s), from
+ * connect to disconnect (its latest possible moment for a dead run, %1$s),
+ * when the session learned no IP address at all: TUN mode learns the client's
+ * addresses (answered above), maybe others than the pool offered at connect
+ * (ifconfig-push). A refused client's session has no vaddr (it never got it).
+ */
+static const char who_session_sql_fmt[] =
+    "SELECT s.instance, ?1, s.common_name, s.username, s.real_ip, s.real_port, s.connect_ms,"
+    "  s.disconnect_ms, %1$s, s.connect_ms, s.disconnect_ms, s.id, NULL, 'session'"
+    " FROM session s WHERE s.%2$s = ?1 AND s.connect_ms <= ?3"
+    "  AND (s.disconnect_ms IS NULL OR coalesce(%1$s, s.disconnect_ms) > ?2)"
+    "  AND NOT EXISTS (SELECT 1 FROM address_event e WHERE e.session_id = s.id"
+    "   AND e.kind IN ('ipv4', 'ipv6'))"
+    " ORDER BY s.instance, s.connect_ms, s.id";
 
 /* Whether two cells hold the same value (both NULL, same text, or same number). */
 static int
@@ -180,8 +397,9 @@ drop_continuations(struct qresult *r, size_t first)
         if (out > first)
         {
             const struct qval *prev = &r->vals[(out - 1) * nc];
-            const struct qval *until = &prev[7], *since = &row[6];
-            if (same_cell(&prev[2], &row[2]) && same_cell(&prev[10], &row[10]) &&
+            const struct qval *until = &prev[WHO_UNTIL], *since = &row[WHO_SINCE];
+            if (same_cell(&prev[WHO_CN], &row[WHO_CN]) &&
+                same_cell(&prev[WHO_SID], &row[WHO_SID]) &&
                 (until->null || until->i > since->i))
             {
                 for (size_t c = 0; c < nc; c++)
@@ -224,8 +442,14 @@ query_who_between(sqlite3 *db, const struct addr *a, int64_t from_ms, int64_t to
         to_ms = from_ms;
     }
 
+    char sql[sizeof(who_sql_fmt) + 64];
+    if (read_begin(db, err, errlen) < 0)
+    {
+        return -1;
+    }
+    snprintf(sql, sizeof(sql), who_sql_fmt, db_version(db) >= 2 ? "time_latest_ms" : "NULL");
     if (prepare(db, "SELECT name FROM instance ORDER BY name", &inst, err, errlen) < 0 ||
-        prepare(db, who_sql, &st, err, errlen) < 0)
+        prepare(db, sql, &st, err, errlen) < 0)
     {
         goto cleanup;
     }
@@ -255,20 +479,45 @@ query_who_between(sqlite3 *db, const struct addr *a, int64_t from_ms, int64_t to
         rc = -1;
         goto cleanup;
     }
-    rc = 0;
+    if (a->kind == ADDR_IPV4 || a->kind == ADDR_IPV6)
+    {
+        char ssql[sizeof(who_session_sql_fmt) + 64];
+        /* Fragments from fixed lists only; the address is a bound parameter. */
+        snprintf(ssql, sizeof(ssql), who_session_sql_fmt,
+                 db_version(db) >= 2 ? "s.disconnect_latest_ms" : "NULL",
+                 a->kind == ADDR_IPV4 ? "vaddr4" : "vaddr6");
+        sqlite3_finalize(st);
+        st = NULL;
+        if (prepare(db, ssql, &st, err, errlen) < 0)
+        {
+            rc = -1;
+            goto cleanup;
+        }
+        sqlite3_bind_text(st, 1, a->text, -1, SQLITE_STATIC);
+        sqlite3_bind_int64(st, 2, from_ms);
+        sqlite3_bind_int64(st, 3, to_ms);
+        if (collect(db, st, out, err, errlen) < 0)
+        {
+            rc = -1;
+            goto cleanup;
+        }
+    }
+    rc = fill_states(db, out, err, errlen);
 
 cleanup:
     sqlite3_finalize(inst);
     sqlite3_finalize(st);
+    read_end(db);
     return rc;
 }
 
 /* ------------------------------------------------------------ current */
 
 static const struct qcol current_cols[] = {
-    {"instance", Q_TEXT},  {"common_name", Q_TEXT}, {"username", Q_TEXT}, {"real_ip", Q_TEXT},
-    {"real_port", Q_INT},  {"vaddr4", Q_TEXT},      {"vaddr6", Q_TEXT},   {"since", Q_TIME},
-    {"addresses", Q_TEXT}, {"session_id", Q_INT},
+    {"instance", Q_TEXT},  {"common_name", Q_TEXT},    {"username", Q_TEXT},
+    {"real_ip", Q_TEXT},   {"real_port", Q_INT},       {"vaddr4", Q_TEXT},
+    {"vaddr6", Q_TEXT},    {"since", Q_TIME},          {"addresses", Q_TEXT},
+    {"session_id", Q_INT}, {"instance_state", Q_TEXT},
 };
 
 static const char current_sql[] =
@@ -276,11 +525,11 @@ static const char current_sql[] =
     "  s.vaddr6, s.connect_ms,"
     "  (SELECT group_concat(address, ' ') FROM (SELECT address FROM current_address c"
     "    WHERE c.session_id = s.id ORDER BY address)),"
-    "  s.id"
+    "  s.id, NULL"
     " FROM session s WHERE s.disconnect_ms IS NULL"
     " UNION ALL"
     " SELECT c.instance, c.common_name, NULL, NULL, NULL, NULL, NULL, c.since_ms, c.address,"
-    "  c.session_id"
+    "  c.session_id, NULL"
     " FROM current_address c WHERE c.session_id IS NULL OR NOT EXISTS (SELECT 1 FROM session s"
     "  WHERE s.id = c.session_id AND s.disconnect_ms IS NULL)"
     " ORDER BY 1, 2, 8";
@@ -292,30 +541,43 @@ query_current(sqlite3 *db, struct qresult *out, char *err, size_t errlen)
     memset(out, 0, sizeof(*out));
     out->cols = current_cols;
     out->ncols = sizeof(current_cols) / sizeof(current_cols[0]);
+    if (read_begin(db, err, errlen) < 0)
+    {
+        return -1;
+    }
     int rc =
         prepare(db, current_sql, &st, err, errlen) < 0 ? -1 : collect(db, st, out, err, errlen);
     sqlite3_finalize(st);
+    if (rc == 0)
+    {
+        rc = fill_states(db, out, err, errlen);
+    }
+    read_end(db);
     return rc;
 }
 
 /* ------------------------------------------------------------ history */
 
 static const struct qcol history_cols[] = {
-    {"instance", Q_TEXT},   {"common_name", Q_TEXT},   {"username", Q_TEXT},
-    {"real_ip", Q_TEXT},    {"real_port", Q_INT},      {"vaddr4", Q_TEXT},
-    {"vaddr6", Q_TEXT},     {"connected", Q_TIME},     {"disconnected", Q_TIME},
-    {"duration_s", Q_INT},  {"bytes_received", Q_INT}, {"bytes_sent", Q_INT},
-    {"end_reason", Q_TEXT}, {"addresses", Q_TEXT},     {"session_id", Q_INT},
+    {"instance", Q_TEXT},      {"common_name", Q_TEXT},
+    {"username", Q_TEXT},      {"real_ip", Q_TEXT},
+    {"real_port", Q_INT},      {"vaddr4", Q_TEXT},
+    {"vaddr6", Q_TEXT},        {"connected", Q_TIME},
+    {"disconnected", Q_TIME},  {"duration_s", Q_INT},
+    {"bytes_received", Q_INT}, {"bytes_sent", Q_INT},
+    {"end_reason", Q_TEXT},    {"addresses", Q_TEXT},
+    {"session_id", Q_INT},     {"disconnected_latest", Q_TIME},
 };
 
-/* %s is the indexed column: the WHERE is built from a fixed list, never from input. */
+/* The first %s is a column or NULL (schema 1), the second the indexed column: both from
+ * fixed lists, never from input. */
 static const char history_sql[] =
     "SELECT s.instance, s.common_name, s.username, s.real_ip, s.real_port, s.vaddr4,"
     "  s.vaddr6, s.connect_ms, s.disconnect_ms, s.duration_s, s.bytes_received,"
     "  s.bytes_sent, s.end_reason,"
     "  (SELECT group_concat(address, ' ') FROM (SELECT DISTINCT address FROM address_event e"
     "    WHERE e.session_id = s.id AND e.op IN ('add', 'update') ORDER BY address)),"
-    "  s.id"
+    "  s.id, %s"
     " FROM session s WHERE s.%s = ?1 AND s.connect_ms <= ?3"
     "  AND (s.disconnect_ms IS NULL OR s.disconnect_ms >= ?2)"
     " ORDER BY s.connect_ms, s.id";
@@ -329,7 +591,7 @@ query_history(sqlite3 *db, enum query_by by, const char *value, int64_t since_ms
         [QUERY_BY_CN] = "common_name",
         [QUERY_BY_REAL_IP] = "real_ip",
     };
-    char sql[sizeof(history_sql) + 32];
+    char sql[sizeof(history_sql) + 64];
     sqlite3_stmt *st = NULL;
     struct addr a;
     int rc = -1;
@@ -348,7 +610,13 @@ query_history(sqlite3 *db, enum query_by by, const char *value, int64_t since_ms
     {
         value = a.text;
     }
-    snprintf(sql, sizeof(sql), history_sql, column[by]);
+    if (read_begin(db, err, errlen) < 0)
+    {
+        return -1;
+    }
+    /* Both fragments come from fixed lists: nothing of the input reaches SQL text. */
+    snprintf(sql, sizeof(sql), history_sql,
+             db_version(db) >= 2 ? "s.disconnect_latest_ms" : "NULL", column[by]);
     if (prepare(db, sql, &st, err, errlen) == 0)
     {
         sqlite3_bind_text(st, 1, value, -1, SQLITE_STATIC);
@@ -357,6 +625,7 @@ query_history(sqlite3 *db, enum query_by by, const char *value, int64_t since_ms
         rc = collect(db, st, out, err, errlen);
     }
     sqlite3_finalize(st);
+    read_end(db);
     return rc;
 }
 
@@ -611,7 +880,12 @@ query_format_time(int64_t ms, int utc, char *buf, size_t len)
     }
     else
     {
+        /* With the offset: a local time alone is ambiguous (DST, another reader's zone). */
+        char base[32];
         localtime_r(&t, &tm);
-        strftime(buf, len, "%Y-%m-%d %H:%M:%S", &tm);
+        strftime(base, sizeof(base), "%Y-%m-%d %H:%M:%S", &tm);
+        long off = tm.tm_gmtoff / 60;
+        snprintf(buf, len, "%s%c%02ld:%02ld", base, off < 0 ? '-' : '+', labs(off) / 60,
+                 labs(off) % 60);
     }
 }

@@ -48,8 +48,10 @@ const struct qval *query_cell(const struct qresult *r, size_t row, const char *n
  * Who held A at AT_MS: for every instance and every stored key covering A (A
  * itself, then the iroutes containing it, longest first), the owner whose add
  * or update was the last event at or before AT_MS, with the session (username,
- * real address) and until when they held it (NULL: still). Returns 0 (maybe
- * with no rows), or -1 with ERR.
+ * real address), until when they held it (NULL: still; with until_latest when
+ * a dead run's end is only known as an interval) and the instance's state
+ * now (running, stopped, dead, stale, unregistered). All in one read
+ * transaction. Returns 0 (maybe with no rows), or -1 with ERR.
  */
 int query_who(sqlite3 *db, const struct addr *a, int64_t at_ms, struct qresult *out, char *err,
               size_t errlen);
@@ -63,7 +65,7 @@ int query_who_between(sqlite3 *db, const struct addr *a, int64_t from_ms, int64_
                       struct qresult *out, char *err, size_t errlen);
 
 /* Sessions without a disconnect, with the addresses they hold; then held addresses
- * that belong to no open session. Same contract. */
+ * that belong to no open session; each with its instance's state. Same contract. */
 int query_current(sqlite3 *db, struct qresult *out, char *err, size_t errlen);
 
 enum query_by
@@ -93,8 +95,9 @@ int query_parse_time(const char *s, int64_t *ms);
  */
 int query_parse_time_span(const char *s, int64_t *from_ms, int64_t *to_ms);
 
-/* Formats MS as local "2024-05-14 14:03:07", or with UTC as "2024-05-14T12:03:07Z"
- * (milliseconds shown when not zero). */
+/* Formats MS as local time with its offset, "2024-05-14 14:03:07+02:00" (which
+ * --at reads back), or with UTC as "2024-05-14T12:03:07Z" (milliseconds shown when
+ * not zero). */
 void query_format_time(int64_t ms, int utc, char *buf, size_t len);
 
 #endif

@@ -74,6 +74,17 @@ static const char *const migrations[SCHEMA_VERSION + 1] = {
     " PRIMARY KEY (instance, address)"
     ") WITHOUT ROWID;"
     "CREATE INDEX current_address_by_session ON current_address(session_id);",
+    [2] =
+        /*
+         * A run that died (kill -9) is found at the next start: its sessions and
+         * holdings ended between its last sign of life (disconnect_ms, time_ms)
+         * and that start (these, NULL when the end is exact).
+         */
+    "ALTER TABLE session ADD COLUMN disconnect_latest_ms INTEGER;"
+    "ALTER TABLE address_event ADD COLUMN time_latest_ms INTEGER;"
+    /* who IP in TAP mode, where OpenVPN learns only MACs: through the session. */
+    "CREATE INDEX session_by_vaddr4 ON session(vaddr4, connect_ms) WHERE vaddr4 IS NOT NULL;"
+    "CREATE INDEX session_by_vaddr6 ON session(vaddr6, connect_ms) WHERE vaddr6 IS NOT NULL;",
 };
 
 static void
@@ -328,12 +339,12 @@ schema_open_ro(const char *path, int busy_ms, sqlite3 **dbp, char *err, size_t e
                  path);
         goto fail;
     }
-    if (version < SCHEMA_VERSION)
+    if (version < SCHEMA_VERSION_MIN_READ)
     {
         snprintf(err, errlen,
-                 "%s has the older schema version %d (this build reads %d): start the "
+                 "%s has the older schema version %d (this build reads %d to %d): start the "
                  "plugin once to upgrade it",
-                 path, version, SCHEMA_VERSION);
+                 path, version, SCHEMA_VERSION_MIN_READ, SCHEMA_VERSION);
         goto fail;
     }
     *dbp = db;

@@ -6,7 +6,10 @@
 #include <sqlite3.h>
 
 /* The schema this build writes (PRAGMA user_version). */
-#define SCHEMA_VERSION 1
+#define SCHEMA_VERSION 2
+
+/* The oldest schema ovp-addrdb reads (queries fill what it lacks with NULL). */
+#define SCHEMA_VERSION_MIN_READ 1
 
 /* PRAGMA application_id of every ovp address database: "OVPA". */
 #define SCHEMA_APP_ID 0x4f565041
@@ -29,7 +32,8 @@ int schema_open_rw(const char *path, int busy_ms, int synchronous, sqlite3 **db,
 
 /*
  * Opens PATH read-only for queries (never creates it) and checks that it is an
- * address database of exactly this schema version. Returns 0 or -1 with ERR.
+ * address database of a schema version from SCHEMA_VERSION_MIN_READ to
+ * SCHEMA_VERSION. Returns 0 or -1 with ERR.
  */
 int schema_open_ro(const char *path, int busy_ms, sqlite3 **db, char *err, size_t errlen);
 

@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/fsuid.h>
 #include <sys/random.h>
 #include <sys/stat.h>
 #include <time.h>
@@ -55,6 +56,7 @@ struct rec
     uint64_t sid;
     long port;
     long long rx, tx, dur;
+    int refused;      /* disconnect: the client never got its address */
     const char *kind; /* static, from addr_kind_name */
     const char *addr, *cn, *user, *ip, *v4, *v6, *reason;
     char data[];
@@ -70,7 +72,6 @@ enum stmt
     ST_SESSION_OF_CN,
     ST_CONNECT,
     ST_DISC_ID,
-    ST_DISC_MATCH,
     ST_SEEN,
     ST_COUNT
 };
@@ -89,15 +90,13 @@ static const char *const stmt_sql[ST_COUNT] = {
     [ST_CONNECT] =
         "INSERT INTO session(id, instance, common_name, username, real_ip, real_port,"
         " vaddr4, vaddr6, connect_ms) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+    /* ?7: refused, the virtual addresses offered at connect were never the client's */
     [ST_DISC_ID] =
         "UPDATE session SET disconnect_ms = ?1, bytes_received = ?2, bytes_sent = ?3,"
-        " duration_s = coalesce(?4, (?1 - connect_ms) / 1000), end_reason = ?5"
+        " duration_s = coalesce(?4, (?1 - connect_ms) / 1000), end_reason = ?5,"
+        " vaddr4 = CASE WHEN ?7 THEN NULL ELSE vaddr4 END,"
+        " vaddr6 = CASE WHEN ?7 THEN NULL ELSE vaddr6 END"
         " WHERE id = ?6 AND disconnect_ms IS NULL",
-    [ST_DISC_MATCH] = "UPDATE session SET disconnect_ms = ?1, bytes_received = ?2,"
-                      " bytes_sent = ?3, duration_s = coalesce(?4, (?1 - connect_ms) / 1000),"
-                      " end_reason = ?5 WHERE id = (SELECT id FROM session WHERE instance = ?6"
-                      " AND common_name IS ?7 AND real_ip IS ?8 AND real_port IS ?9"
-                      " AND disconnect_ms IS NULL ORDER BY connect_ms DESC LIMIT 1)",
     [ST_SEEN] = "UPDATE instance SET last_seen_ms = ?1 WHERE name = ?2",
 };
 
@@ -132,6 +131,7 @@ struct store
     int started;         /* instance registered and stale rows cleaned up */
     int shared_instance; /* another live process uses our Instance name */
     int64_t retry_at, fail_since, next_report, next_heartbeat, next_retention;
+    int64_t last_event_ms; /* newest address event time of this instance (clock steps) */
     int backoff_step;
     int retention_active;
     int64_t retention_cursor;
@@ -310,6 +310,10 @@ store_disconnect(struct store *s, const struct store_disconnect *sd)
     {
         return -1;
     }
+    if (!sd->id)
+    {
+        return 0; /* no session to end: nothing is guessed by name or address */
+    }
     const char *reason = sd->reason ? sd->reason : "disconnect";
     struct rec *r =
         rec_new(REC_DISCONNECT, slen(sd->common_name) + slen(sd->real_ip) + slen(reason));
@@ -322,6 +326,7 @@ store_disconnect(struct store *s, const struct store_disconnect *sd)
         r->rx = sd->bytes_received;
         r->tx = sd->bytes_sent;
         r->dur = sd->duration_s;
+        r->refused = sd->refused != 0;
         r->cn = put(r, &off, sd->common_name);
         r->ip = put(r, &off, sd->real_ip);
         r->reason = put(r, &off, reason);
@@ -564,7 +569,20 @@ apply_addr(struct store *s, const struct rec *r)
     const char *cn = r->cn;
     uint64_t sid = r->sid;
     char *owner = NULL;
+    int64_t t = r->t_ms;
     int rc;
+
+    /*
+     * Times never go back within an instance: a wall clock stepped back (NTP,
+     * a VM restored) would otherwise date a later event before an earlier one.
+     * Queries order an address's events by row id anyway; this keeps time_ms
+     * telling the same story. Advanced as rows are applied; a rolled-back
+     * batch restores it (write_chunk).
+     */
+    if (t < s->last_event_ms)
+    {
+        t = s->last_event_ms;
+    }
 
     if (r->op == STORE_DELETE)
     {
@@ -594,7 +612,7 @@ apply_addr(struct store *s, const struct rec *r)
     }
 
     sqlite3_stmt *e = s->st[ST_EVENT];
-    sqlite3_bind_int64(e, 1, r->t_ms);
+    sqlite3_bind_int64(e, 1, t);
     bind_text(e, 2, s->instance);
     bind_text(e, 3, op_names[r->op]);
     bind_text(e, 4, r->addr);
@@ -621,8 +639,12 @@ apply_addr(struct store *s, const struct rec *r)
         bind_text(c, 3, r->kind);
         bind_text(c, 4, cn);
         bind_sid(c, 5, sid);
-        sqlite3_bind_int64(c, 6, r->t_ms);
+        sqlite3_bind_int64(c, 6, t);
         rc = run(c);
+    }
+    if (rc == SQLITE_OK)
+    {
+        s->last_event_ms = t;
     }
 
 cleanup:
@@ -649,23 +671,18 @@ apply_connect(struct store *s, const struct rec *r)
 static int
 apply_disconnect(struct store *s, const struct rec *r)
 {
-    sqlite3_stmt *st = s->st[r->sid ? ST_DISC_ID : ST_DISC_MATCH];
+    sqlite3_stmt *st = s->st[ST_DISC_ID];
+    if (!r->sid)
+    {
+        return SQLITE_OK; /* store_disconnect queues none; never guess a session */
+    }
     sqlite3_bind_int64(st, 1, r->t_ms);
     bind_count(st, 2, r->rx);
     bind_count(st, 3, r->tx);
     bind_count(st, 4, r->dur);
     bind_text(st, 5, r->reason);
-    if (r->sid)
-    {
-        sqlite3_bind_int64(st, 6, (sqlite3_int64)r->sid);
-    }
-    else
-    {
-        bind_text(st, 6, s->instance);
-        bind_text(st, 7, r->cn);
-        bind_text(st, 8, r->ip);
-        bind_count(st, 9, r->port);
-    }
+    sqlite3_bind_int64(st, 6, (sqlite3_int64)r->sid);
+    sqlite3_bind_int(st, 7, r->refused);
     return run(st);
 }
 
@@ -710,6 +727,7 @@ report_rejected(struct store *s, const struct rec *r, int rc)
 static int
 write_chunk(struct store *s, size_t n)
 {
+    int64_t last_event = s->last_event_ms;
     int rc = exec(s->db, "BEGIN IMMEDIATE");
     if (rc != SQLITE_OK)
     {
@@ -735,10 +753,77 @@ write_chunk(struct store *s, size_t n)
     return SQLITE_OK;
 
 fail:
+    s->last_event_ms = last_event;
     return tx_fail(s, rc);
 }
 
 /* ---------------------------------------------------- start and stop */
+
+/* When process PID started, in Unix ms (from /proc; about a second exact), or -1. */
+static int64_t
+proc_start_ms(long long pid)
+{
+    char path[64], buf[1024];
+    unsigned long long ticks = 0, btime = 0;
+    long hz = sysconf(_SC_CLK_TCK);
+    FILE *f;
+    size_t n;
+
+    snprintf(path, sizeof(path), "/proc/%lld/stat", pid);
+    if (!(f = fopen(path, "re")))
+    {
+        return -1;
+    }
+    n = fread(buf, 1, sizeof(buf) - 1, f);
+    fclose(f);
+    buf[n] = '\0';
+    /* Field 22 (starttime, clock ticks after boot), counted after the ')' of comm. */
+    char *p = strrchr(buf, ')');
+    if (!p || sscanf(p + 1,
+                     " %*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %*u %*u %*d %*d %*d"
+                     " %*d %*d %*d %llu",
+                     &ticks) != 1)
+    {
+        return -1;
+    }
+    if (!(f = fopen("/proc/stat", "re")))
+    {
+        return -1;
+    }
+    while (fgets(buf, sizeof(buf), f))
+    {
+        if (sscanf(buf, "btime %llu", &btime) == 1)
+        {
+            break;
+        }
+    }
+    fclose(f);
+    if (!btime || hz <= 0)
+    {
+        return -1;
+    }
+    return (int64_t)btime * 1000 + (int64_t)(ticks * 1000 / (unsigned long long)hz);
+}
+
+/*
+ * Whether PID, registered at OPENED_MS, is another live process: alive, and
+ * started before it registered (a pid reused by a later process, after a kill
+ * -9 and a reboot say, is not the one that registered).
+ */
+static int
+other_live_process(long long pid, int64_t opened_ms)
+{
+    if (pid <= 0 || pid > INT_MAX || pid == (long long)getpid())
+    {
+        return 0;
+    }
+    if (kill((pid_t)pid, 0) < 0 && errno != EPERM)
+    {
+        return 0;
+    }
+    int64_t started = proc_start_ms(pid);
+    return started < 0 || started <= opened_ms + 2000;
+}
 
 /* Another process on this host, alive, registered under our Instance name. */
 static int
@@ -749,7 +834,7 @@ instance_in_use(struct store *s, long long *pid_out)
     char host[256] = "";
     gethostname(host, sizeof(host) - 1);
     if (sqlite3_prepare_v2(s->db,
-                           "SELECT hostname, pid FROM instance WHERE name = ?1"
+                           "SELECT hostname, pid, opened_ms FROM instance WHERE name = ?1"
                            " AND closed_ms IS NULL",
                            -1, &st, NULL) != SQLITE_OK)
     {
@@ -760,8 +845,10 @@ instance_in_use(struct store *s, long long *pid_out)
     {
         const unsigned char *h = sqlite3_column_text(st, 0);
         long long pid = sqlite3_column_int64(st, 1);
-        if (h && strcmp((const char *)h, host) == 0 && pid > 0 && pid != (long long)getpid() &&
-            pid <= INT_MAX && (kill((pid_t)pid, 0) == 0 || errno == EPERM))
+        int64_t opened = sqlite3_column_type(st, 2) == SQLITE_NULL
+                             ? INT64_MAX - 2000
+                             : sqlite3_column_int64(st, 2);
+        if (h && strcmp((const char *)h, host) == 0 && other_live_process(pid, opened))
         {
             in_use = 1;
             *pid_out = pid;
@@ -774,17 +861,21 @@ instance_in_use(struct store *s, long long *pid_out)
 /*
  * Ends what this instance left open: sessions get END_REASON and end at
  * END_MS (or their start, if later); held addresses get a 'reset' event.
- * Returns the SQLite code; counts in *SESSIONS and *ADDRESSES.
+ * LATEST_MS >= 0 says the end is only known to lie in [END_MS, LATEST_MS] (a
+ * run that died); -1: exact. Returns the SQLite code; counts in *SESSIONS and
+ * *ADDRESSES.
  */
 static int
-release_instance(struct store *s, int64_t end_ms, const char *end_reason, int *sessions,
-                 int *addresses)
+release_instance(struct store *s, int64_t end_ms, int64_t latest_ms, const char *end_reason,
+                 int *sessions, int *addresses)
 {
     sqlite3_stmt *st = NULL;
     int rc = sqlite3_prepare_v2(
         s->db,
         "UPDATE session SET disconnect_ms = max(?1, connect_ms),"
-        " duration_s = (max(?1, connect_ms) - connect_ms) / 1000, end_reason = ?2"
+        " duration_s = (max(?1, connect_ms) - connect_ms) / 1000, end_reason = ?2,"
+        " disconnect_latest_ms = CASE WHEN ?4 IS NULL THEN NULL"
+        "  ELSE max(?4, ?1, connect_ms) END"
         " WHERE instance = ?3 AND disconnect_ms IS NULL",
         -1, &st, NULL);
     if (rc == SQLITE_OK)
@@ -792,6 +883,7 @@ release_instance(struct store *s, int64_t end_ms, const char *end_reason, int *s
         sqlite3_bind_int64(st, 1, end_ms);
         bind_text(st, 2, end_reason);
         bind_text(st, 3, s->instance);
+        bind_count(st, 4, latest_ms);
         rc = run(st);
         *sessions = sqlite3_changes(s->db);
     }
@@ -800,16 +892,19 @@ release_instance(struct store *s, int64_t end_ms, const char *end_reason, int *s
     {
         return rc;
     }
-    rc = sqlite3_prepare_v2(s->db,
-                            "INSERT INTO address_event(time_ms, instance, op, address, kind,"
-                            " common_name, session_id) SELECT max(?1, since_ms), instance,"
-                            " 'reset', address, kind, common_name, session_id"
-                            " FROM current_address WHERE instance = ?2",
-                            -1, &st, NULL);
+    rc =
+        sqlite3_prepare_v2(s->db,
+                           "INSERT INTO address_event(time_ms, instance, op, address, kind,"
+                           " common_name, session_id, time_latest_ms) SELECT max(?1, since_ms),"
+                           " instance, 'reset', address, kind, common_name, session_id,"
+                           " CASE WHEN ?3 IS NULL THEN NULL ELSE max(?3, ?1, since_ms) END"
+                           " FROM current_address WHERE instance = ?2",
+                           -1, &st, NULL);
     if (rc == SQLITE_OK)
     {
         sqlite3_bind_int64(st, 1, end_ms);
         bind_text(st, 2, s->instance);
+        bind_count(st, 3, latest_ms);
         rc = run(st);
         *addresses = sqlite3_changes(s->db);
     }
@@ -869,12 +964,26 @@ startup(struct store *s)
         }
         sqlite3_finalize(st);
         st = NULL;
-        rc = release_instance(s, last_seen, "restart", &sessions, &addresses);
+        /* Died between its last sign of life and now: the end is that interval. */
+        rc = release_instance(s, last_seen, now, "restart", &sessions, &addresses);
         if (rc != SQLITE_OK)
         {
             goto fail;
         }
     }
+    if (sqlite3_prepare_v2(s->db,
+                           "SELECT coalesce(max(time_ms), 0) FROM address_event"
+                           " WHERE instance = ?1",
+                           -1, &st, NULL) == SQLITE_OK)
+    {
+        bind_text(st, 1, s->instance);
+        if (sqlite3_step(st) == SQLITE_ROW)
+        {
+            s->last_event_ms = sqlite3_column_int64(st, 0);
+        }
+    }
+    sqlite3_finalize(st);
+    st = NULL;
     rc = sqlite3_prepare_v2(s->db,
                             "INSERT OR REPLACE INTO instance(name, hostname, pid, opened_ms,"
                             " last_seen_ms, closed_ms) VALUES (?1, ?2, ?3, ?4, ?4, NULL)",
@@ -897,10 +1006,11 @@ startup(struct store *s)
         char when[64];
         time_t t = (time_t)(last_seen / 1000);
         struct tm tm;
-        strftime(when, sizeof(when), "%Y-%m-%d %H:%M:%S", localtime_r(&t, &tm));
+        strftime(when, sizeof(when), "%Y-%m-%d %H:%M:%S %z", localtime_r(&t, &tm));
         ovp_note(s->log,
                  "the previous run of instance '%s' stopped without closing: ended %d "
-                 "session(s) and released %d address(es) at its last sign of life (%s)",
+                 "session(s) and released %d address(es) between its last sign of life (%s) "
+                 "and now",
                  s->instance, sessions, addresses, when);
     }
     return SQLITE_OK;
@@ -923,7 +1033,7 @@ shutdown_rows(struct store *s)
     }
     if (!s->shared_instance)
     {
-        rc = release_instance(s, now, "shutdown", &sessions, &addresses);
+        rc = release_instance(s, now, -1, "shutdown", &sessions, &addresses);
         if (rc != SQLITE_OK)
         {
             goto fail;
@@ -984,7 +1094,12 @@ retention_step(struct store *s, int *done)
     }
     /*
      * Events in rowid windows (rowid order is time order per instance, so no
-     * index on time is needed); the event that made a current owner stays.
+     * index on time is needed). An old event goes when it no longer says who
+     * held its address at the cutoff: it is a delete or reset, or a later event
+     * of that address at or before the cutoff supersedes it. So the add of a
+     * holding that began before the cutoff and lasted into the kept window
+     * stays (who --at answers for every kept moment), and so does the event
+     * that made a current owner.
      */
     if (s->retention_cursor == 0)
     {
@@ -1001,7 +1116,11 @@ retention_step(struct store *s, int *done)
                             " AND time_ms < ?3 AND NOT EXISTS (SELECT 1 FROM current_address c"
                             " WHERE c.instance = address_event.instance"
                             " AND c.address = address_event.address"
-                            " AND c.since_ms = address_event.time_ms)",
+                            " AND c.since_ms = address_event.time_ms)"
+                            " AND (op IN ('delete', 'reset') OR EXISTS (SELECT 1"
+                            " FROM address_event n WHERE n.address = address_event.address"
+                            " AND n.instance = address_event.instance AND n.time_ms <= ?3"
+                            " AND n.id > address_event.id))",
                             -1, &st, NULL);
     if (rc == SQLITE_OK)
     {
@@ -1431,9 +1550,110 @@ dir_of(const char *path)
 }
 
 /*
+ * Opens the database with the file-system identity of the run-as user (UID,
+ * GID) on this thread, so that the database, its -wal and its -shm, when this
+ * open creates them, belong to that user without chown: Debian's unit keeps
+ * CAP_SETUID and CAP_SETGID in OpenVPN's bounding set but not CAP_CHOWN.
+ * setfsuid/setfsgid change only the calling thread (glibc does not broadcast
+ * them), and both are restored before returning, so no other thread of
+ * OpenVPN ever runs with them. Returns db_open's 0 / -1 / -2, or -3 when the
+ * identity could not be switched (nothing was opened).
+ */
+static int
+db_open_as(struct store *s, uid_t uid, gid_t gid, int *created, char *err, size_t errlen)
+{
+    uid_t old_uid = (uid_t)setfsuid((uid_t)-1);
+    gid_t old_gid = (gid_t)setfsgid((gid_t)-1);
+    int rc = -3;
+
+    /* setfsuid reports no error: reading it back is the only check there is. */
+    setfsgid(gid);
+    if ((gid_t)setfsgid((gid_t)-1) != gid)
+    {
+        goto restore;
+    }
+    setfsuid(uid);
+    if ((uid_t)setfsuid((uid_t)-1) != uid)
+    {
+        goto restore;
+    }
+    /*
+     * Access is now checked as the run-as user (with root's supplementary
+     * groups, which setfsgid cannot change), and a file made here is theirs.
+     * A database in WAL mode gets its -wal and -shm at the first read (SQLite
+     * keeps both while a connection is open), a new one at the migration's
+     * first write: all three exist when this returns 0.
+     */
+    rc = db_open(s, created, err, errlen);
+
+restore:
+    setfsuid(old_uid);
+    setfsgid(old_gid);
+    return rc;
+}
+
+/*
+ * The run-as user's ids and groups, when RunAsUser names one and this process
+ * is root (the only case where the plugin can act for that user). Returns 1
+ * with *PW filled from BUF, else 0 (the caller keeps the plain open).
+ */
+static int
+run_as_ids(const struct store *s, struct passwd *pw, char *buf, size_t len)
+{
+    struct passwd *pwp = NULL;
+    if (!s->run_as || geteuid() != 0)
+    {
+        return 0;
+    }
+    return getpwnam_r(s->run_as, pw, buf, len, &pwp) == 0 && pwp != NULL;
+}
+
+/*
+ * Opens the database at store_open. As root with a known RunAsUser, a
+ * database that user can write (or that does not exist yet) is opened with
+ * that user's file-system identity, so that what the open creates is theirs;
+ * when that fails (a directory only root can write, no CAP_SETUID), it is
+ * opened as root as before and check_run_as reports why a reload will fail.
+ * *AS_USER says which way it was opened.
+ */
+static int
+db_open_first(struct store *s, int *created, int *as_user, char *err, size_t errlen)
+{
+    struct passwd pw;
+    char buf[4096];
+    struct stat sb;
+
+    *as_user = 0;
+    if (run_as_ids(s, &pw, buf, sizeof(buf)))
+    {
+        gid_t gids[256];
+        int ngids = 256;
+        if (getgrouplist(pw.pw_name, pw.pw_gid, gids, &ngids) < 0)
+        {
+            ngids = 1;
+            gids[0] = pw.pw_gid;
+        }
+        /* A file that user cannot write would open read-only: leave it to root. */
+        if (stat(s->path, &sb) < 0 ? errno == ENOENT
+                                   : may_write(&sb, pw.pw_uid, gids, ngids) != 0)
+        {
+            int rc = db_open_as(s, pw.pw_uid, pw.pw_gid, created, err, errlen);
+            if (rc == 0 || rc == -1)
+            {
+                *as_user = rc == 0;
+                return rc;
+            }
+        }
+    }
+    return db_open(s, created, err, errlen);
+}
+
+/*
  * WAL mode creates PATH-wal and PATH-shm next to the database, also after
  * OpenVPN has dropped privileges (a reload reopens the file as that user): say
- * now, at start, when that user cannot. Returns 1 when a problem was reported.
+ * now, at start, when that user cannot. CREATED: this open created the
+ * database as root (not as the run-as user). Returns 1 when a problem was
+ * reported.
  */
 static int
 check_run_as(struct store *s, int created)
@@ -1612,7 +1832,8 @@ store_open(const struct store_config *cfg, struct ovp_log *log, struct store **o
     s->next_sid = random_base();
 
     /* Opened now, while still root: later opens (SIGHUP) run as the run-as user. */
-    int rc = db_open(s, &created, err, sizeof(err));
+    int as_user = 0;
+    int rc = db_open_first(s, &created, &as_user, err, sizeof(err));
     if (rc == -1)
     {
         ovp_err(log, "%s", err);
@@ -1649,6 +1870,19 @@ store_open(const struct store_config *cfg, struct ovp_log *log, struct store **o
         }
         *degraded = 1;
     }
+    /*
+     * Two live servers under one Instance name would end each other's sessions
+     * and addresses at every stop or reload: a configuration error, refused now.
+     */
+    long long other = 0;
+    if (s->db && instance_in_use(s, &other))
+    {
+        ovp_err(log,
+                "Instance '%s' is in use by process %lld on this host, which writes to %s "
+                "too: give each OpenVPN server its own Instance name",
+                s->instance, other, s->path);
+        goto fail;
+    }
     if (created)
     {
         ovp_note(log, "created the address database %s (schema version %d)", s->path,
@@ -1665,7 +1899,7 @@ store_open(const struct store_config *cfg, struct ovp_log *log, struct store **o
         db_close(s); /* reopened by the writer, which then sees fixed permissions */
         *degraded = 1;
     }
-    if (check_run_as(s, created))
+    if (check_run_as(s, created && !as_user))
     {
         *degraded = 1;
     }

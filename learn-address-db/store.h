@@ -43,10 +43,11 @@ struct store_session
     const char *vaddr6;
 };
 
-/* A client-disconnect (SID 0: matched by instance, common name and real address). */
+/* A client-disconnect of session ID (0: ignored, never guessed). */
 struct store_disconnect
 {
     uint64_t id;
+    int refused; /* the client never got its address: vaddr4/vaddr6 are cleared */
     int64_t disconnect_ms;
     const char *common_name;
     const char *real_ip;
@@ -85,6 +86,7 @@ void store_close(struct store *s);
 int store_address(struct store *s, enum store_op op, const struct addr *a, const char *cn,
                   uint64_t session_id, int64_t t_ms);
 int store_connect(struct store *s, const struct store_session *ss);
+/* A disconnect with id 0 ends nothing: it is not queued, and 0 is returned. */
 int store_disconnect(struct store *s, const struct store_disconnect *sd);
 
 /* A fresh session id, unique across processes sharing a database (host thread only). */

@@ -1383,11 +1383,26 @@ connect_late_setup(struct inst *mi)
     resolve(mi, 1, 0);
 }
 
+/*
+ * multi_client_connect_compress_migrate: OpenVPN's first handler, which always
+ * succeeds (compression migration, nothing a plugin sees). Because of it every
+ * client-connect failure, even in the first plugin, is followed by
+ * CLIENT_DISCONNECT.
+ */
+static enum cc_ret
+client_connect_compress_migrate(struct inst *mi, int from_deferred)
+{
+    (void)mi;
+    (void)from_deferred;
+    return CC_RET_SUCCEEDED;
+}
+
 /* multi_connection_established: the client-connect handlers, resumable. */
 static void
 connection_established(struct inst *mi)
 {
     static enum cc_ret (*const handlers[])(struct inst *, int) = {
+        client_connect_compress_migrate,
         client_connect_v1,
         client_connect_v2,
     };

@@ -52,6 +52,8 @@ struct t
 };
 
 static char plugin_path[1024];
+/* The open env of the next host_open, when a test sets one (reset by setup). */
+static const char **open_envp;
 
 static const char *
 find_plugin(void)
@@ -77,6 +79,7 @@ setup(void **state)
     snprintf(t->path, sizeof(t->path), "%s/addr.sqlite", t->dir);
     snprintf(t->dbarg, sizeof(t->dbarg), "database=%s", t->path);
     fakehost_reset();
+    open_envp = NULL;
     *state = t;
     return 0;
 }
@@ -125,7 +128,8 @@ static int
 host_open(struct host *h, const char *const *args)
 {
     const char *argv[16] = {find_plugin()};
-    static const char *envp[] = {"verb=4", "config=/etc/openvpn/server.conf", NULL};
+    static const char *default_envp[] = {"verb=4", "config=/etc/openvpn/server.conf", NULL};
+    const char **envp = open_envp ? open_envp : default_envp;
     struct stat sb;
     size_t n = 1;
 
@@ -254,7 +258,20 @@ open__inline_config_registers_three_events(void **state)
     assert_true(fakehost_find("recording to") >= 0);
     assert_true(fakehost_find("instance 'vpn-a'") >= 0);
     /* Opened (and created) at open time, before OpenVPN would drop privileges. */
-    assert_int_equal(q_int(t->path, "PRAGMA user_version"), 1);
+    assert_int_equal(q_int(t->path, "PRAGMA user_version"), 2);
+}
+
+/* Two servers on one host get different default names: host name and config file. */
+static void
+open__default_instance_names_host_and_config(void **state)
+{
+    struct t *t = *state;
+    char host[256] = "", want[512];
+    const char *args[] = {t->dbarg, NULL};
+    gethostname(host, sizeof(host) - 1);
+    assert_int_equal(host_open(&t->h, args), OPENVPN_PLUGIN_FUNC_SUCCESS);
+    snprintf(want, sizeof(want), "instance '%s:/etc/openvpn/server.conf'", host);
+    assert_true(fakehost_find(want) >= 0);
 }
 
 static void
@@ -282,6 +299,25 @@ open__missing_directory_fails_clearly(void **state)
     const char *args[] = {"database=/nonexistent-ovp-dir/addr.sqlite", NULL};
     assert_int_equal(host_open(&t->h, args), OPENVPN_PLUGIN_FUNC_ERROR);
     assert_true(fakehost_find("does not exist") >= 0);
+}
+
+/* OpenVPN with daemon (no --cd) sits in /: a relative database path is refused. */
+static void
+open__relative_database_under_daemon_fails_clearly(void **state)
+{
+    struct t *t = *state;
+    static const char *envp[] = {"verb=4", "daemon=1", NULL};
+    const char *args[] = {"database=ovp-test-relative.sqlite", NULL};
+    char cwd[1024];
+    struct stat sb;
+    assert_non_null(getcwd(cwd, sizeof(cwd)));
+    assert_int_equal(chdir("/"), 0);
+    open_envp = envp;
+    int rc = host_open(&t->h, args);
+    assert_int_equal(chdir(cwd), 0);
+    assert_int_equal(rc, OPENVPN_PLUGIN_FUNC_ERROR);
+    assert_true(fakehost_find("is a relative path") >= 0);
+    assert_int_equal(stat("/ovp-test-relative.sqlite", &sb), -1);
 }
 
 static void
@@ -431,6 +467,89 @@ lifecycle__client_refused_later_ends_its_session(void **state)
     host_close(h);
     assert_int_equal(q_int(t->path, "SELECT count(*) FROM session WHERE end_reason = 'refused'"
                                     " AND disconnect_ms IS NOT NULL"),
+                     1);
+}
+
+/*
+ * OpenVPN 2.6 calls CLIENT_DISCONNECT after every client-connect failure: a
+ * client refused by a later handler ends 'refused', without the address it was
+ * offered and never learned (TUN mode).
+ */
+static void
+lifecycle__refused_by_a_later_handler_has_no_address(void **state)
+{
+    struct t *t = *state;
+    struct host *h = &t->h;
+    const char *args[] = {t->dbarg, "flushinterval=20ms", NULL};
+    assert_int_equal(host_open(h, args), OPENVPN_PLUGIN_FUNC_SUCCESS);
+    void *c = h->ctor(h->handle);
+    assert_int_equal(call(h, OPENVPN_PLUGIN_CLIENT_CONNECT_V2, NULL, alice_env, c),
+                     OPENVPN_PLUGIN_FUNC_SUCCESS);
+    /* A script after us refused: the disconnect comes at once, no learn-address. */
+    assert_int_equal(call(h, OPENVPN_PLUGIN_CLIENT_DISCONNECT, NULL, alice_gone_env, c),
+                     OPENVPN_PLUGIN_FUNC_SUCCESS);
+    h->dtor(h->handle, c);
+    host_close(h);
+    assert_int_equal(q_int(t->path, "SELECT count(*) FROM session WHERE end_reason = 'refused'"
+                                    " AND vaddr4 IS NULL AND vaddr6 IS NULL"
+                                    " AND disconnect_ms IS NOT NULL"),
+                     1);
+    assert_int_equal(q_int(t->path, "SELECT count(*) FROM session"), 1);
+}
+
+/* A connected client (its address learned) that leaves at once is an ordinary end. */
+static void
+lifecycle__quick_disconnect_after_learning_is_ordinary(void **state)
+{
+    struct t *t = *state;
+    struct host *h = &t->h;
+    const char *args[] = {t->dbarg, "flushinterval=20ms", NULL};
+    static const char *const tap_env[] = {
+        "common_name=tess", "trusted_ip=198.51.100.8",
+        "trusted_port=1",   "ifconfig_pool_remote_ip=10.8.0.20",
+        "dev_type=tap",     NULL};
+    assert_int_equal(host_open(h, args), OPENVPN_PLUGIN_FUNC_SUCCESS);
+    void *c = h->ctor(h->handle);
+    call(h, OPENVPN_PLUGIN_CLIENT_CONNECT_V2, NULL, alice_env, c);
+    learn(h, "add", "10.8.0.14", "alice", alice_env, c);
+    call(h, OPENVPN_PLUGIN_CLIENT_DISCONNECT, NULL, alice_gone_env, c);
+    h->dtor(h->handle, c);
+    /* TAP: addresses are learned from traffic, so no learn-address proves nothing. */
+    void *tap = h->ctor(h->handle);
+    call(h, OPENVPN_PLUGIN_CLIENT_CONNECT_V2, NULL, tap_env, tap);
+    call(h, OPENVPN_PLUGIN_CLIENT_DISCONNECT, NULL, tap_env, tap);
+    h->dtor(h->handle, tap);
+    host_close(h);
+    assert_int_equal(q_int(t->path, "SELECT count(*) FROM session WHERE end_reason ="
+                                    " 'disconnect' AND vaddr4 IS NOT NULL"),
+                     2);
+}
+
+/*
+ * A v1 handler refused the client before our client-connect: OpenVPN still
+ * sends us its disconnect. Nothing is ended, least of all another session with
+ * the same name, real address and port.
+ */
+static void
+lifecycle__disconnect_without_connect_ends_no_other_session(void **state)
+{
+    struct t *t = *state;
+    struct host *h = &t->h;
+    const char *args[] = {t->dbarg, "flushinterval=20ms", NULL};
+    assert_int_equal(host_open(h, args), OPENVPN_PLUGIN_FUNC_SUCCESS);
+    void *alice = h->ctor(h->handle);
+    call(h, OPENVPN_PLUGIN_CLIENT_CONNECT_V2, NULL, alice_env, alice);
+    learn(h, "add", "10.8.0.14", "alice", alice_env, alice);
+    void *again = h->ctor(h->handle);
+    assert_int_equal(call(h, OPENVPN_PLUGIN_CLIENT_DISCONNECT, NULL, alice_gone_env, again),
+                     OPENVPN_PLUGIN_FUNC_SUCCESS);
+    h->dtor(h->handle, again);
+    h->client = alice;
+    for (int i = 0; i < 100 && q_int(t->path, "SELECT count(*) FROM address_event") != 1; i++)
+    {
+        usleep(20000);
+    }
+    assert_int_equal(q_int(t->path, "SELECT count(*) FROM session WHERE disconnect_ms IS NULL"),
                      1);
 }
 
@@ -921,14 +1040,19 @@ main(void)
 {
     const struct CMUnitTest tests[] = {
         T(open__inline_config_registers_three_events),
+        T(open__default_instance_names_host_and_config),
         T(open__unknown_key_fails_naming_it),
         T(open__missing_database_key_fails),
         T(open__missing_directory_fails_clearly),
+        T(open__relative_database_under_daemon_fails_clearly),
         T(open__foreign_database_fails),
         T(open__config_file_is_read),
         T(open__annotated_example_config_loads),
         T(lifecycle__connect_learn_delete_disconnect_are_recorded),
         T(lifecycle__client_refused_later_ends_its_session),
+        T(lifecycle__refused_by_a_later_handler_has_no_address),
+        T(lifecycle__quick_disconnect_after_learning_is_ordinary),
+        T(lifecycle__disconnect_without_connect_ends_no_other_session),
         T(lifecycle__reopen_like_sighup_closes_the_previous_run),
         T(lifecycle__names_with_sql_fragments_are_stored_verbatim),
         T(learn_address__garbage_is_logged_and_passes_when_open),

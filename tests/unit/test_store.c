@@ -10,7 +10,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <linux/capability.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -359,6 +362,43 @@ schema__empty_file_is_initialised(void **state)
     sqlite3_close(db);
 }
 
+/* ovp-addrdb reads a database the plugin of schema 1 wrote (no end intervals there). */
+static void
+schema__query_side_reads_schema_1(void **state)
+{
+    struct t *t = *state;
+    struct store_config c = config_for(t);
+    sqlite3 *db = NULL;
+    char err[256];
+    struct qresult r;
+    open_store(t, &c);
+    connect_session(t, 801, "ivy", "ivy", "192.0.2.80", 80, store_now_ms() - 5000);
+    add(t, STORE_ADD, "10.8.0.80", "ivy", 801, store_now_ms() - 4000);
+    assert_true(wait_for(t, "SELECT count(*) FROM address_event", 1, 3000));
+    close_store(t);
+    q_exec(t->path, "ALTER TABLE session DROP COLUMN disconnect_latest_ms;"
+                    "ALTER TABLE address_event DROP COLUMN time_latest_ms;"
+                    "PRAGMA user_version = 1");
+    if (schema_open_ro(t->path, 100, &db, err, sizeof(err)) < 0)
+    {
+        fail_msg("%s", err);
+    }
+    struct addr a = A("10.8.0.80");
+    assert_int_equal(query_who(db, &a, store_now_ms() - 4500, &r, err, sizeof(err)), 0);
+    query_result_free(&r);
+    assert_int_equal(query_who(db, &a, store_now_ms() - 3000, &r, err, sizeof(err)), 0);
+    assert_int_equal(r.nrows, 1);
+    assert_true(query_cell(&r, 0, "until_latest")->null);
+    query_result_free(&r);
+    assert_int_equal(query_history(db, QUERY_BY_CN, "ivy", 0, INT64_MAX, &r, err, sizeof(err)),
+                     0);
+    assert_int_equal(r.nrows, 1);
+    query_result_free(&r);
+    assert_int_equal(query_current(db, &r, err, sizeof(err)), 0);
+    query_result_free(&r);
+    sqlite3_close(db);
+}
+
 static void
 schema__query_side_never_creates_and_explains(void **state)
 {
@@ -558,19 +598,48 @@ store__add_without_client_context_joins_the_open_session(void **state)
 }
 
 static void
-store__disconnect_without_id_matches_name_and_real_address(void **state)
+store__disconnect_without_id_ends_no_session(void **state)
 {
     struct t *t = *state;
     struct store_config c = config_for(t);
     open_store(t, &c);
     int64_t now = store_now_ms();
     connect_session(t, 501, "dave", "dave", "192.0.2.7", 5000, now - 42000);
-    connect_session(t, 502, "dave", "dave", "192.0.2.8", 5000, now - 1000);
+    /* Same name, real address and port, but no session id: never someone else's end. */
     disconnect_session(t, 0, "dave", "192.0.2.7", 5000, now);
+    disconnect_session(t, 501, "dave", "192.0.2.7", 5000, now);
     assert_true(wait_for(t, "SELECT bytes_sent FROM session WHERE id = 501", 2000, 3000));
     assert_int_equal(q_int(t->path, "SELECT duration_s FROM session WHERE id = 501"), 42);
-    assert_int_equal(q_int(t->path, "SELECT disconnect_ms IS NULL FROM session WHERE id = 502"),
-                     1);
+    struct store_stats st;
+    store_get_stats(t->s, &st);
+    assert_int_equal(st.queued, 2);
+}
+
+/* A refused client's end clears the virtual addresses it was offered and never got. */
+static void
+store__refused_disconnect_clears_the_offered_addresses(void **state)
+{
+    struct t *t = *state;
+    struct store_config c = config_for(t);
+    open_store(t, &c);
+    int64_t now = store_now_ms();
+    connect_session(t, 601, "erin", "erin", "192.0.2.9", 5000, now - 1000);
+    struct store_disconnect sd = {
+        .id = 601,
+        .disconnect_ms = now,
+        .real_port = -1,
+        .bytes_received = -1,
+        .bytes_sent = -1,
+        .duration_s = -1,
+        .reason = "refused",
+        .refused = 1,
+    };
+    assert_int_equal(store_disconnect(t->s, &sd), 0);
+    assert_true(
+        wait_for(t,
+                 "SELECT count(*) FROM session WHERE id = 601 AND end_reason = 'refused'"
+                 " AND vaddr4 IS NULL AND vaddr6 IS NULL",
+                 1, 3000));
 }
 
 static void
@@ -823,6 +892,130 @@ store__unopenable_database_at_open_names_what_is_not_writable(void **state)
     }
 }
 
+/*
+ * Takes CAP_CHOWN from this process (effective, permitted and bounding set),
+ * as Debian's openvpn-server@.service does. Returns 0, or -1.
+ */
+static int
+drop_cap_chown(void)
+{
+    struct __user_cap_header_struct h = {.version = _LINUX_CAPABILITY_VERSION_3, .pid = 0};
+    struct __user_cap_data_struct d[2];
+    if (syscall(SYS_capget, &h, d) < 0)
+    {
+        return -1;
+    }
+    d[0].effective &= ~(1u << CAP_CHOWN);
+    d[0].permitted &= ~(1u << CAP_CHOWN);
+    d[0].inheritable &= ~(1u << CAP_CHOWN);
+    if (syscall(SYS_capset, &h, d) < 0 || prctl(PR_CAPBSET_DROP, CAP_CHOWN, 0, 0, 0) < 0)
+    {
+        return -1;
+    }
+    return 0;
+}
+
+/*
+ * Runs in a child as root without CAP_CHOWN: the database the store creates
+ * for RunAsUser nobody, and its -wal and -shm, belong to nobody; after the
+ * privilege drop a reopen (SIGHUP) as nobody writes. Returns 0, 77 (not root),
+ * else the failed check.
+ */
+static int
+no_chown_child(struct t *t)
+{
+    struct store_config c = config_for(t);
+    char side[200];
+    struct stat sb;
+    int degraded = 0;
+
+    if (geteuid() != 0)
+    {
+        return 77;
+    }
+    c.run_as_user = "nobody";
+    if (chown(t->dir, 65534, 65534) < 0 || chmod(t->dir, 0750) < 0)
+    {
+        return 10;
+    }
+    if (drop_cap_chown() < 0)
+    {
+        return 11;
+    }
+    if (store_open(&c, t->log, &t->s, &degraded) < 0 || degraded)
+    {
+        return 12;
+    }
+    for (int i = 0; i < 3; i++)
+    {
+        snprintf(side, sizeof(side), "%s%s", t->path, i == 0 ? "" : i == 1 ? "-wal" : "-shm");
+        if (stat(side, &sb) < 0 || sb.st_uid != 65534 || sb.st_gid != 65534)
+        {
+            fprintf(stderr, "%s: owner %ld\n", side, (long)sb.st_uid);
+            return 20 + i;
+        }
+    }
+    add(t, STORE_ADD, "10.8.7.1", "root-run", 0, store_now_ms());
+    if (!wait_for(t, "SELECT count(*) FROM address_event", 1, 5000))
+    {
+        return 13;
+    }
+    if (fakehost_find("cannot give") >= 0 || fakehost_find("cannot write") >= 0)
+    {
+        return 14;
+    }
+    close_store(t);
+    /* OpenVPN drops privileges; a SIGHUP reopens the plugin as nobody. */
+    if (setgid(65534) < 0 || setuid(65534) < 0)
+    {
+        return 15;
+    }
+    if (store_open(&c, t->log, &t->s, &degraded) < 0 || degraded)
+    {
+        return 16;
+    }
+    add(t, STORE_ADD, "10.8.7.2", "after-reload", 0, store_now_ms());
+    if (!wait_for(t, "SELECT count(*) FROM address_event", 2, 5000))
+    {
+        return 17;
+    }
+    close_store(t);
+    if (fakehost_find("read-only") >= 0 || fakehost_find("cannot write") >= 0)
+    {
+        return 18;
+    }
+    return 0;
+}
+
+static void
+store__new_database_belongs_to_run_as_user_without_cap_chown(void **state)
+{
+    struct t *t = *state;
+    int status = 0;
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0)
+    {
+        int rc = no_chown_child(t);
+        if (rc && rc != 77)
+        {
+            fakehost_dump();
+        }
+        _exit(rc);
+    }
+    assert_int_equal(waitpid(pid, &status, 0), pid);
+    assert_true(WIFEXITED(status));
+    if (WEXITSTATUS(status) == 77)
+    {
+        print_message("SKIP: needs root (switching to nobody)\n");
+        skip();
+    }
+    if (WEXITSTATUS(status) != 0)
+    {
+        fail_msg("child without CAP_CHOWN failed at check %d", WEXITSTATUS(status));
+    }
+}
+
 /* A process id that is certainly not running. */
 static pid_t
 dead_pid(void)
@@ -860,13 +1053,35 @@ store__restart_closes_what_a_crashed_run_left_open(void **state)
         (long long)(seen - 59000), (long long)(seen - 59000));
     q_exec(t->path, sql);
 
+    /* Until the next start, current shows eve, flagged: her server is dead. */
+    sqlite3 *db = NULL;
+    char err[256];
+    struct qresult r;
+    assert_int_equal(schema_open_ro(t->path, 100, &db, err, sizeof(err)), 0);
+    assert_int_equal(query_current(db, &r, err, sizeof(err)), 0);
+    assert_int_equal(r.nrows, 1);
+    assert_string_equal(query_cell(&r, 0, "common_name")->s, "eve");
+    assert_string_equal(query_cell(&r, 0, "instance_state")->s, "dead");
+    query_result_free(&r);
+
     fakehost_reset();
+    int64_t before = store_now_ms();
     open_store(t, &c);
     snprintf(sql, sizeof(sql),
              "SELECT count(*) FROM session WHERE id = 5 AND end_reason = 'restart'"
-             " AND disconnect_ms = %lld AND duration_s = 60",
-             (long long)seen);
+             " AND disconnect_ms = %lld AND duration_s = 60 AND disconnect_latest_ms >= %lld",
+             (long long)seen, (long long)before);
     assert_true(wait_for(t, sql, 1, 3000));
+    /* The end lies between the last sign of life and the restart: who says both. */
+    struct addr a = A("10.8.0.50");
+    assert_int_equal(query_who(db, &a, seen + 30000, &r, err, sizeof(err)), 0);
+    assert_int_equal(r.nrows, 1);
+    assert_string_equal(query_cell(&r, 0, "common_name")->s, "eve");
+    assert_int_equal(query_cell(&r, 0, "until")->i, seen);
+    assert_true(query_cell(&r, 0, "until_latest")->i >= before);
+    assert_string_equal(query_cell(&r, 0, "instance_state")->s, "running");
+    query_result_free(&r);
+    sqlite3_close(db);
     snprintf(sql, sizeof(sql),
              "SELECT session_id FROM address_event WHERE op = 'reset' AND time_ms = %lld"
              " AND address = '10.8.0.50' AND common_name = 'eve'",
@@ -878,14 +1093,16 @@ store__restart_closes_what_a_crashed_run_left_open(void **state)
 }
 
 static void
-store__instance_of_a_live_process_is_left_alone(void **state)
+store__instance_of_a_live_process_is_refused(void **state)
 {
     struct t *t = *state;
     struct store_config c = config_for(t);
     char host[256] = "", sql[512];
+    int degraded = 0;
     gethostname(host, sizeof(host) - 1);
     open_store(t, &c);
     close_store(t);
+    /* The parent process, registered now (after it started): a live server. */
     snprintf(sql, sizeof(sql),
              "UPDATE instance SET pid = %d, hostname = '%s', closed_ms = NULL;"
              "INSERT INTO session(id, instance, common_name, connect_ms)"
@@ -894,11 +1111,18 @@ store__instance_of_a_live_process_is_left_alone(void **state)
     q_exec(t->path, sql);
 
     fakehost_reset();
-    open_store(t, &c);
-    assert_true(wait_log(t, "also in use by process", 3000));
-    close_store(t);
+    assert_int_equal(store_open(&c, t->log, &t->s, &degraded), -1);
+    assert_null(t->s);
+    assert_true(wait_log(t, "Instance 'test' is in use by process", 1000));
     assert_int_equal(q_int(t->path, "SELECT disconnect_ms IS NULL FROM session WHERE id = 6"),
                      1);
+
+    /* The same pid registered long before that process started: a reused pid. */
+    q_exec(t->path, "UPDATE instance SET opened_ms = 1000, last_seen_ms = 1000");
+    fakehost_reset();
+    open_store(t, &c);
+    assert_true(
+        wait_for(t, "SELECT end_reason = 'restart' FROM session WHERE id = 6", 1, 3000));
 }
 
 static void
@@ -917,8 +1141,9 @@ store__retention_deletes_old_rows_in_batches_and_keeps_current_ones(void **state
              " SELECT 10000 + i, 'other', 'old' || i, %lld, %lld FROM n;"
              "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 1500)"
              " INSERT INTO address_event(time_ms, instance, op, address, kind, common_name)"
-             " SELECT %lld, 'other', 'add', '10.20.' || (i / 256) || '.' || (i %% 256), 'ipv4',"
-             " 'old' || i FROM n;",
+             " SELECT %lld + j, 'other', CASE j WHEN 0 THEN 'add' ELSE 'reset' END,"
+             " '10.20.' || (i / 256) || '.' || (i %% 256), 'ipv4', 'old' || i"
+             " FROM n, (SELECT 0 AS j UNION ALL SELECT 500) ORDER BY i, j;",
              (long long)old, (long long)(old + 1000), (long long)old);
     q_exec(t->path, sql);
     /* Still current (connected 10 days ago): its session and its add stay. */
@@ -945,10 +1170,54 @@ store__retention_deletes_old_rows_in_batches_and_keeps_current_ones(void **state
                                     " '10.30.0.1'"),
                      1);
     assert_true(
-        wait_log(t, "retention: deleted 1500 session(s) and 1500 address event(s)", 3000));
+        wait_log(t, "retention: deleted 1500 session(s) and 3000 address event(s)", 3000));
     struct store_stats st;
     store_get_stats(t->s, &st);
-    assert_int_equal(st.retention, 3000);
+    assert_int_equal(st.retention, 4500);
+}
+
+/*
+ * RetentionDays 1: a client that connected two days ago and left twelve hours
+ * ago held its address eighteen hours ago, and who --at still says so; the
+ * holdings that ended before the cutoff go.
+ */
+static void
+store__retention_keeps_the_start_of_a_holding_that_reaches_into_the_window(void **state)
+{
+    struct t *t = *state;
+    struct store_config c = config_for(t);
+    char sql[1024];
+    int64_t now = store_now_ms(), h = 3600000;
+    open_store(t, &c);
+    close_store(t);
+    snprintf(sql, sizeof(sql),
+             "INSERT INTO instance VALUES ('other', 'elsewhere', 1, 1, 1, 1);"
+             "INSERT INTO session(id, instance, common_name, connect_ms, disconnect_ms)"
+             " VALUES (7000, 'other', 'gina', %lld, %lld);"
+             "INSERT INTO address_event(time_ms, instance, op, address, kind, common_name,"
+             " session_id) VALUES (%lld, 'other', 'add', '10.40.0.1', 'ipv4', 'gina', 7000),"
+             " (%lld, 'other', 'delete', '10.40.0.1', 'ipv4', 'gina', 7000),"
+             " (%lld, 'other', 'add', '10.40.0.2', 'ipv4', 'hal', NULL),"
+             " (%lld, 'other', 'delete', '10.40.0.2', 'ipv4', 'hal', NULL);",
+             (long long)(now - 48 * h), (long long)(now - 12 * h), (long long)(now - 48 * h),
+             (long long)(now - 12 * h), (long long)(now - 40 * h), (long long)(now - 30 * h));
+    q_exec(t->path, sql);
+    c.retention_days = 1;
+    fakehost_reset();
+    open_store(t, &c);
+    assert_true(wait_log(t, "retention: deleted 0 session(s) and 2 address event(s)", 15000));
+
+    sqlite3 *db = NULL;
+    char err[256];
+    struct qresult r;
+    struct addr a = A("10.40.0.1");
+    assert_int_equal(schema_open_ro(t->path, 100, &db, err, sizeof(err)), 0);
+    assert_int_equal(query_who(db, &a, now - 18 * h, &r, err, sizeof(err)), 0);
+    assert_int_equal(r.nrows, 1);
+    assert_string_equal(query_cell(&r, 0, "common_name")->s, "gina");
+    assert_int_equal(query_cell(&r, 0, "since")->i, now - 48 * h);
+    query_result_free(&r);
+    sqlite3_close(db);
 }
 
 /* ------------------------------------------------------------- queries */
@@ -1021,6 +1290,92 @@ query__who_answers_for_a_past_time(void **state)
     assert_string_equal(query_cell(&r, 0, "common_name")->s, "bob");
     assert_string_equal(query_cell(&r, 0, "real_ip")->s, "2001:db8:ffff::9");
     assert_true(query_cell(&r, 0, "until")->null);
+    query_result_free(&r);
+    sqlite3_close(db);
+}
+
+/*
+ * The wall clock steps back 5 s between alice's add and bob's takeover: bob's
+ * event is stored no earlier than alice's, and who names bob, the holder now.
+ */
+static void
+query__who_after_a_clock_step_back_names_the_later_holder(void **state)
+{
+    struct t *t = *state;
+    struct store_config c = config_for(t);
+    struct qresult r;
+    char err[256];
+    int64_t T = store_now_ms() - 60000;
+    open_store(t, &c);
+    add(t, STORE_ADD, "10.8.0.90", "alice", 0, T);
+    add(t, STORE_UPDATE, "10.8.0.90", "bob", 0, T - 5000);
+    assert_true(wait_for(t, "SELECT count(*) FROM address_event", 2, 3000));
+    assert_int_equal(q_int(t->path, "SELECT min(time_ms) FROM address_event WHERE"
+                                    " common_name = 'bob'"),
+                     T);
+    sqlite3 *db = open_ro(t);
+    struct addr a = A("10.8.0.90");
+    assert_int_equal(query_who(db, &a, T + 1000, &r, err, sizeof(err)), 0);
+    assert_int_equal(r.nrows, 1);
+    assert_string_equal(query_cell(&r, 0, "common_name")->s, "bob");
+    query_result_free(&r);
+    /* A database written before times were kept in order: the row order decides. */
+    char sql[256];
+    snprintf(sql, sizeof(sql), "UPDATE address_event SET time_ms = %lld WHERE op = 'update'",
+             (long long)(T - 5000));
+    close_store(t);
+    q_exec(t->path, sql);
+    assert_int_equal(query_who(db, &a, T + 1000, &r, err, sizeof(err)), 0);
+    assert_int_equal(r.nrows, 1);
+    assert_string_equal(query_cell(&r, 0, "common_name")->s, "bob");
+    query_result_free(&r);
+    sqlite3_close(db);
+}
+
+/*
+ * TAP mode: OpenVPN learns the client's MAC, never its IP; who IP answers from
+ * the session the address was given to, once (not again in TUN mode, where
+ * the address has its own events).
+ */
+static void
+query__who_ip_in_tap_mode_answers_from_the_session(void **state)
+{
+    struct t *t = *state;
+    struct store_config c = config_for(t);
+    struct qresult r;
+    char err[256];
+    int64_t T = store_now_ms() - 60000;
+    open_store(t, &c);
+    connect_session(t, 901, "tapper", "tapper", "192.0.2.90", 90, T);
+    add(t, STORE_ADD, "02:00:5e:00:53:90", "tapper", 901, T + 100);
+    disconnect_session(t, 901, "tapper", "192.0.2.90", 90, T + 5000);
+    assert_true(
+        wait_for(t, "SELECT count(*) FROM session WHERE disconnect_ms IS NOT NULL", 1, 3000));
+    sqlite3 *db = open_ro(t);
+    struct addr a = A("10.8.0.14");
+    assert_int_equal(query_who(db, &a, T + 2000, &r, err, sizeof(err)), 0);
+    assert_int_equal(r.nrows, 1);
+    assert_string_equal(query_cell(&r, 0, "common_name")->s, "tapper");
+    assert_string_equal(query_cell(&r, 0, "source")->s, "session");
+    assert_int_equal(query_cell(&r, 0, "until")->i, T + 5000);
+    query_result_free(&r);
+    a = A("fd00:0::14");
+    assert_int_equal(query_who(db, &a, T + 2000, &r, err, sizeof(err)), 0);
+    assert_int_equal(r.nrows, 1);
+    query_result_free(&r);
+    assert_int_equal(query_who(db, &a, T + 6000, &r, err, sizeof(err)), 0);
+    assert_int_equal(r.nrows, 0);
+    query_result_free(&r);
+    /* TUN: the same vaddr learned by learn-address answers once, as learned. */
+    connect_session(t, 902, "tunner", "tunner", "192.0.2.91", 91, T + 10000);
+    add(t, STORE_ADD, "10.8.0.14", "tunner", 902, T + 10100);
+    assert_true(wait_for(t, "SELECT count(*) FROM address_event", 2, 3000));
+    assert_int_equal(query_who(db, &a, T + 20000, &r, err, sizeof(err)), 0);
+    query_result_free(&r);
+    a = A("10.8.0.14");
+    assert_int_equal(query_who(db, &a, T + 20000, &r, err, sizeof(err)), 0);
+    assert_int_equal(r.nrows, 1);
+    assert_string_equal(query_cell(&r, 0, "source")->s, "learn-address");
     query_result_free(&r);
     sqlite3_close(db);
 }
@@ -1283,7 +1638,15 @@ time__format_is_iso8601_utc_with_milliseconds(void **state)
     setenv("TZ", "UTC", 1);
     tzset();
     query_format_time(1715688180000LL, 0, buf, sizeof(buf));
-    assert_string_equal(buf, "2024-05-14 12:03:00");
+    assert_string_equal(buf, "2024-05-14 12:03:00+00:00");
+    /* Local times carry their offset, and --at reads them back to the same moment. */
+    setenv("TZ", "America/St_Johns", 1); /* -02:30 in May */
+    tzset();
+    query_format_time(1715688180000LL, 0, buf, sizeof(buf));
+    assert_string_equal(buf, "2024-05-14 09:33:00-02:30");
+    int64_t ms = 0;
+    assert_int_equal(query_parse_time(buf, &ms), 0);
+    assert_int_equal(ms, 1715688180000LL);
     unsetenv("TZ");
     tzset();
 }
@@ -1302,6 +1665,7 @@ main(void)
         T(schema__text_file_is_refused_and_untouched),
         T(schema__empty_file_is_initialised),
         T(schema__query_side_never_creates_and_explains),
+        T(schema__query_side_reads_schema_1),
         T(store__many_events_then_close_all_present),
         T(store__close_timeout_zero_still_writes_what_is_queued),
         T(store__flush_interval_is_honoured),
@@ -1310,16 +1674,21 @@ main(void)
         T(store__delete_is_attributed_to_the_current_owner),
         T(store__update_moves_the_address_to_the_new_owner),
         T(store__add_without_client_context_joins_the_open_session),
-        T(store__disconnect_without_id_matches_name_and_real_address),
+        T(store__disconnect_without_id_ends_no_session),
+        T(store__refused_disconnect_clears_the_offered_addresses),
         T(store__sql_fragments_in_names_are_stored_verbatim),
         T(store__locked_database_is_reported_and_rows_land_later),
         T(store__read_only_database_is_reported_and_recovers),
         T(store__unopenable_database_at_open_names_what_is_not_writable),
+        T(store__new_database_belongs_to_run_as_user_without_cap_chown),
         T(store__restart_closes_what_a_crashed_run_left_open),
-        T(store__instance_of_a_live_process_is_left_alone),
+        T(store__instance_of_a_live_process_is_refused),
         T(store__retention_deletes_old_rows_in_batches_and_keeps_current_ones),
+        T(store__retention_keeps_the_start_of_a_holding_that_reaches_into_the_window),
         T(query__who_answers_for_a_past_time),
         T(query__who_finds_an_address_inside_an_iroute_and_a_mac),
+        T(query__who_ip_in_tap_mode_answers_from_the_session),
+        T(query__who_after_a_clock_step_back_names_the_later_holder),
         T(query__who_over_a_second_covers_connect_disconnect_and_quick_reuse),
         T(query__current_lists_open_sessions_with_their_addresses),
         T(query__history_filters_by_user_cn_real_ip_and_time),

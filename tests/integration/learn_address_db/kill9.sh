@@ -82,6 +82,10 @@ LAST=$(sq "$DB" "SELECT last_seen_ms FROM instance WHERE name = 'k9' AND closed_
 "$ADDRDB" --db "$DB" --json current > "$WORK/current.json"
 check "current after the kill: exit status" $? 0
 check "current after the kill: the open sessions" "$(jcount "$WORK/current.json")" "$OPEN"
+# ...each flagged: the server that holds them is dead (its end comes at the next start).
+check "current after the kill: rows flagged instance_state dead" \
+    "$(sqlite3 -batch :memory: "SELECT count(*) FROM json_each(CAST(readfile('$WORK/current.json') AS TEXT))
+                                WHERE json_extract(value, '\$.instance_state') = 'dead'")" "$OPEN"
 note "after the kill: $OPEN sessions open, $HELD addresses held, all seen rows present"
 
 # 3. The next start cleans up after the dead run, then works as usual.
@@ -97,6 +101,7 @@ expect stat routes 0
 expect log "the previous run of instance 'k9' stopped without closing: ended ${OPEN} session(s) and released ${HELD} address(es)"
 STORY
 export OPEN HELD
+RESTART=$(now_ms)
 # shellcheck disable=SC2086
 start_core after $PLUGINS -- --poll fast --tmp-dir "$WORK/auth" --scenario "$WORK/after.story"
 wait_sql 30 "$DB" "SELECT count(*) FROM session WHERE end_reason = 'restart'" "$OPEN" ||
@@ -110,6 +115,10 @@ check "sessions ended as 'restart'" \
 check "'restart' sessions not ended at the dead run's last sign of life" \
     "$(sq "$DB" "SELECT count(*) FROM session WHERE end_reason = 'restart'
                  AND disconnect_ms <> max($LAST, connect_ms)")" 0
+# The end is the interval from the last sign of life to the next start.
+check "'restart' sessions without an end interval reaching the next start" \
+    "$(sq "$DB" "SELECT count(*) FROM session WHERE end_reason = 'restart'
+                 AND (disconnect_latest_ms IS NULL OR disconnect_latest_ms < $RESTART)")" 0
 check "addresses released with a 'reset' event" \
     "$(sq "$DB" "SELECT count(*) FROM address_event WHERE op = 'reset'")" "$HELD"
 check "sessions still open" "$(sq "$DB" "SELECT count(*) FROM session WHERE disconnect_ms IS NULL")" 0
