@@ -1,8 +1,9 @@
 #!/bin/sh
-# helper_loss.sh: the root helper dies under ovp-refcore. Default: every client gets TEMP
-# with a reason, never a plain refusal of a right password. on_helper_loss=restart: the
-# plugin makes the host reload (SIGHUP), the reopen (as root here) starts a new helper and
-# the next client with a right password gets in.
+# helper_loss.sh: the root helper (an exec'd program, single-threaded) dies under
+# ovp-refcore. Default: every client gets TEMP with a reason, never a plain refusal of a
+# right password. on_helper_loss=restart: the plugin makes the host reload (SIGHUP), the
+# reopen (as root here) starts a new helper and the next client with a right password
+# gets in.
 . "${srcdir:-.}/auth_pam/lib.sh"
 
 REFCORE="$abs_top_builddir/tests/core/ovp-refcore"
@@ -49,6 +50,14 @@ STORY
     done
     hp=$(sed -n 's/.*PAM service "lossm", helper pid \([0-9]*\).*/\1/p' "$out" | head -n 1)
     [ -n "$hp" ] || fail "$mode: no helper pid in the log"
+    # The helper is a program of its own, exec'd: not a copy of the host made by fork
+    # (which would carry the host's syslog fd and the locks its other threads held).
+    case "$(readlink "/proc/$hp/exe" 2>/dev/null)" in
+        */ovp-auth-pam-helper) ;;
+        *) fail "$mode: the helper runs $(readlink "/proc/$hp/exe" 2>/dev/null), not ovp-auth-pam-helper" ;;
+    esac
+    [ "$(ls "/proc/$hp/task" 2>/dev/null | wc -l)" -eq 1 ] ||
+        fail "$mode: the helper has more than one thread"
     sleep 0.5
     [ -n "$hp" ] && kill -9 "$hp"
     echo go > "$WORK/go"
