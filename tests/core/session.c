@@ -1383,11 +1383,25 @@ connect_late_setup(struct inst *mi)
     resolve(mi, 1, 0);
 }
 
+/*
+ * multi_client_connect_compress_migrate: OpenVPN 2.6's first handler, which always
+ * succeeds (with or without compression). So the state is already "partial" when the
+ * first plugin runs, and any refusal is followed by CLIENT_DISCONNECT.
+ */
+static enum cc_ret
+client_connect_compress_migrate(struct inst *mi, int deferred)
+{
+    (void)mi;
+    (void)deferred;
+    return CC_RET_SUCCEEDED;
+}
+
 /* multi_connection_established: the client-connect handlers, resumable. */
 static void
 connection_established(struct inst *mi)
 {
     static enum cc_ret (*const handlers[])(struct inst *, int) = {
+        client_connect_compress_migrate,
         client_connect_v1,
         client_connect_v2,
     };
@@ -1438,7 +1452,7 @@ connection_established(struct inst *mi)
         connect_late_setup(mi);
         return;
     }
-    /* a handler that already answered gets its disconnect */
+    /* a handler that already answered (always the internal first one) gets its disconnect */
     if (mi->cas == CAS_PENDING_DEFERRED_PARTIAL)
     {
         client_disconnect(mi);
