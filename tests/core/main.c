@@ -93,11 +93,13 @@ usage(FILE *f)
             "  --server NET MASK     IPv4 pool (10.8.0.0 255.255.0.0)\n"
             "  --server-ipv6 NET/BITS | --no-ipv6   IPv6 pool (fd00:8::/64)\n"
             "  --push OPTION         pushed to every client (repeatable)\n"
-            "  --route NET MASK      a server route (enables ROUTE_PREDOWN)\n"
+            "  --route NET MASK      a server route (route_* env)\n"
             "  --setenv NAME VALUE   env for every plugin call\n"
             "  --setenv-file NAME FILE  the same, the value read from FILE (one final\n"
             "                        newline dropped): big values, newlines\n"
             "  --dev NAME            tun device name in UP/DOWN (tun0)\n"
+            "  --proto udp|tcp-server  proto_1 in the env (udp, OpenVPN's default)\n"
+            "  --local ADDR          local_1 in the env (OpenVPN's `local`)\n"
             "  --config-name NAME    the \"config\" env value\n"
             "  --iv LINE             peer info the clients send, e.g. IV_SSO=crtext\n"
             "  --bytes IN OUT        bytes each load client moves before leaving\n"
@@ -325,6 +327,20 @@ parse_option(struct cli *c, int argc, char **argv, int *i)
     else if (strcmp(a, "--config-name") == 0)
     {
         conf->config_name = need(argc, argv, i);
+    }
+    else if (strcmp(a, "--proto") == 0)
+    {
+        const char *v = need(argc, argv, i);
+
+        if (strcmp(v, "udp") != 0 && strcmp(v, "tcp-server") != 0)
+        {
+            die_usage("--proto takes udp or tcp-server, not '%s'", v);
+        }
+        conf->proto = v;
+    }
+    else if (strcmp(a, "--local") == 0)
+    {
+        conf->local = need(argc, argv, i);
     }
     else if (strcmp(a, "--clients") == 0)
     {

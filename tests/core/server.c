@@ -226,8 +226,15 @@ build_top_env(struct server *s)
     envset_set(s->env, "daemon_log_redirect", "0");
     envset_setf(s->env, "daemon_start_time", "%lld", (long long)time(NULL));
     envset_setf(s->env, "daemon_pid", "%d", (int)getpid());
-    envset_set(s->env, "proto_1", "tcp-server");
+    /* setenv_connection_entry, in OpenVPN's order: the server's one connection entry
+     * (remote_port_1 is the default port, set even on a server) */
+    envset_set(s->env, "proto_1", c->proto ? c->proto : "udp");
+    if (c->local)
+    {
+        envset_set(s->env, "local_1", c->local);
+    }
     envset_set(s->env, "local_port_1", "1194");
+    envset_set(s->env, "remote_port_1", "1194");
 }
 
 static void
@@ -383,7 +390,10 @@ server_start(struct server *s)
     host_open(s->host, s->env);
     setenv_tun(s);
     run_up_down(s, OPENVPN_PLUGIN_UP, NULL);
-    /* do_route: ROUTE_UP is called whether or not there are routes */
+    /* do_route: the route list always exists on a tun server (do_alloc_route_list), so
+     * redirect_gateway is set (0: a server never redirects its own gateway); ROUTE_UP is
+     * called whether or not there are routes */
+    envset_set(s->env, "redirect_gateway", "0");
     if (host_defined(s->host, OPENVPN_PLUGIN_ROUTE_UP) &&
         host_call(s->host, OPENVPN_PLUGIN_ROUTE_UP, NULL, s->env, NULL, NULL) !=
             OPENVPN_PLUGIN_FUNC_SUCCESS)
@@ -413,10 +423,9 @@ server_stop(struct server *s, const char *signal_text)
     }
     rt_reap(s->routes, s, 1);
     timer_cancel(s->loop, &s->reaper);
-    if (s->conf.n_routes)
-    {
-        run_up_down(s, OPENVPN_PLUGIN_ROUTE_PREDOWN, signal_text);
-    }
+    /* do_close_tun: OpenVPN allocates the route list whenever it opens the tun device
+     * (do_alloc_route_list), so ROUTE_PREDOWN runs at every close, with or without --route */
+    run_up_down(s, OPENVPN_PLUGIN_ROUTE_PREDOWN, signal_text);
     run_up_down(s, OPENVPN_PLUGIN_DOWN, signal_text);
     host_close(s->host);
     s->running = 0;

@@ -38,6 +38,8 @@ struct server_conf
     const char *dev;         /* tun0 */
     int tun_mtu;             /* 1500 */
     const char *config_name; /* "config" env, when given */
+    const char *proto;       /* proto_1: "udp" (OpenVPN's default) or "tcp-server" */
+    const char *local;       /* local_1, when given (OpenVPN's `local`) */
     uint64_t linger_ns;      /* how long a finished connection waits for the peer */
 };
 

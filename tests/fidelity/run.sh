@@ -1,0 +1,179 @@
+#!/bin/bash
+# run.sh: plays one differential scenario under ovp-refcore and under the real OpenVPN 2.6
+# (server + client in network namespaces, tests/e2e/lib.sh), each host recording with
+# record-plugin.so, then compares the two records (compare.py, accepted.txt).
+#
+#   run.sh SCENARIO.fid        (make check runs each scenarios/*.fid through this)
+#
+# A scenario is a bash fragment that sets:
+#   PLUGINS=("words of plugin 1" "words of plugin 2"...)   record-plugin.so words; the
+#            runner adds out=FILE and name=pN. Words are passed through OpenVPN's config
+#            parser (a `plugin` line) and refcore's --plugin splitting alike.
+#   OVPN_SERVER="extra server.conf lines"     REF_OPTS=(extra ovp-refcore options)
+#   OVPN_CLIENT="extra client.conf lines"     RECORD_INIT=POST_UID_CHANGE... (optional)
+#   STEPS=("connect NAME CN USER PASS ok|fail" "bye NAME" "hup" "settle SECONDS"...)
+# and may set ACCEPT="RULE; RULE" (compare.py rules) for differences this scenario shows on
+# purpose. Every run ends with the server stopped (SIGTERM), so DOWN and CLOSE are recorded.
+#
+# Environment: E2E_TAG_PREFIX (default fid) prefixes the namespaces' tags; FID_KEEP=1 keeps
+# the records (in FID_OUT, default a temp dir) for reading.
+set -u
+scenario=$1
+sname=$(basename "$scenario" .fid)
+here=$(cd "$(dirname "$0")" && pwd)
+: "${top_builddir:=$(cd "$here/../.." && pwd)}"
+: "${top_srcdir:=$(cd "$here/../.." && pwd)}"
+export top_builddir top_srcdir
+tag_short=$(printf '%s' "$sname" | tr -c 'a-z0-9\n' '-' | cut -c1-10)
+E2E_TAG="${E2E_TAG_PREFIX:-fid}-$tag_short"
+REFCORE=${REFCORE:-$top_builddir/tests/core/ovp-refcore}
+REC_SO_BUILT=$top_builddir/tests/plugin/.libs/record-plugin.so
+
+PLUGINS=()
+REF_OPTS=()
+OVPN_SERVER=""
+OVPN_CLIENT=""
+RECORD_INIT=""
+STEPS=()
+ACCEPT=""
+# shellcheck disable=SC1090
+. "$scenario"
+
+# shellcheck disable=SC1091
+. "$top_srcdir/tests/e2e/lib.sh"
+command -v python3 >/dev/null || e2e_skip_or_fail "python3 is not installed"
+[ -x "$REFCORE" ] || e2e_fail "no ovp-refcore at $REFCORE"
+e2e_init
+OUT=${FID_OUT:-$E2E_DIR/out}
+mkdir -p "$OUT"
+chmod 1777 "$OUT"
+REC_SO=$(e2e_so "$REC_SO_BUILT")
+e2e_sanitized "$REC_SO"
+names=()
+for s in "${STEPS[@]}"; do
+    set -- $s
+    [ "$1" = connect ] && names+=("$3")
+done
+# shellcheck disable=SC2046
+e2e_pki $(printf '%s\n' "${names[@]}" | sort -u)
+
+# The record files: created here, writable by the run-as user (a reopen as nobody).
+mkrec() { install -m 666 /dev/null "$1"; }
+
+# ------------------------------------------------------------- OpenVPN
+ovpn_plugin_lines() {
+    local i=0 p
+    for p in "${PLUGINS[@]}"; do
+        printf 'plugin %s out=%s name=p%d %s\n' "$REC_SO" "$OUT/ovpn.rec" "$i" "$p"
+        i=$((i + 1))
+    done
+}
+
+# settle FILE: waits until FILE has not grown for 0.6 s (at most 15 s).
+settle() {
+    local f=$1 last=-1 now same=0 t=150
+    while [ $t -gt 0 ]; do
+        now=$(stat -c %s "$f" 2>/dev/null || echo 0)
+        if [ "$now" = "$last" ]; then
+            same=$((same + 1))
+            [ $same -ge 6 ] && return 0
+        else
+            same=0
+        fi
+        last=$now
+        sleep 0.1
+        t=$((t - 1))
+    done
+}
+
+play_ovpn() {
+    mkrec "$OUT/ovpn.rec"
+    e2e_server_conf "$(ovpn_plugin_lines)
+$OVPN_SERVER"
+    if [ -n "$RECORD_INIT" ]; then
+        E2E_SERVER_WRAP="${E2E_SERVER_WRAP:-env} OVP_RECORD_INIT=$RECORD_INIT"
+    fi
+    e2e_start_server
+    settle "$OUT/ovpn.rec"
+    local s
+    for s in "${STEPS[@]}"; do
+        set -- $s
+        case $1 in
+        connect) # connect NAME CN USER PASS ok|fail
+            local pass=$5
+            [ "$pass" = "''" ] && pass=""
+            local user=$4
+            [ "$user" = "''" ] && user=""
+            e2e_client "$2" "$3" "$user" "$pass" "explicit-exit-notify 1
+$OVPN_CLIENT"
+            if e2e_wait_connect "$2" 25; then
+                [ "$6" = ok ] || e2e_soft_fail "openvpn: $2 connected, expected $6"
+            else
+                [ "$6" = fail ] || e2e_soft_fail "openvpn: $2 did not connect: $E2E_WHY"
+                e2e_stop "$2"
+            fi
+            ;;
+        bye) e2e_stop "$2" ;;
+        hup) e2e_sighup 20 ;;
+        settle) sleep "$2" ;;
+        *) e2e_fail "unknown step: $s" ;;
+        esac
+        settle "$OUT/ovpn.rec"
+    done
+    e2e_stop server
+    settle "$OUT/ovpn.rec"
+}
+
+# ------------------------------------------------------------- refcore
+play_ref() {
+    mkrec "$OUT/ref.rec"
+    local story="$OUT/ref.story" i=0 p port=40000
+    : > "$story"
+    local args=()
+    for p in "${PLUGINS[@]}"; do
+        # one argument, split by refcore as OpenVPN splits a config line
+        args+=(--plugin "$REC_SO" "out=$OUT/ref.rec name=p$i $p")
+        i=$((i + 1))
+    done
+    local s
+    for s in "${STEPS[@]}"; do
+        set -- $s
+        case $1 in
+        connect)
+            local pass=$5 user=$4
+            [ "$pass" = "''" ] && pass=""
+            [ "$user" = "''" ] && user=""
+            port=$((port + 1))
+            printf 'client %s cn=%s user="%s" pass="%s" addr=%s:%d\n' "$2" "$3" "$user" "$pass" \
+                "$E2E_CLI_IP" "$port" >> "$story"
+            printf 'expect %s %s\nwait 600ms\n' "$2" "$6" >> "$story"
+            ;;
+        bye) printf 'bye %s\nwait 600ms\n' "$2" >> "$story" ;;
+        hup) printf 'reload\nwait 600ms\n' >> "$story" ;;
+        settle) printf 'wait %ss\n' "$2" >> "$story" ;;
+        esac
+    done
+    local env=()
+    [ -n "$RECORD_INIT" ] && env+=("OVP_RECORD_INIT=$RECORD_INIT")
+    env "${env[@]}" LSAN_OPTIONS="${LSAN_OPTIONS:-}" "$REFCORE" "${args[@]}" -- --quiet \
+        --server 198.51.100.0 255.255.255.0 --server-ipv6 2001:db8:100::/64 \
+        --hand-window 20 --local "$E2E_SRV_IP" "${REF_OPTS[@]}" --scenario "$story" > "$OUT/ref.log" 2>&1 \
+        || e2e_soft_fail "refcore: the story failed: $(tail -n 5 "$OUT/ref.log" | tr '\n' '|')"
+}
+
+e2e_log "refcore"
+play_ref
+e2e_log "openvpn"
+play_ovpn
+e2e_log "compare"
+python3 "$here/compare.py" --accepted "$here/accepted.txt" --also "$ACCEPT" \
+    "$OUT/ref.rec" "$OUT/ovpn.rec" > "$OUT/compare.txt" 2>&1
+rc=$?
+cat "$OUT/compare.txt"
+[ $rc -eq 0 ] || e2e_soft_fail "the hosts differ (above)"
+if [ "${FID_KEEP:-}" = 1 ]; then
+    E2E_KEEP=1
+    e2e_log "records kept in $OUT"
+fi
+e2e_finish
+e2e_log "ok: $sname: refcore and openvpn agree"
