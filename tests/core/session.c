@@ -681,11 +681,21 @@ verify_user_pass(struct inst *mi, struct key *k, char *user, char *pass)
         }
     }
 
-    /* set_verify_user_pass_env */
-    envset_set(mi->es, "username", user);
-    envset_set(mi->es, "common_name", mi->cn);
-    setenv_addr(mi, "untrusted");
-    add_session_token_env(mi, pass, token_ok);
+    /* set_verify_user_pass_env: a blank username fails without any plugin call (an empty
+     * password goes to the plugins like any other) */
+    if (!*user)
+    {
+        core_msg(1, "TLS Auth Error: peer provided a blank username");
+        skip_auth = 1;
+        status = OPENVPN_PLUGIN_FUNC_ERROR;
+    }
+    else
+    {
+        envset_set(mi->es, "username", user);
+        envset_set(mi->es, "common_name", mi->cn);
+        setenv_addr(mi, "untrusted");
+        add_session_token_env(mi, pass, token_ok);
+    }
 
     if (!skip_auth && host_defined(mi->srv->host, OPENVPN_PLUGIN_AUTH_USER_PASS_VERIFY))
     {
@@ -778,6 +788,14 @@ handshake(struct inst *mi, struct key *k, const char *cn, const char *serial, co
     }
 
     k->authenticated = KS_AUTH_FALSE;
+    /* NULL: not sent at all (a client without auth-user-pass). A real client sends each
+     * string with its NUL, so an empty one still has length 1 and goes on to the plugins
+     * (key_method_2_read only refuses a length of 0). */
+    if (host_defined(s->host, OPENVPN_PLUGIN_AUTH_USER_PASS_VERIFY) && (!user || !pass))
+    {
+        tls_error(mi, "Auth Username/Password was not provided by peer");
+        return -1;
+    }
     user = user ? user : "";
     pass = pass ? pass : "";
     if (strlen(user) >= USER_PASS_LEN || strlen(pass) >= USER_PASS_LEN)
@@ -790,11 +808,6 @@ handshake(struct inst *mi, struct key *k, const char *cn, const char *serial, co
     {
         char *u, *p;
 
-        if (!*user || !*pass)
-        {
-            tls_error(mi, "Auth Username/Password was not provided by peer");
-            return -1;
-        }
         u = xstrdup(user);
         p = xstrdup(pass);
         verify_user_pass(mi, k, u, p);

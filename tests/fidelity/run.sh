@@ -104,8 +104,21 @@ $OVPN_SERVER"
             [ "$pass" = "''" ] && pass=""
             local user=$4
             [ "$user" = "''" ] && user=""
-            e2e_client "$2" "$3" "$user" "$pass" "explicit-exit-notify 1
+            if [ -n "$user" ] && [ -n "$pass" ]; then
+                e2e_client "$2" "$3" "$user" "$pass" "explicit-exit-notify 1
 $OVPN_CLIENT"
+            else
+                # an auth-user-pass file cannot hold an empty username or password:
+                # the client asks its management interface, and mgmt_answer.py answers
+                e2e_client "$2" "$3" "" "" "explicit-exit-notify 1
+auth-user-pass
+management $E2E_DIR/$2.mgmt unix
+management-query-passwords
+$OVPN_CLIENT"
+                python3 "$here/mgmt_answer.py" "$E2E_DIR/$2.mgmt" "$user" "$pass" \
+                    > "$E2E_DIR/$2.mgmt.log" 2>&1 &
+                E2E_PIDS="$E2E_PIDS $!"
+            fi
             if e2e_wait_connect "$2" 25; then
                 [ "$6" = ok ] || e2e_soft_fail "openvpn: $2 connected, expected $6"
             else
