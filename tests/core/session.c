@@ -16,8 +16,10 @@
 #include "session.h"
 #include "mux.h"
 
-#define TLS_USERNAME_LEN         64  /* longest common name */
-#define USER_PASS_LEN            128 /* username and password buffers, NUL included */
+#define TLS_USERNAME_LEN         64   /* longest common name */
+#define USER_PASS_LEN            128  /* username and password buffers, NUL included */
+#define PENDING_LINE_MAX         1024 /* buffer_list_file(auth_pending_file, 1024) */
+#define PUSH_BUNDLE_SIZE         1024 /* the largest control message OpenVPN builds */
 #define IV_PROTO_AUTH_PENDING_KW (1u << 4)
 #define PEER_INFO_LINE_MAX       256
 #define TOKEN_PREFIX             "SESS_ID_AT_"
@@ -397,9 +399,15 @@ pending_method_ok(const struct inst *mi, const char *method)
     return ok;
 }
 
-/* send_auth_pending_messages: AUTH_PENDING and INFO_PRE; the deadline moves. */
+/*
+ * send_auth_pending_messages: AUTH_PENDING, then INFO_PRE and the deadline moved. An
+ * INFO_PRE that would not fit in PUSH_BUNDLE_SIZE (1024) is not sent, and then the
+ * deadline stays where it was (OpenVPN returns early; its caller ignores that).
+ * TIMEOUT_S is what the file said, as OpenVPN's unsigned int: -1 is a huge value, so
+ * a negative timeout means the whole window.
+ */
 static void
-send_auth_pending(struct inst *mi, struct key *k, const char *extra, unsigned long timeout_s)
+send_auth_pending(struct inst *mi, struct key *k, const char *extra, unsigned int timeout_s)
 {
     const struct server *s = mi->srv;
     uint64_t now = decision_now_ns(mi);
@@ -425,6 +433,14 @@ send_auth_pending(struct inst *mi, struct key *k, const char *extra, unsigned lo
     {
         session_send(mi, "AUTH_PENDING");
     }
+    if (strlen(extra) + 1 + sizeof("INFO_PRE,") > PUSH_BUNDLE_SIZE)
+    {
+        core_msg(3,
+                 "auth pending text of %zu bytes does not fit in INFO_PRE: not sent, "
+                 "the deadline is unchanged",
+                 strlen(extra));
+        return;
+    }
     {
         char *line = xasprintf("INFO_PRE,%s", extra);
 
@@ -435,9 +451,23 @@ send_auth_pending(struct inst *mi, struct key *k, const char *extra, unsigned lo
     k->expire_ns = now + timeout;
 }
 
+/* buf_chomp: trailing CR and LF removed. */
+static void
+chomp(char *line)
+{
+    size_t n = strlen(line);
+
+    while (n && (line[n - 1] == '\n' || line[n - 1] == '\r'))
+    {
+        line[--n] = '\0';
+    }
+}
+
 /*
- * key_state_check_auth_pending_file: read once, right after DEFERRED. Returns 1
- * when the file was fine (or empty), 0 when malformed or the method unsupported.
+ * key_state_check_auth_pending_file: read once, right after DEFERRED, as OpenVPN's
+ * buffer_list_file(file, 1024) does: fgets with a 1024-byte buffer, so a line longer
+ * than 1023 bytes is cut there and its rest becomes the next "line". Returns 1 when the
+ * file was fine (or empty), 0 when malformed or the method unsupported.
  */
 static int
 check_pending_file(struct inst *mi, struct key *k)
@@ -450,27 +480,30 @@ check_pending_file(struct inst *mi, struct key *k)
     {
         return 1;
     }
-    text = file_read_all(k->apf, 3 * 1024, &len);
+    text = file_read_all(k->apf, 64 * 1024, &len);
     if (text && len)
     {
-        char *lines[3] = {NULL, NULL, NULL};
-        char *p = text;
+        char lines[3][PENDING_LINE_MAX];
+        size_t off = 0;
         int n = 0;
 
-        while (n < 3 && p && *p)
+        while (n < 3 && off < len)
         {
-            char *nl = strchr(p, '\n');
+            size_t l = 0;
 
-            lines[n++] = p;
-            if (nl)
+            while (off < len && l < PENDING_LINE_MAX - 1)
             {
-                *nl = '\0';
-                if (nl > p && nl[-1] == '\r')
+                char ch = text[off++];
+
+                lines[n][l++] = ch;
+                if (ch == '\n')
                 {
-                    nl[-1] = '\0';
+                    break;
                 }
             }
-            p = nl ? nl + 1 : NULL;
+            lines[n][l] = '\0'; /* a NUL inside ends the string, as for OpenVPN */
+            chomp(lines[n]);
+            n++;
         }
         if (n < 3)
         {
@@ -488,19 +521,20 @@ check_pending_file(struct inst *mi, struct key *k)
             }
             else if (!pending_method_ok(mi, lines[1]))
             {
-                char reason[256];
+                char reason[PENDING_LINE_MAX + 128];
 
                 snprintf(reason, sizeof(reason),
                          "Authentication failed, required pending auth method '%s' not "
                          "supported",
                          lines[1]);
+                reason[127] = '\0'; /* OpenVPN's buffer is 128 bytes: a long name is cut */
                 set_client_reason(mi, reason);
                 core_msg(1, "Client does not supported auth pending method '%s'", lines[1]);
                 ok = 0;
             }
             else
             {
-                send_auth_pending(mi, k, lines[2], (unsigned long)(timeout < 0 ? 0 : timeout));
+                send_auth_pending(mi, k, lines[2], (unsigned int)timeout);
             }
         }
     }
