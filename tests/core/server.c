@@ -387,7 +387,17 @@ setenv_tun(struct server *s)
 void
 server_start(struct server *s)
 {
-    host_open(s->host, s->env);
+    /* init_instance's order: plugins that asked for PRE_CONFIG_PARSE or PRE_DAEMON (the
+     * default) open before the tun device, so only they see UP and ROUTE_UP; POST_DAEMON
+     * ones open after daemonizing, POST_UID_CHANGE ones after the privilege drop */
+    {
+        /* openvpn.c opens PRE_CONFIG_PARSE plugins before any setenv_settings: empty env */
+        struct envset *none = envset_new();
+
+        host_open(s->host, none, OPENVPN_PLUGIN_INIT_PRE_CONFIG_PARSE);
+        envset_free(none);
+    }
+    host_open(s->host, s->env, OPENVPN_PLUGIN_INIT_PRE_DAEMON);
     setenv_tun(s);
     run_up_down(s, OPENVPN_PLUGIN_UP, NULL);
     /* do_route: the route list always exists on a tun server (do_alloc_route_list), so
@@ -400,6 +410,8 @@ server_start(struct server *s)
     {
         core_msg(1, "WARNING: route-up plugin call failed");
     }
+    host_open(s->host, s->env, OPENVPN_PLUGIN_INIT_POST_DAEMON);
+    host_open(s->host, s->env, OPENVPN_PLUGIN_INIT_POST_UID_CHANGE);
     core_msg(1, "Initialization Sequence Completed");
     s->running = 1;
     timer_arm(s->loop, &s->reaper, now_ns() + (s->conf.poll_fast ? NS_PER_MS : NS_PER_S));
