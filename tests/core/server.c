@@ -15,6 +15,7 @@
 #include "mux.h"
 #include "pool.h"
 #include "refcore.h"
+#include "authfiles.h"
 #include "server.h"
 #include "session.h"
 
@@ -257,6 +258,7 @@ server_init(struct server *s, const struct server_conf *conf, struct host *h, st
     s->host = h;
     s->loop = l;
     s->next_id = 0;
+    random_bytes(s->token_key, sizeof(s->token_key));
     timer_init(&s->reaper, reaper_cb);
     if (conf->tmp_dir)
     {

@@ -69,8 +69,9 @@ struct server
     struct mux *mux;
     struct pool *pool;
     struct rtable *routes;
-    struct inst *insts;  /* every live instance */
-    struct inst *halted; /* closed instances whose connection still lingers */
+    unsigned char token_key[16]; /* auth-gen-token's "HMAC" key, random per run */
+    struct inst *insts;          /* every live instance */
+    struct inst *halted;         /* closed instances whose connection still lingers */
     size_t n_insts;
     uint64_t next_id;
     struct timer reaper;

@@ -551,25 +551,79 @@ is_auth_token(const char *pass)
     return strncmp(pass, TOKEN_PREFIX, strlen(TOKEN_PREFIX)) == 0;
 }
 
+/*
+ * The token's "HMAC": OpenVPN's covers the username, the session id and the timestamps
+ * with a server key; here a keyed FNV-1a over the key, the username and the session id
+ * (no timestamps: tokens do not expire here). Any instance of this run can check it, as
+ * any of OpenVPN's can: a client that reconnects presenting its token is recognised.
+ */
+static void
+token_mac(const struct server *s, const char *user, const char *sid16, unsigned char out[24])
+{
+    uint64_t h = 1469598103934665603ull;
+
+    for (size_t i = 0; i < 24; i++)
+    {
+        for (size_t k = 0; k < sizeof(s->token_key); k++)
+        {
+            h = (h ^ s->token_key[k]) * 1099511628211ull;
+        }
+        for (const unsigned char *p = (const unsigned char *)user; *p; p++)
+        {
+            h = (h ^ *p) * 1099511628211ull;
+        }
+        for (size_t k = 0; k < 16 && sid16[k]; k++)
+        {
+            h = (h ^ (unsigned char)sid16[k]) * 1099511628211ull;
+        }
+        h = (h ^ i) * 1099511628211ull;
+        out[i] = (unsigned char)(h >> 32);
+    }
+}
+
+/* verify_auth_token: the token's MAC matches USER and the session id it carries. */
+static int
+token_valid(const struct server *s, const char *user, const char *token)
+{
+    const char *sid = token + strlen(TOKEN_PREFIX);
+    unsigned char mac[24];
+    char *mac64 = NULL;
+    int ok;
+
+    if (strlen(sid) != 16 + 32)
+    {
+        return 0;
+    }
+    token_mac(s, user, sid, mac);
+    host_base64_encode(mac, sizeof(mac), &mac64);
+    ok = mac64 && strcmp(sid + 16, mac64) == 0;
+    free(mac64);
+    return ok;
+}
+
 /* generate_auth_token: SESS_ID_AT_<16 chars session id><32 chars of "HMAC">. */
 static void
-generate_auth_token(struct inst *mi)
+generate_auth_token(struct inst *mi, const char *user)
 {
     unsigned char sid[12], mac[24];
     char *sid64 = NULL, *mac64 = NULL;
-    const char *keep = NULL;
+    char sid16[17];
 
     if (mi->auth_token_initial)
     {
         /* keep the session id of the first token */
-        keep = mi->auth_token_initial + strlen(TOKEN_PREFIX);
+        snprintf(sid16, sizeof(sid16), "%.16s", mi->auth_token_initial + strlen(TOKEN_PREFIX));
     }
-    random_bytes(sid, sizeof(sid));
-    random_bytes(mac, sizeof(mac));
-    host_base64_encode(sid, sizeof(sid), &sid64);
+    else
+    {
+        random_bytes(sid, sizeof(sid));
+        host_base64_encode(sid, sizeof(sid), &sid64);
+        snprintf(sid16, sizeof(sid16), "%.16s", sid64);
+    }
+    token_mac(mi->srv, user, sid16, mac);
     host_base64_encode(mac, sizeof(mac), &mac64);
     free(mi->auth_token);
-    mi->auth_token = xasprintf("%s%.16s%s", TOKEN_PREFIX, keep ? keep : sid64, mac64);
+    mi->auth_token = xasprintf("%s%s%s", TOKEN_PREFIX, sid16, mac64);
     if (!mi->auth_token_initial)
     {
         mi->auth_token_initial = xstrdup(mi->auth_token);
@@ -580,7 +634,7 @@ generate_auth_token(struct inst *mi)
 
 /* add_session_token_env: session_state and session_id. */
 static void
-add_session_token_env(struct inst *mi, const char *pass, int token_ok)
+add_session_token_env(struct inst *mi, const char *user, const char *pass, int token_ok)
 {
     const char *state;
     char sid[17];
@@ -602,9 +656,9 @@ add_session_token_env(struct inst *mi, const char *pass, int token_ok)
         state = "Invalid";
     }
     envset_set(mi->es, "session_state", state);
-    if (!mi->auth_token_initial)
+    if (!token_ok && !mi->auth_token_initial)
     {
-        generate_auth_token(mi);
+        generate_auth_token(mi, user);
     }
     snprintf(sid, sizeof(sid), "%.16s",
              (token_ok ? pass : mi->auth_token_initial) + strlen(TOKEN_PREFIX));
@@ -691,7 +745,12 @@ verify_user_pass(struct inst *mi, struct key *k, char *user, char *pass)
 
     if (c->auth_gen_token && is_auth_token(pass))
     {
-        token_ok = mi->auth_token && strcmp(pass, mi->auth_token) == 0;
+        token_ok = token_valid(mi->srv, user, pass);
+        /* the first token this session sees keeps its session id for the next ones */
+        if (!mi->auth_token_initial)
+        {
+            mi->auth_token_initial = xstrdup(pass);
+        }
         if (c->auth_token_external)
         {
             /* the plugins decide, told about the token by session_state */
@@ -728,7 +787,7 @@ verify_user_pass(struct inst *mi, struct key *k, char *user, char *pass)
         envset_set(mi->es, "username", user);
         envset_set(mi->es, "common_name", mi->cn);
         setenv_addr(mi, "untrusted");
-        add_session_token_env(mi, pass, token_ok);
+        add_session_token_env(mi, user, pass, token_ok);
     }
 
     if (!skip_auth && host_defined(mi->srv->host, OPENVPN_PLUGIN_AUTH_USER_PASS_VERIFY))
@@ -742,7 +801,7 @@ verify_user_pass(struct inst *mi, struct key *k, char *user, char *pass)
             status == OPENVPN_PLUGIN_FUNC_DEFERRED ? KS_AUTH_DEFERRED : KS_AUTH_TRUE;
         if (c->auth_gen_token)
         {
-            generate_auth_token(mi);
+            generate_auth_token(mi, user);
         }
         set_str(&mi->username, user);
         core_msg(2, "TLS: Username/Password authentication %s for username '%s' ",
@@ -770,6 +829,10 @@ handshake(struct inst *mi, struct key *k, const char *cn, const char *serial, co
     k->live = 1;
     k->initial_ns = now;
     k->expire_ns = now + expire_window_ns(s);
+
+    /* tls_x509_clear_env at S_START: a new TLS session starts without the X509_* of the
+     * last one (a renegotiation's depth-1 call must not see the old depth-0 names) */
+    envset_del_prefix(mi->es, "X509_");
 
     /* the chain, CA first */
     if (verify_cert(mi, 1, "ovp-refcore CA", NULL) < 0 ||

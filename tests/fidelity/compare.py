@@ -23,7 +23,8 @@ Rule lines (one per line, '#' starts a comment; see accepted.txt):
     argv EVENT_RE INDEX KIND          argv[INDEX] normalised by KIND
     sub /REGEX/REPLACEMENT/           applied first to every argv word and env value
 KINDs: any (value ignored), tmpfile (directory and random part of OpenVPN's temp names),
-    int (any decimal number), sid (a session id), addrport ([AF_INET]ip port -> ip).
+    int (any decimal number), sid (a session id), token (an auth-gen-token),
+    addrport ([AF_INET]ip port -> ip).
 Regexes match the whole name (re.fullmatch).
 """
 import argparse
@@ -43,6 +44,8 @@ def norm_value(kind, v):
         return re.sub(r"\d+", "N", v)
     if kind == "sid":
         return "SID" if v else ""
+    if kind == "token":
+        return re.sub(r"^SESS_ID_AT_\S+$", "SESS_ID_AT_TOKEN", v)
     if kind == "addrport":
         return re.sub(r"^(\[AF_INET6?\])?(\S+) \d+$", r"\2", v)
     raise SystemExit("unknown normalisation kind %r" % kind)

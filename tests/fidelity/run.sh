@@ -13,7 +13,10 @@
 #   OVPN_CLIENT="extra client.conf lines"     RECORD_INIT=POST_UID_CHANGE... (optional)
 #   CLIENT_IV=("IV_SSO=crtext"...)  peer info every client sends (OpenVPN: `setenv`, which
 #            a 2.6 client pushes for IV_SSO and IV_GUI_VER; refcore: iv=)
-#   STEPS=("connect NAME CN USER PASS ok|fail|any" "bye NAME" "hup" "settle SECONDS"...)
+#   STEPS=("connect NAME CN USER PASS ok|fail|any" "bye NAME" "restart NAME" "reneg NAME"
+#          "hup" "settle SECONDS"...)   restart: the real client's SIGUSR1 (a new session
+#          that keeps its auth-token), refcore's roam; reneg: the real client renegotiates
+#          on its own (give it OVPN_CLIENT="reneg-sec N"), refcore's client is told to
 #            ('' for an empty USER or PASS; `any`: the client's outcome is not checked,
 #            only the records, after ANY_WAIT seconds, default 8)
 # and may set ACCEPT="RULE; RULE" (compare.py rules) for differences this scenario shows on
@@ -138,6 +141,27 @@ $OVPN_CLIENT"
             fi
             ;;
         bye) e2e_stop "$2" ;;
+        restart) # SIGUSR1: the client reconnects as a new session, keeping its auth-token
+            local n
+            n=$(grep -c "Initialization Sequence Completed" "$E2E_DIR/$2.log")
+            kill -USR1 "$(cat "$E2E_DIR/$2.pid")"
+            local t=150
+            while [ "$(grep -c "Initialization Sequence Completed" "$E2E_DIR/$2.log")" -le "$n" ]; do
+                t=$((t - 1))
+                [ $t -gt 0 ] || { e2e_soft_fail "openvpn: $2 did not reconnect"; break; }
+                sleep 0.1
+            done
+            ;;
+        reneg) # the client renegotiates on its own (OVPN_CLIENT="reneg-sec N"): wait for it
+            local n
+            n=$(grep -c "Control Channel: TLS" "$E2E_DIR/$2.log")
+            local t=200
+            while [ "$(grep -c "Control Channel: TLS" "$E2E_DIR/$2.log")" -le "$n" ]; do
+                t=$((t - 1))
+                [ $t -gt 0 ] || { e2e_soft_fail "openvpn: $2 did not renegotiate"; break; }
+                sleep 0.1
+            done
+            ;;
         hup) e2e_sighup 20 ;;
         settle) sleep "$2" ;;
         *) e2e_fail "unknown step: $s" ;;
@@ -179,6 +203,11 @@ play_ref() {
             fi
             ;;
         bye) printf 'bye %s\nwait 600ms\n' "$2" >> "$story" ;;
+        restart)
+            port=$((port + 1))
+            printf 'roam %s addr=%s:%d\nexpect %s ok\nwait 600ms\n' "$2" "$E2E_CLI_IP" "$port" "$2" >> "$story"
+            ;;
+        reneg) printf 'reneg %s\nexpect %s reneg-ok\nwait 600ms\n' "$2" "$2" >> "$story" ;;
         hup) printf 'reload\nwait 600ms\n' >> "$story" ;;
         settle) printf 'wait %ss\n' "$2" >> "$story" ;;
         esac
