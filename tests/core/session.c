@@ -156,7 +156,8 @@ check_for_client_reason(struct inst *mi, const struct key *k)
     text = file_read_all(k->afr, 4096, &len);
     if (text && len)
     {
-        /* the line protocol carries one line: drop the newline, map other controls */
+        /* OpenVPN sends the file as is; this line protocol carries one line, so a final
+         * newline is dropped and other controls are mapped (the text is cut at send) */
         while (len && (text[len - 1] == '\n' || text[len - 1] == '\r'))
         {
             text[--len] = '\0';
@@ -198,7 +199,9 @@ resolve(struct inst *mi, int ok, int timed_out)
 static void
 auth_failed(struct inst *mi, int timed_out)
 {
-    char line[4200];
+    /* send_auth_failed: one control message of at most PUSH_BUNDLE_SIZE bytes (its NUL
+     * included): a longer reason is cut there, as OpenVPN's buf_printf cuts it */
+    char line[PUSH_BUNDLE_SIZE];
 
     if (mi->client_reason)
     {

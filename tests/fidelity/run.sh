@@ -214,7 +214,7 @@ play_ref() {
     done
     local env=()
     [ -n "$RECORD_INIT" ] && env+=("OVP_RECORD_INIT=$RECORD_INIT")
-    env "${env[@]}" LSAN_OPTIONS="${LSAN_OPTIONS:-}" "$REFCORE" "${args[@]}" -- --quiet \
+    env "${env[@]}" LSAN_OPTIONS="${LSAN_OPTIONS:-}" "$REFCORE" "${args[@]}" -- --verb 3 \
         --server 198.51.100.0 255.255.255.0 --server-ipv6 2001:db8:100::/64 \
         --hand-window 20 --local "$E2E_SRV_IP" "${REF_OPTS[@]}" --scenario "$story" > "$OUT/ref.log" 2>&1 \
         || e2e_soft_fail "refcore: the story failed: $(tail -n 5 "$OUT/ref.log" | tr '\n' '|')"
@@ -230,6 +230,20 @@ python3 "$here/compare.py" --accepted "$here/accepted.txt" --also "$ACCEPT" \
 rc=$?
 cat "$OUT/compare.txt"
 [ $rc -eq 0 ] || e2e_soft_fail "the hosts differ (above)"
+
+# What the clients were told when refused: the AUTH_FAILED texts, in order (OpenVPN's
+# client logs what it received; refcore logs what it sent, at verb 3).
+sed -n "s/.*SENT CONTROL \[[^]]*\]: '\(AUTH_FAILED.*\)'\$/\1/p" "$OUT/ref.log" > "$OUT/ref.failed"
+cat "$E2E_DIR"/*.log 2>/dev/null | sed -n 's/.*AUTH: Received control message: \(AUTH_FAILED.*\)$/\1/p' \
+    > "$OUT/ovpn.failed"
+if ! cmp -s "$OUT/ref.failed" "$OUT/ovpn.failed"; then
+    e2e_soft_fail "the clients were told different AUTH_FAILED texts (refcore: $(awk \
+        '{ printf "%d bytes; ", length($0) }' "$OUT/ref.failed"), OpenVPN: $(awk \
+        '{ printf "%d bytes; ", length($0) }' "$OUT/ovpn.failed")); diff $OUT/ref.failed $OUT/ovpn.failed"
+    diff "$OUT/ref.failed" "$OUT/ovpn.failed" | cut -c1-160 | head -n 10
+else
+    [ -s "$OUT/ref.failed" ] && echo "ok: $(grep -c . "$OUT/ref.failed") AUTH_FAILED text(s) agree"
+fi
 if [ "${FID_KEEP:-}" = 1 ]; then
     E2E_KEEP=1
     e2e_log "records kept in $OUT"
