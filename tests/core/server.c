@@ -289,7 +289,8 @@ server_init(struct server *s, const struct server_conf *conf, struct host *h, st
         core_msg(1, "%s", err);
         return -1;
     }
-    s->pool = pool_new(conf->net4, conf->mask4, &conf->net6, conf->bits6, conf->has_v6);
+    s->pool = pool_new(conf->net4, conf->mask4, &conf->net6, conf->bits6, conf->has_v6,
+                       conf->duplicate_cn);
     s->routes = rt_new();
     build_top_env(s);
     notify_init(s);

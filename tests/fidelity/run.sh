@@ -140,7 +140,21 @@ $OVPN_CLIENT"
                 e2e_stop "$2"
             fi
             ;;
-        bye) e2e_stop "$2" ;;
+        bye) # the server closes the instance up to 5 s after the exit notification:
+            # wait for its CLIENT_DISCONNECT (when recorded), so that what follows sees
+            # the address released, as refcore's does at once
+            local d
+            d=$(grep -c '"event":"CLIENT_DISCONNECT"' "$OUT/ovpn.rec")
+            e2e_stop "$2"
+            if grep -q '"event":"CLIENT_CONNECT' "$OUT/ovpn.rec"; then
+                local t=100
+                while [ "$(grep -c '"event":"CLIENT_DISCONNECT"' "$OUT/ovpn.rec")" -le "$d" ] \
+                    && [ $t -gt 0 ]; do
+                    sleep 0.1
+                    t=$((t - 1))
+                done
+            fi
+            ;;
         restart) # SIGUSR1: the client reconnects as a new session, keeping its auth-token
             local n
             n=$(grep -c "Initialization Sequence Completed" "$E2E_DIR/$2.log")
