@@ -27,6 +27,11 @@ check() {
     fi
 }
 
+# OpenVPN refuses a config line of 256 characters or more (options.c read_config_file)
+long=$(printf '%0240d' 0)
+check "a plugin line of 256+ characters" "Maximum option line length (256) exceeded" \
+    --plugin "$TEST_PLUGIN" "pad=$long"
+
 printf 'this is not a plugin\n' > "$T/text.so"
 check "a text file" "PLUGIN_INIT: could not load plugin shared object $T/text.so" \
     --plugin "$T/text.so"

@@ -8,7 +8,11 @@
 # A scenario is a bash fragment that sets:
 #   PLUGINS=("words of plugin 1" "words of plugin 2"...)   record-plugin.so words; the
 #            runner adds out=FILE and name=pN. Words are passed through OpenVPN's config
-#            parser (a `plugin` line) and refcore's --plugin splitting alike.
+#            parser (a `plugin` line) and to refcore as separate arguments (which it holds
+#            to a config line's 256-character and 16-word limits).
+#   LONE_ARG='WORDS'   one more plugin whose one argument is 'out=FILE WORDS' (double-quoted
+#            and escaped in the config; OpenVPN splits a lone argument again, and so must
+#            refcore)
 #   OVPN_SERVER="extra server.conf lines"     REF_OPTS=(extra ovp-refcore options)
 #   OVPN_CLIENT="extra client.conf lines"     RECORD_INIT=POST_UID_CHANGE... (optional)
 #   CLIENT_IV=("IV_SSO=crtext"...)  peer info every client sends (OpenVPN: `setenv`, which
@@ -37,6 +41,7 @@ REFCORE=${REFCORE:-$top_builddir/tests/core/ovp-refcore}
 REC_SO_BUILT=$top_builddir/tests/plugin/.libs/record-plugin.so
 
 PLUGINS=()
+LONE_ARG=""
 REF_OPTS=()
 OVPN_SERVER=""
 OVPN_CLIENT=""
@@ -79,6 +84,12 @@ ovpn_plugin_lines() {
         printf 'plugin %s out=%s name=p%d %s\n' "$REC_SO" "$OUT/ovpn.rec" "$i" "$p"
         i=$((i + 1))
     done
+    if [ -n "$LONE_ARG" ]; then
+        # double-quoted, so that the lone argument OpenVPN sees is LONE_ARG exactly
+        local esc=${LONE_ARG//\\/\\\\}
+        esc=${esc//\"/\\\"}
+        printf 'plugin %s "out=%s %s"\n' "$REC_SO" "$OUT/ovpn.rec" "$esc"
+    fi
 }
 
 # settle FILE: waits until FILE has not grown for 0.6 s (at most 15 s).
@@ -193,10 +204,16 @@ play_ref() {
     : > "$story"
     local args=()
     for p in "${PLUGINS[@]}"; do
-        # one argument, split by refcore as OpenVPN splits a config line
-        args+=(--plugin "$REC_SO" "out=$OUT/ref.rec name=p$i $p")
+        # the words of the config line as separate arguments (refcore holds them to a
+        # config line's limits)
+        local words=()
+        read -r -a words <<< "$p"
+        args+=(--plugin "$REC_SO" "out=$OUT/ref.rec" "name=p$i" "${words[@]}")
         i=$((i + 1))
     done
+    if [ -n "$LONE_ARG" ]; then
+        args+=(--plugin "$REC_SO" "out=$OUT/ref.rec $LONE_ARG")
+    fi
     local s
     for s in "${STEPS[@]}"; do
         set -- $s
