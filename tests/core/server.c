@@ -3,6 +3,8 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
+#include <fcntl.h>
+#include <sys/file.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -254,6 +256,7 @@ server_init(struct server *s, const struct server_conf *conf, struct host *h, st
 
     memset(s, 0, sizeof(*s));
     s->notify.fd = -1;
+    s->tmp_lock_fd = -1;
     s->conf = *conf;
     s->host = h;
     s->loop = l;
@@ -281,7 +284,33 @@ server_init(struct server *s, const struct server_conf *conf, struct host *h, st
     if (access(s->tmp_dir, W_OK) != 0)
     {
         core_msg(1, "--tmp-dir %s is not writable: %s", s->tmp_dir, strerror(errno));
+        free(s->tmp_dir);
+        s->tmp_dir = NULL;
         return -1;
+    }
+    /* Two cores on one tmp dir would take each other's control socket (and could mix up
+     * auth files): the first one holds a lock there, a second one refuses to start. */
+    {
+        char *lock = xasprintf("%s/.ovp-refcore.lock", s->tmp_dir);
+
+        s->tmp_lock_fd = open(lock, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+        if (s->tmp_lock_fd < 0 || flock(s->tmp_lock_fd, LOCK_EX | LOCK_NB) < 0)
+        {
+            core_msg(1,
+                     "--tmp-dir %s is in use by another ovp-refcore (%s: %s); give each "
+                     "its own",
+                     s->tmp_dir, lock, strerror(errno));
+            free(lock);
+            if (s->tmp_lock_fd >= 0)
+            {
+                close(s->tmp_lock_fd);
+            }
+            s->tmp_lock_fd = -1;
+            free(s->tmp_dir);
+            s->tmp_dir = NULL;
+            return -1;
+        }
+        free(lock);
     }
     s->mux = mux_new(s, conf->listen, s->tmp_dir, err, sizeof(err));
     if (!s->mux)
@@ -491,6 +520,17 @@ server_free(struct server *s)
     rt_free(s->routes);
     pool_free(s->pool);
     envset_free(s->env);
+    if (s->tmp_lock_fd >= 0)
+    {
+        if (s->tmp_dir_owned)
+        {
+            char *lock = xasprintf("%s/.ovp-refcore.lock", s->tmp_dir);
+
+            unlink(lock);
+            free(lock);
+        }
+        close(s->tmp_lock_fd); /* a shared dir keeps the (unlocked) lock file */
+    }
     if (s->tmp_dir_owned)
     {
         /* leftovers are the plugin's business; an empty dir is removed */

@@ -66,6 +66,7 @@ struct server
     struct envset *env; /* the top context's env (setenv, verb, daemon, dev, ifconfig...) */
     char *tmp_dir;
     int tmp_dir_owned;
+    int tmp_lock_fd; /* flock on TMP_DIR/.ovp-refcore.lock: one core per tmp dir */
     struct mux *mux;
     struct pool *pool;
     struct rtable *routes;
