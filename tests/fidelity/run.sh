@@ -35,7 +35,7 @@ here=$(cd "$(dirname "$0")" && pwd)
 : "${top_builddir:=$(cd "$here/../.." && pwd)}"
 : "${top_srcdir:=$(cd "$here/../.." && pwd)}"
 export top_builddir top_srcdir
-tag_short=$(printf '%s' "$sname" | tr -c 'a-z0-9\n' '-' | cut -c1-10)
+tag_short=$(printf '%s' "$sname" | tr -c 'a-z0-9\n' '-')  # whole: unique per scenario
 E2E_TAG="${E2E_TAG_PREFIX:-fid}-$tag_short"
 REFCORE=${REFCORE:-$top_builddir/tests/core/ovp-refcore}
 REC_SO_BUILT=$top_builddir/tests/plugin/.libs/record-plugin.so
