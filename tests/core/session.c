@@ -107,6 +107,12 @@ set_client_reason(struct inst *mi, const char *reason)
 void
 session_send(struct inst *mi, const char *line)
 {
+    /* OpenVPN logs the control messages it sends (send_control_channel_string_dowork,
+     * verb 4 there); AUTH_FAILED is logged where it is built */
+    if (strncmp(line, "AUTH_PENDING", 12) == 0 || strncmp(line, "INFO_PRE,", 9) == 0)
+    {
+        core_msg(3, "SENT CONTROL [%s]: '%s'", mi->cn ? mi->cn : "UNDEF", line);
+    }
     conn_send(&mi->conn, line);
 }
 

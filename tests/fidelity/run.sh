@@ -267,6 +267,20 @@ cat "$OUT/compare.txt"
 sed -n "s/.*SENT CONTROL \[[^]]*\]: '\(AUTH_FAILED.*\)'\$/\1/p" "$OUT/ref.log" > "$OUT/ref.failed"
 cat "$E2E_DIR"/*.log 2>/dev/null | sed -n 's/.*AUTH: Received control message: \(AUTH_FAILED.*\)$/\1/p' \
     > "$OUT/ovpn.failed"
+# The pending-auth messages the servers sent (AUTH_PENDING, INFO_PRE), in order; OpenVPN
+# logs each once per TLS session it goes to, so repeats in a row count once.
+pending_msgs() {
+    sed -n "s/.*SENT CONTROL \[[^]]*\]: '\(\(AUTH_PENDING\|INFO_PRE\)[^']*\)'.*/\1/p" "$1" | uniq
+}
+pending_msgs "$OUT/ref.log" > "$OUT/ref.pending"
+pending_msgs "$E2E_DIR/server.log" > "$OUT/ovpn.pending"
+if ! cmp -s "$OUT/ref.pending" "$OUT/ovpn.pending"; then
+    e2e_soft_fail "the servers sent different pending-auth messages (refcore: $(awk \
+        '{ printf "%.40s.. %d bytes; ", $0, length($0) }' "$OUT/ref.pending"), OpenVPN: $(awk \
+        '{ printf "%.40s.. %d bytes; ", $0, length($0) }' "$OUT/ovpn.pending"))"
+elif [ -s "$OUT/ref.pending" ]; then
+    echo "ok: $(grep -c . "$OUT/ref.pending") pending-auth message(s) agree"
+fi
 if ! cmp -s "$OUT/ref.failed" "$OUT/ovpn.failed"; then
     e2e_soft_fail "the clients were told different AUTH_FAILED texts (refcore: $(awk \
         '{ printf "%d bytes; ", length($0) }' "$OUT/ref.failed"), OpenVPN: $(awk \
