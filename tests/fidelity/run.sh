@@ -268,9 +268,13 @@ sed -n "s/.*SENT CONTROL \[[^]]*\]: '\(AUTH_FAILED.*\)'\$/\1/p" "$OUT/ref.log" >
 cat "$E2E_DIR"/*.log 2>/dev/null | sed -n 's/.*AUTH: Received control message: \(AUTH_FAILED.*\)$/\1/p' \
     > "$OUT/ovpn.failed"
 # The pending-auth messages the servers sent (AUTH_PENDING, INFO_PRE), in order; OpenVPN
-# logs each once per TLS session it goes to, so repeats in a row count once.
+# logs each once per TLS session it goes to, so repeats in a row count once. A timeout of
+# 100 s or more compares as LONG: OpenVPN subtracts the time waited with its `now`, which
+# follows the wall clock (with backtrack protection), and on a machine whose clock is
+# stepped that was off by minutes (refcore uses the monotonic clock).
 pending_msgs() {
-    sed -n "s/.*SENT CONTROL \[[^]]*\]: '\(\(AUTH_PENDING\|INFO_PRE\)[^']*\)'.*/\1/p" "$1" | uniq
+    sed -n "s/.*SENT CONTROL \[[^]]*\]: '\(\(AUTH_PENDING\|INFO_PRE\)[^']*\)'.*/\1/p" "$1" |
+        sed 's/^\(AUTH_PENDING,timeout \)[0-9]\{3,\}$/\1LONG/' | uniq
 }
 pending_msgs "$OUT/ref.log" > "$OUT/ref.pending"
 pending_msgs "$E2E_DIR/server.log" > "$OUT/ovpn.pending"
