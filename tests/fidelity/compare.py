@@ -191,7 +191,8 @@ def env_diff(a, b, rules):
 
 
 def main():
-    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap = argparse.ArgumentParser(description=__doc__,
+                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--accepted", required=True)
     ap.add_argument("--also", default="", help="more rules, separated by ';'")
     ap.add_argument("ref")
