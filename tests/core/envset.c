@@ -86,6 +86,30 @@ envset_del(struct envset *es, const char *name)
     return del_len(es, name, strlen(name));
 }
 
+int
+envset_del_prefix(struct envset *es, const char *prefix)
+{
+    struct envitem **pp = &es->head;
+    size_t len = strlen(prefix);
+    int n = 0;
+
+    while (*pp)
+    {
+        if (strncmp((*pp)->s, prefix, len) == 0)
+        {
+            struct envitem *it = *pp;
+
+            *pp = it->next;
+            item_free(it);
+            es->n--;
+            n++;
+            continue;
+        }
+        pp = &(*pp)->next;
+    }
+    return n;
+}
+
 static void
 push_front(struct envset *es, char *s)
 {

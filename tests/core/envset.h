@@ -26,6 +26,9 @@ void envset_add_line(struct envset *es, const char *line);
 /* Removes NAME, wiping the string. Returns 1 if it was there. */
 int envset_del(struct envset *es, const char *name);
 
+/* Removes every entry whose "NAME=value" starts with PREFIX; returns how many. */
+int envset_del_prefix(struct envset *es, const char *prefix);
+
 /* Value of NAME, or NULL. Borrowed. */
 const char *envset_get(const struct envset *es, const char *name);
 

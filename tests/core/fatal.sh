@@ -27,6 +27,21 @@ check() {
     fi
 }
 
+# OpenVPN refuses a config line of 256 characters or more (options.c read_config_file)
+long=$(printf '%0240d' 0)
+check "a plugin line of 256+ characters" "Maximum option line length (256) exceeded" \
+    --plugin "$TEST_PLUGIN" "pad=$long"
+
+# two cores on one --tmp-dir would take each other's control socket: the second refuses
+mkdir "$T/shared"
+"$REFCORE" --plugin "$TEST_PLUGIN" -- --tmp-dir "$T/shared" --serve >"$T/serve.out" 2>&1 &
+serve_pid=$!
+for _ in $(seq 50); do grep -q "listening on" "$T/serve.out" && break; sleep 0.1; done
+check "a second core on the same --tmp-dir" "is in use by another ovp-refcore" \
+    --plugin "$TEST_PLUGIN" -- --tmp-dir "$T/shared"
+kill "$serve_pid"
+wait "$serve_pid" || { echo "FAIL: the first core did not stop cleanly"; failures=$((failures + 1)); }
+
 printf 'this is not a plugin\n' > "$T/text.so"
 check "a text file" "PLUGIN_INIT: could not load plugin shared object $T/text.so" \
     --plugin "$T/text.so"

@@ -456,7 +456,7 @@ open_item(struct host_plugin *p, const char **envp)
 }
 
 void
-host_open(struct host *h, const struct envset *env)
+host_open(struct host *h, const struct envset *env, int init_point)
 {
     const char **envp;
 
@@ -465,20 +465,37 @@ host_open(struct host *h, const struct envset *env)
         main_thread = pthread_self();
         main_thread_set = 1;
     }
-    /* plugin_list_init: every plugin is loaded before any is opened */
-    for (int i = 0; i < h->n; i++)
+    if (!h->opened)
     {
-        init_item(&h->p[i]);
+        /* plugin_list_init: every plugin is loaded before any is opened */
+        for (int i = 0; i < h->n; i++)
+        {
+            init_item(&h->p[i]);
+        }
+        core_set_fatal_host(h);
+        memset(&h->top, 0, sizeof(h->top));
+        h->opened = 1;
     }
-    core_set_fatal_host(h);
+    /* plugin_list_open at INIT_POINT: only the plugins that asked for it, then their
+     * server's own per-client context (plugin_per_client_init with the same point) */
     envp = envset_array(env);
     for (int i = 0; i < h->n; i++)
     {
-        open_item(&h->p[i], envp);
+        if (h->p[i].init_point == init_point)
+        {
+            open_item(&h->p[i], envp);
+        }
     }
     free(envp);
-    h->opened = 1;
-    host_client_init(h, &h->top);
+    for (int i = 0; i < h->n; i++)
+    {
+        struct host_plugin *p = &h->p[i];
+
+        if (p->init_point == init_point && p->handle && p->client_constructor)
+        {
+            h->top.ctx[i] = p->client_constructor(p->handle);
+        }
+    }
 }
 
 /* ------------------------------------------------------------------- calls */

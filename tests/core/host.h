@@ -73,12 +73,14 @@ struct host
 int host_add(struct host *h, const char *path, const char *const *words, int n_words);
 
 /*
- * Loads and opens every plugin, in order (plugin_list_init + plugin_list_open):
- * dlopen RTLD_NOW (a bare name under OPENVPN_PLUGINDIR), symbol lookup, the
- * min-version check, open v3/v2/v1 with ENV, the type-mask check, the server's own
- * client contexts. Any problem is fatal, as in OpenVPN (core_fatal).
+ * Opens, in order, the plugins whose select_initialization_point_v1 chose INIT_POINT
+ * (OPENVPN_PLUGIN_INIT_*, PRE_DAEMON without the symbol), and makes their server's own
+ * client contexts; the first call loads every plugin first (plugin_list_init: dlopen
+ * RTLD_NOW, a bare name under OPENVPN_PLUGINDIR, symbol lookup, the min-version
+ * check). Call it for each point in OpenVPN's order (server_start). Open v3/v2/v1 with
+ * ENV and the type-mask check; any problem is fatal, as in OpenVPN (core_fatal).
  */
-void host_open(struct host *h, const struct envset *env);
+void host_open(struct host *h, const struct envset *env, int init_point);
 
 /* 1 when a plugin registered TYPE (plugin_defined). */
 int host_defined(const struct host *h, int type);

@@ -93,11 +93,13 @@ usage(FILE *f)
             "  --server NET MASK     IPv4 pool (10.8.0.0 255.255.0.0)\n"
             "  --server-ipv6 NET/BITS | --no-ipv6   IPv6 pool (fd00:8::/64)\n"
             "  --push OPTION         pushed to every client (repeatable)\n"
-            "  --route NET MASK      a server route (enables ROUTE_PREDOWN)\n"
+            "  --route NET MASK      a server route (route_* env)\n"
             "  --setenv NAME VALUE   env for every plugin call\n"
             "  --setenv-file NAME FILE  the same, the value read from FILE (one final\n"
             "                        newline dropped): big values, newlines\n"
             "  --dev NAME            tun device name in UP/DOWN (tun0)\n"
+            "  --proto udp|tcp-server  proto_1 in the env (udp, OpenVPN's default)\n"
+            "  --local ADDR          local_1 in the env (OpenVPN's `local`)\n"
             "  --config-name NAME    the \"config\" env value\n"
             "  --iv LINE             peer info the clients send, e.g. IV_SSO=crtext\n"
             "  --bytes IN OUT        bytes each load client moves before leaving\n"
@@ -326,6 +328,20 @@ parse_option(struct cli *c, int argc, char **argv, int *i)
     {
         conf->config_name = need(argc, argv, i);
     }
+    else if (strcmp(a, "--proto") == 0)
+    {
+        const char *v = need(argc, argv, i);
+
+        if (strcmp(v, "udp") != 0 && strcmp(v, "tcp-server") != 0)
+        {
+            die_usage("--proto takes udp or tcp-server, not '%s'", v);
+        }
+        conf->proto = v;
+    }
+    else if (strcmp(a, "--local") == 0)
+    {
+        conf->local = need(argc, argv, i);
+    }
     else if (strcmp(a, "--clients") == 0)
     {
         c->clients = strtoul(need(argc, argv, i), NULL, 10);
@@ -400,71 +416,190 @@ parse_option(struct cli *c, int argc, char **argv, int *i)
 
 /* OpenVPN's MAX_PARMS: the most words one option line splits into. */
 #define MAX_SPLIT_WORDS 16
+/* OpenVPN's OPTION_LINE_SIZE and OPTION_PARM_SIZE: a config line (and one word) has at
+ * most 255 characters */
+#define OPTION_LINE_SIZE 256
+#define OPTION_PARM_SIZE 256
+
+/* options.c space(): the end of the string counts as a blank */
+static int
+parse_space(char c)
+{
+    return c == '\0' || c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\v' ||
+           c == '\f';
+}
 
 /*
- * Splits a plugin line's lone argument into words the way OpenVPN does when a plugin
- * line has exactly one argument after the path (misc.c make_extended_arg_array ->
- * parse_line): blanks separate words, "double quotes" group with backslash escapes,
- * 'single quotes' group literally. So `--plugin x.so "/cmd a b"` gives the plugin
- * three words, as `plugin x.so "/cmd a b"` does in a config file. Returns the count;
- * the words are malloc'd.
+ * OpenVPN's parse_line (options.c), which splits a config line, and again the lone
+ * argument of a plugin line (misc.c make_extended_arg_array -> make_arg_array): blanks
+ * separate words; a word that starts with '#' or ';' ends the line (a comment); one that
+ * starts with "double quotes" runs to the closing quote, with backslash escapes; one
+ * that starts with 'single quotes' runs to the closing quote, literally; elsewhere a
+ * backslash escapes a blank, a '"' or a backslash, and any other escape is an error.
+ * At most N words; more are silently dropped. On an error (a bad backslash, a missing
+ * closing quote, a word of 256 characters or more) it says so as OpenVPN does and
+ * returns 0 words. The words are malloc'd.
  */
 static int
-split_lone_argument(const char *s, char **words)
+parse_line(const char *line, char **words, int n)
 {
-    int n = 0;
-    size_t len = strlen(s);
-    char *buf = xcalloc(len + 1, 1);
-
-    while (*s && n < MAX_SPLIT_WORDS)
+    enum
     {
-        while (*s == ' ' || *s == '\t')
+        INITIAL,
+        QUOTED,
+        UNQUOTED,
+        DONE,
+        SQUOTED
+    } state = INITIAL;
+    char parm[OPTION_PARM_SIZE];
+    size_t len = 0;
+    int ret = 0, backslash = 0;
+    const char *c = line;
+
+    do
+    {
+        char in = *c, out = 0;
+
+        if (!backslash && in == '\\' && state != SQUOTED)
         {
-            s++;
+            backslash = 1;
         }
-        if (!*s)
+        else
+        {
+            if (state == INITIAL)
+            {
+                if (!parse_space(in))
+                {
+                    if (in == ';' || in == '#')
+                    {
+                        break;
+                    }
+                    if (!backslash && in == '"')
+                    {
+                        state = QUOTED;
+                    }
+                    else if (!backslash && in == '\'')
+                    {
+                        state = SQUOTED;
+                    }
+                    else
+                    {
+                        out = in;
+                        state = UNQUOTED;
+                    }
+                }
+            }
+            else if (state == UNQUOTED)
+            {
+                if (!backslash && parse_space(in))
+                {
+                    state = DONE;
+                }
+                else
+                {
+                    out = in;
+                }
+            }
+            else if (state == QUOTED)
+            {
+                if (!backslash && in == '"')
+                {
+                    state = DONE;
+                }
+                else
+                {
+                    out = in;
+                }
+            }
+            else if (state == SQUOTED)
+            {
+                if (in == '\'')
+                {
+                    state = DONE;
+                }
+                else
+                {
+                    out = in;
+                }
+            }
+            if (state == DONE)
+            {
+                words[ret] = xcalloc(len + 1, 1);
+                memcpy(words[ret++], parm, len);
+                state = INITIAL;
+                len = 0;
+            }
+            if (backslash && out && !(out == '\\' || out == '"' || parse_space(out)))
+            {
+                fprintf(stderr,
+                        "Options warning: Bad backslash ('\\') usage in make_arg_array:0\n");
+                goto fail;
+            }
+            backslash = 0;
+        }
+        if (out)
+        {
+            if (len >= sizeof(parm))
+            {
+                fprintf(
+                    stderr,
+                    "Options error: Parameter at make_arg_array:0 is too long (%d chars max)\n",
+                    OPTION_PARM_SIZE);
+                goto fail;
+            }
+            parm[len++] = out;
+        }
+        if (ret >= n)
         {
             break;
         }
-        size_t k = 0;
-        while (*s && *s != ' ' && *s != '\t')
-        {
-            if (*s == '"')
-            {
-                for (s++; *s && *s != '"'; s++)
-                {
-                    if (*s == '\\' && s[1])
-                    {
-                        s++;
-                    }
-                    buf[k++] = *s;
-                }
-                if (*s)
-                {
-                    s++;
-                }
-            }
-            else if (*s == '\'')
-            {
-                for (s++; *s && *s != '\''; s++)
-                {
-                    buf[k++] = *s;
-                }
-                if (*s)
-                {
-                    s++;
-                }
-            }
-            else
-            {
-                buf[k++] = *s++;
-            }
-        }
-        buf[k] = '\0';
-        words[n++] = xstrdup(buf);
+    } while (*c++ != '\0');
+    if (state == QUOTED || state == SQUOTED)
+    {
+        fprintf(stderr, "Options error: No closing %squotation (%s) in make_arg_array:0\n",
+                state == SQUOTED ? "single " : "", state == SQUOTED ? "\'" : "\"");
+        goto fail;
     }
-    free(buf);
-    return n;
+    if (state != INITIAL)
+    {
+        fprintf(stderr, "Options error: Residual parse state (%d) in make_arg_array:0\n",
+                (int)state);
+        goto fail;
+    }
+    return ret;
+fail:
+    for (int i = 0; i < ret; i++)
+    {
+        free(words[i]);
+    }
+    return 0;
+}
+
+/*
+ * The plugin given as PATH ARGS... on the command line, held to what an OpenVPN config
+ * line allows: written as `plugin PATH ARGS...` (a word with blanks quoted) it must stay
+ * under 256 characters, or OpenVPN refuses the config ("Maximum option line length");
+ * and a line splits into at most 16 words, so `plugin`, the path and 14 arguments: the
+ * rest is dropped without a word, as OpenVPN drops it.
+ */
+static int
+config_line_words(const char *path, char **args, int n_args)
+{
+    size_t len = strlen("plugin ") + strlen(path);
+
+    for (int i = 0; i < n_args; i++)
+    {
+        len += 1 + strlen(args[i]) + (strpbrk(args[i], " \t") ? 2 : 0);
+    }
+    if (len >= OPTION_LINE_SIZE)
+    {
+        fprintf(stderr,
+                "Options error: In [CMD-LINE]:1: Maximum option line length (%d) exceeded, "
+                "line starts with plugin %s\n",
+                OPTION_LINE_SIZE, path);
+        exit(1);
+    }
+    return n_args > MAX_SPLIT_WORDS - 2 ? MAX_SPLIT_WORDS - 2 : n_args;
 }
 
 int
@@ -499,11 +634,14 @@ main(int argc, char **argv)
                 i++;
             }
             int added;
-            if (i + 1 - first == 1)
+            int n_args = config_line_words(path, &argv[first], i + 1 - first);
+
+            if (n_args == 1)
             {
-                /* OpenVPN re-splits a lone argument (make_extended_arg_array). */
+                /* OpenVPN re-splits a lone argument (make_extended_arg_array) */
                 char *words[MAX_SPLIT_WORDS];
-                int n = split_lone_argument(argv[first], words);
+                int n = parse_line(argv[first], words, MAX_SPLIT_WORDS);
+
                 added = host_add(&host, path, (const char *const *)words, n);
                 for (int w = 0; w < n; w++)
                 {
@@ -512,7 +650,7 @@ main(int argc, char **argv)
             }
             else
             {
-                added = host_add(&host, path, (const char *const *)&argv[first], i + 1 - first);
+                added = host_add(&host, path, (const char *const *)&argv[first], n_args);
             }
             if (added < 0)
             {

@@ -4,6 +4,7 @@
 #include <arpa/inet.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "pool.h"
 #include "refcore.h"
@@ -14,9 +15,18 @@
 struct pool_entry
 {
     int in_use;
-    int in_freed;   /* on the freed stack */
-    char *cn;       /* who had it last */
-    size_t cn_next; /* next entry in the same CN bucket, or SIZE_MAX */
+    unsigned gen;        /* releases so far: tells stale heap items apart */
+    time_t last_release; /* 0: never handed out */
+    char *cn;            /* who had it last */
+    size_t cn_next;      /* next entry in the same CN bucket, or SIZE_MAX */
+};
+
+/* A released entry waiting in the heap; ordered by (key, idx). */
+struct freed_item
+{
+    time_t key; /* release time, or 0 with duplicate-cn (then the lowest index wins) */
+    size_t idx;
+    unsigned gen;
 };
 
 #define CN_BUCKETS 4096
@@ -28,9 +38,10 @@ struct pool
     int bits6, has_v6;
     struct pool_entry *e;
     size_t n;
-    size_t fresh;  /* entries below this were handed out at least once */
-    size_t *freed; /* stack of released entries (may be stale) */
-    size_t n_freed;
+    int duplicate_cn;
+    size_t fresh;             /* entries below this were handed out at least once */
+    struct freed_item *freed; /* min-heap of released entries (may hold stale items) */
+    size_t n_freed, cap_freed;
     size_t cn_head[CN_BUCKETS]; /* CN -> entries that CN had, chained */
 };
 
@@ -47,7 +58,8 @@ cn_bucket(const char *cn)
 }
 
 struct pool *
-pool_new(uint32_t net4, uint32_t mask4, const struct in6_addr *net6, int bits6, int has_v6)
+pool_new(uint32_t net4, uint32_t mask4, const struct in6_addr *net6, int bits6, int has_v6,
+         int duplicate_cn)
 {
     struct pool *p = xcalloc(1, sizeof(*p));
     uint32_t hosts = ~mask4 + 1u; /* addresses in the subnet */
@@ -60,6 +72,7 @@ pool_new(uint32_t net4, uint32_t mask4, const struct in6_addr *net6, int bits6, 
     }
     p->bits6 = bits6;
     p->has_v6 = has_v6;
+    p->duplicate_cn = duplicate_cn;
     /* network, server (.1) and broadcast are not handed out */
     p->n = hosts > 3 ? hosts - 3 : 0;
     if (p->n > 1u << 20)
@@ -67,7 +80,6 @@ pool_new(uint32_t net4, uint32_t mask4, const struct in6_addr *net6, int bits6, 
         p->n = 1u << 20;
     }
     p->e = xcalloc(p->n, sizeof(struct pool_entry));
-    p->freed = xcalloc(p->n, sizeof(size_t));
     for (size_t i = 0; i < CN_BUCKETS; i++)
     {
         p->cn_head[i] = SIZE_MAX;
@@ -149,13 +161,93 @@ set_cn(struct pool *p, size_t i, const char *cn)
     }
 }
 
+static int
+item_less(const struct freed_item *a, const struct freed_item *b)
+{
+    return a->key < b->key || (a->key == b->key && a->idx < b->idx);
+}
+
+static void
+heap_push(struct pool *p, struct freed_item it)
+{
+    size_t i;
+
+    if (p->n_freed == p->cap_freed)
+    {
+        p->cap_freed = p->cap_freed ? p->cap_freed * 2 : 64;
+        p->freed = xrealloc(p->freed, p->cap_freed * sizeof(*p->freed));
+    }
+    i = p->n_freed++;
+    while (i > 0 && item_less(&it, &p->freed[(i - 1) / 2]))
+    {
+        p->freed[i] = p->freed[(i - 1) / 2];
+        i = (i - 1) / 2;
+    }
+    p->freed[i] = it;
+}
+
+static struct freed_item
+heap_pop(struct pool *p)
+{
+    struct freed_item top = p->freed[0], last = p->freed[--p->n_freed];
+    size_t i = 0;
+
+    for (;;)
+    {
+        size_t c = 2 * i + 1;
+
+        if (c >= p->n_freed)
+        {
+            break;
+        }
+        if (c + 1 < p->n_freed && item_less(&p->freed[c + 1], &p->freed[c]))
+        {
+            c++;
+        }
+        if (!item_less(&p->freed[c], &last))
+        {
+            break;
+        }
+        p->freed[i] = p->freed[c];
+        i = c;
+    }
+    if (p->n_freed)
+    {
+        p->freed[i] = last;
+    }
+    return top;
+}
+
+/* The best released entry still free, or SIZE_MAX; stale heap items are dropped. */
+static size_t
+best_freed(struct pool *p)
+{
+    while (p->n_freed)
+    {
+        const struct freed_item *top = &p->freed[0];
+        const struct pool_entry *e = &p->e[top->idx];
+
+        if (!e->in_use && e->gen == top->gen)
+        {
+            return top->idx;
+        }
+        heap_pop(p);
+    }
+    return SIZE_MAX;
+}
+
+/*
+ * ifconfig_pool_find: with duplicate-cn the lowest free entry, at once (released ones
+ * included); otherwise the entry this CN had before, else one never handed out (they
+ * were "released" at time 0), else the one released earliest (whole seconds, ties to
+ * the lowest index).
+ */
 int
 pool_acquire(struct pool *p, const char *cn, uint32_t *v4, struct in6_addr *v6)
 {
-    size_t pick = SIZE_MAX;
+    size_t pick = SIZE_MAX, f;
 
-    /* the address this CN had before, if free */
-    if (cn)
+    if (!p->duplicate_cn && cn)
     {
         for (size_t i = p->cn_head[cn_bucket(cn)]; i != SIZE_MAX; i = p->e[i].cn_next)
         {
@@ -166,24 +258,25 @@ pool_acquire(struct pool *p, const char *cn, uint32_t *v4, struct in6_addr *v6)
             }
         }
     }
-    /* else one nobody had yet, else any free one */
-    if (pick == SIZE_MAX && p->fresh < p->n)
+    if (pick == SIZE_MAX)
     {
-        pick = p->fresh++;
-    }
-    while (pick == SIZE_MAX && p->n_freed > 0)
-    {
-        size_t i = p->freed[--p->n_freed];
-
-        p->e[i].in_freed = 0;
-        if (!p->e[i].in_use)
+        f = best_freed(p);
+        if (p->duplicate_cn)
         {
-            pick = i;
+            pick = f != SIZE_MAX && f < p->fresh ? f : p->fresh < p->n ? p->fresh : f;
+        }
+        else
+        {
+            pick = p->fresh < p->n ? p->fresh : f;
         }
     }
     if (pick == SIZE_MAX)
     {
         return -1;
+    }
+    if (pick == p->fresh)
+    {
+        p->fresh++;
     }
     p->e[pick].in_use = 1;
     if (!cn || !p->e[pick].cn || strcmp(p->e[pick].cn, cn) != 0)
@@ -199,12 +292,16 @@ pool_release(struct pool *p, int handle)
 {
     if (handle >= 0 && (size_t)handle < p->n && p->e[handle].in_use)
     {
-        p->e[handle].in_use = 0;
-        if (!p->e[handle].in_freed)
-        {
-            p->e[handle].in_freed = 1;
-            p->freed[p->n_freed++] = (size_t)handle;
-        }
+        struct pool_entry *e = &p->e[handle];
+        struct freed_item it;
+
+        e->in_use = 0;
+        e->gen++;
+        e->last_release = time(NULL);
+        it.key = p->duplicate_cn ? 0 : e->last_release;
+        it.idx = (size_t)handle;
+        it.gen = e->gen;
+        heap_push(p, it);
     }
 }
 

@@ -15,16 +15,18 @@ struct pool;
 
 /*
  * A pool over NET4/MASK4 (host order; topology subnet: the server is .1, clients
- * from .2) and, when HAS_V6, NET6/BITS6 (server ::1, clients from ::1000).
+ * from .2) and, when HAS_V6, NET6/BITS6 (server ::1, clients from ::1000). With
+ * DUPLICATE_CN it hands out the lowest free address, as OpenVPN's does with duplicate-cn.
  */
 struct pool *pool_new(uint32_t net4, uint32_t mask4, const struct in6_addr *net6, int bits6,
-                      int has_v6);
+                      int has_v6, int duplicate_cn);
 void pool_free(struct pool *p);
 
 /*
- * ifconfig_pool_acquire: a free address, preferring the one CN had last time
- * (NULL CN: no preference, as with duplicate-cn). Returns a handle >= 0 with
- * *V4 / *V6 set, or -1 when the pool is exhausted.
+ * ifconfig_pool_acquire: a free address, chosen as OpenVPN's ifconfig_pool_find does
+ * (pool.c: the one CN had last time, else never used, else released earliest; the
+ * lowest free one with duplicate-cn). Returns a handle >= 0 with *V4 / *V6 set, or -1
+ * when the pool is exhausted.
  */
 int pool_acquire(struct pool *p, const char *cn, uint32_t *v4, struct in6_addr *v6);
 

@@ -67,9 +67,9 @@ expect a fail
 expect call "AUTH_USER_PASS_VERIFY -> DEFERRED"
 S
 
-# OpenVPN's internal first handler (compression migration) always succeeds, so
-# every client-connect failure, even the first plugin's, is followed by a disconnect.
-case_ "CLIENT_CONNECT_V2 ERROR: refused, then the disconnect runs" \
+# OpenVPN 2.6's internal first handler (compression migration) always succeeds, so even
+# the first plugin's refusal is followed by CLIENT_DISCONNECT (multi.c).
+case_ "CLIENT_CONNECT_V2 ERROR: refused, then the disconnect" \
     --plugin "$P" events=AUTH_USER_PASS_VERIFY,CLIENT_CONNECT_V2,CLIENT_DISCONNECT \
     fail_on=CLIENT_CONNECT_V2 -- <<'S'
 client a user=alice pass=secret

@@ -21,6 +21,13 @@ skip() { echo "SKIP: $name: $*"; exit 77; }
 T=$(mktemp -d "${TMPDIR:-/tmp}/ovp-story.XXXXXX") || exit 99
 trap 'rm -rf "$T"' EXIT INT TERM
 export T OPENVPN_PLUGINDIR
+# Short paths to the plugins: an OpenVPN config line (and so a plugin's words, which the
+# core holds to it) has at most 255 characters, and build trees can live deep.
+ln -s "$TEST_PLUGIN" "$T/tp.so" && TEST_PLUGIN=$T/tp.so
+if [ -n "${RECORD_PLUGIN:-}" ]; then
+    ln -s "$RECORD_PLUGIN" "$T/rp.so" && RECORD_PLUGIN=$T/rp.so
+fi
+export TEST_PLUGIN RECORD_PLUGIN
 
 args=$(sed -n 's/^# args: //p' "$story" | tr '\n' ' ')
 needs=$(sed -n 's/^# needs: //p' "$story" | tr '\n' ' ')

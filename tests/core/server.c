@@ -3,6 +3,8 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
+#include <fcntl.h>
+#include <sys/file.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,6 +17,7 @@
 #include "mux.h"
 #include "pool.h"
 #include "refcore.h"
+#include "authfiles.h"
 #include "server.h"
 #include "session.h"
 
@@ -226,8 +229,15 @@ build_top_env(struct server *s)
     envset_set(s->env, "daemon_log_redirect", "0");
     envset_setf(s->env, "daemon_start_time", "%lld", (long long)time(NULL));
     envset_setf(s->env, "daemon_pid", "%d", (int)getpid());
-    envset_set(s->env, "proto_1", "tcp-server");
+    /* setenv_connection_entry, in OpenVPN's order: the server's one connection entry
+     * (remote_port_1 is the default port, set even on a server) */
+    envset_set(s->env, "proto_1", c->proto ? c->proto : "udp");
+    if (c->local)
+    {
+        envset_set(s->env, "local_1", c->local);
+    }
     envset_set(s->env, "local_port_1", "1194");
+    envset_set(s->env, "remote_port_1", "1194");
 }
 
 static void
@@ -246,10 +256,12 @@ server_init(struct server *s, const struct server_conf *conf, struct host *h, st
 
     memset(s, 0, sizeof(*s));
     s->notify.fd = -1;
+    s->tmp_lock_fd = -1;
     s->conf = *conf;
     s->host = h;
     s->loop = l;
     s->next_id = 0;
+    random_bytes(s->token_key, sizeof(s->token_key));
     timer_init(&s->reaper, reaper_cb);
     if (conf->tmp_dir)
     {
@@ -272,7 +284,33 @@ server_init(struct server *s, const struct server_conf *conf, struct host *h, st
     if (access(s->tmp_dir, W_OK) != 0)
     {
         core_msg(1, "--tmp-dir %s is not writable: %s", s->tmp_dir, strerror(errno));
+        free(s->tmp_dir);
+        s->tmp_dir = NULL;
         return -1;
+    }
+    /* Two cores on one tmp dir would take each other's control socket (and could mix up
+     * auth files): the first one holds a lock there, a second one refuses to start. */
+    {
+        char *lock = xasprintf("%s/.ovp-refcore.lock", s->tmp_dir);
+
+        s->tmp_lock_fd = open(lock, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+        if (s->tmp_lock_fd < 0 || flock(s->tmp_lock_fd, LOCK_EX | LOCK_NB) < 0)
+        {
+            core_msg(1,
+                     "--tmp-dir %s is in use by another ovp-refcore (%s: %s); give each "
+                     "its own",
+                     s->tmp_dir, lock, strerror(errno));
+            free(lock);
+            if (s->tmp_lock_fd >= 0)
+            {
+                close(s->tmp_lock_fd);
+            }
+            s->tmp_lock_fd = -1;
+            free(s->tmp_dir);
+            s->tmp_dir = NULL;
+            return -1;
+        }
+        free(lock);
     }
     s->mux = mux_new(s, conf->listen, s->tmp_dir, err, sizeof(err));
     if (!s->mux)
@@ -280,7 +318,8 @@ server_init(struct server *s, const struct server_conf *conf, struct host *h, st
         core_msg(1, "%s", err);
         return -1;
     }
-    s->pool = pool_new(conf->net4, conf->mask4, &conf->net6, conf->bits6, conf->has_v6);
+    s->pool = pool_new(conf->net4, conf->mask4, &conf->net6, conf->bits6, conf->has_v6,
+                       conf->duplicate_cn);
     s->routes = rt_new();
     build_top_env(s);
     notify_init(s);
@@ -380,16 +419,31 @@ setenv_tun(struct server *s)
 void
 server_start(struct server *s)
 {
-    host_open(s->host, s->env);
+    /* init_instance's order: plugins that asked for PRE_CONFIG_PARSE or PRE_DAEMON (the
+     * default) open before the tun device, so only they see UP and ROUTE_UP; POST_DAEMON
+     * ones open after daemonizing, POST_UID_CHANGE ones after the privilege drop */
+    {
+        /* openvpn.c opens PRE_CONFIG_PARSE plugins before any setenv_settings: empty env */
+        struct envset *none = envset_new();
+
+        host_open(s->host, none, OPENVPN_PLUGIN_INIT_PRE_CONFIG_PARSE);
+        envset_free(none);
+    }
+    host_open(s->host, s->env, OPENVPN_PLUGIN_INIT_PRE_DAEMON);
     setenv_tun(s);
     run_up_down(s, OPENVPN_PLUGIN_UP, NULL);
-    /* do_route: ROUTE_UP is called whether or not there are routes */
+    /* do_route: the route list always exists on a tun server (do_alloc_route_list), so
+     * redirect_gateway is set (0: a server never redirects its own gateway); ROUTE_UP is
+     * called whether or not there are routes */
+    envset_set(s->env, "redirect_gateway", "0");
     if (host_defined(s->host, OPENVPN_PLUGIN_ROUTE_UP) &&
         host_call(s->host, OPENVPN_PLUGIN_ROUTE_UP, NULL, s->env, NULL, NULL) !=
             OPENVPN_PLUGIN_FUNC_SUCCESS)
     {
         core_msg(1, "WARNING: route-up plugin call failed");
     }
+    host_open(s->host, s->env, OPENVPN_PLUGIN_INIT_POST_DAEMON);
+    host_open(s->host, s->env, OPENVPN_PLUGIN_INIT_POST_UID_CHANGE);
     core_msg(1, "Initialization Sequence Completed");
     s->running = 1;
     timer_arm(s->loop, &s->reaper, now_ns() + (s->conf.poll_fast ? NS_PER_MS : NS_PER_S));
@@ -413,10 +467,9 @@ server_stop(struct server *s, const char *signal_text)
     }
     rt_reap(s->routes, s, 1);
     timer_cancel(s->loop, &s->reaper);
-    if (s->conf.n_routes)
-    {
-        run_up_down(s, OPENVPN_PLUGIN_ROUTE_PREDOWN, signal_text);
-    }
+    /* do_close_tun: OpenVPN allocates the route list whenever it opens the tun device
+     * (do_alloc_route_list), so ROUTE_PREDOWN runs at every close, with or without --route */
+    run_up_down(s, OPENVPN_PLUGIN_ROUTE_PREDOWN, signal_text);
     run_up_down(s, OPENVPN_PLUGIN_DOWN, signal_text);
     host_close(s->host);
     s->running = 0;
@@ -467,6 +520,17 @@ server_free(struct server *s)
     rt_free(s->routes);
     pool_free(s->pool);
     envset_free(s->env);
+    if (s->tmp_lock_fd >= 0)
+    {
+        if (s->tmp_dir_owned)
+        {
+            char *lock = xasprintf("%s/.ovp-refcore.lock", s->tmp_dir);
+
+            unlink(lock);
+            free(lock);
+        }
+        close(s->tmp_lock_fd); /* a shared dir keeps the (unlocked) lock file */
+    }
     if (s->tmp_dir_owned)
     {
         /* leftovers are the plugin's business; an empty dir is removed */

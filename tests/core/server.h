@@ -38,6 +38,8 @@ struct server_conf
     const char *dev;         /* tun0 */
     int tun_mtu;             /* 1500 */
     const char *config_name; /* "config" env, when given */
+    const char *proto;       /* proto_1: "udp" (OpenVPN's default) or "tcp-server" */
+    const char *local;       /* local_1, when given (OpenVPN's `local`) */
     uint64_t linger_ns;      /* how long a finished connection waits for the peer */
 };
 
@@ -64,11 +66,13 @@ struct server
     struct envset *env; /* the top context's env (setenv, verb, daemon, dev, ifconfig...) */
     char *tmp_dir;
     int tmp_dir_owned;
+    int tmp_lock_fd; /* flock on TMP_DIR/.ovp-refcore.lock: one core per tmp dir */
     struct mux *mux;
     struct pool *pool;
     struct rtable *routes;
-    struct inst *insts;  /* every live instance */
-    struct inst *halted; /* closed instances whose connection still lingers */
+    unsigned char token_key[16]; /* auth-gen-token's "HMAC" key, random per run */
+    struct inst *insts;          /* every live instance */
+    struct inst *halted;         /* closed instances whose connection still lingers */
     size_t n_insts;
     uint64_t next_id;
     struct timer reaper;

@@ -16,8 +16,10 @@
 #include "session.h"
 #include "mux.h"
 
-#define TLS_USERNAME_LEN         64  /* longest common name */
-#define USER_PASS_LEN            128 /* username and password buffers, NUL included */
+#define TLS_USERNAME_LEN         64   /* longest common name */
+#define USER_PASS_LEN            128  /* username and password buffers, NUL included */
+#define PENDING_LINE_MAX         1024 /* buffer_list_file(auth_pending_file, 1024) */
+#define PUSH_BUNDLE_SIZE         1024 /* the largest control message OpenVPN builds */
 #define IV_PROTO_AUTH_PENDING_KW (1u << 4)
 #define PEER_INFO_LINE_MAX       256
 #define TOKEN_PREFIX             "SESS_ID_AT_"
@@ -105,6 +107,12 @@ set_client_reason(struct inst *mi, const char *reason)
 void
 session_send(struct inst *mi, const char *line)
 {
+    /* OpenVPN logs the control messages it sends (send_control_channel_string_dowork,
+     * verb 4 there); AUTH_FAILED is logged where it is built */
+    if (strncmp(line, "AUTH_PENDING", 12) == 0 || strncmp(line, "INFO_PRE,", 9) == 0)
+    {
+        core_msg(3, "SENT CONTROL [%s]: '%s'", mi->cn ? mi->cn : "UNDEF", line);
+    }
     conn_send(&mi->conn, line);
 }
 
@@ -154,7 +162,8 @@ check_for_client_reason(struct inst *mi, const struct key *k)
     text = file_read_all(k->afr, 4096, &len);
     if (text && len)
     {
-        /* the line protocol carries one line: drop the newline, map other controls */
+        /* OpenVPN sends the file as is; this line protocol carries one line, so a final
+         * newline is dropped and other controls are mapped (the text is cut at send) */
         while (len && (text[len - 1] == '\n' || text[len - 1] == '\r'))
         {
             text[--len] = '\0';
@@ -196,7 +205,9 @@ resolve(struct inst *mi, int ok, int timed_out)
 static void
 auth_failed(struct inst *mi, int timed_out)
 {
-    char line[4200];
+    /* send_auth_failed: one control message of at most PUSH_BUNDLE_SIZE bytes (its NUL
+     * included): a longer reason is cut there, as OpenVPN's buf_printf cuts it */
+    char line[PUSH_BUNDLE_SIZE];
 
     if (mi->client_reason)
     {
@@ -397,9 +408,15 @@ pending_method_ok(const struct inst *mi, const char *method)
     return ok;
 }
 
-/* send_auth_pending_messages: AUTH_PENDING and INFO_PRE; the deadline moves. */
+/*
+ * send_auth_pending_messages: AUTH_PENDING, then INFO_PRE and the deadline moved. An
+ * INFO_PRE that would not fit in PUSH_BUNDLE_SIZE (1024) is not sent, and then the
+ * deadline stays where it was (OpenVPN returns early; its caller ignores that).
+ * TIMEOUT_S is what the file said, as OpenVPN's unsigned int: -1 is a huge value, so
+ * a negative timeout means the whole window.
+ */
 static void
-send_auth_pending(struct inst *mi, struct key *k, const char *extra, unsigned long timeout_s)
+send_auth_pending(struct inst *mi, struct key *k, const char *extra, unsigned int timeout_s)
 {
     const struct server *s = mi->srv;
     uint64_t now = decision_now_ns(mi);
@@ -425,6 +442,14 @@ send_auth_pending(struct inst *mi, struct key *k, const char *extra, unsigned lo
     {
         session_send(mi, "AUTH_PENDING");
     }
+    if (strlen(extra) + 1 + sizeof("INFO_PRE,") > PUSH_BUNDLE_SIZE)
+    {
+        core_msg(3,
+                 "auth pending text of %zu bytes does not fit in INFO_PRE: not sent, "
+                 "the deadline is unchanged",
+                 strlen(extra));
+        return;
+    }
     {
         char *line = xasprintf("INFO_PRE,%s", extra);
 
@@ -435,9 +460,23 @@ send_auth_pending(struct inst *mi, struct key *k, const char *extra, unsigned lo
     k->expire_ns = now + timeout;
 }
 
+/* buf_chomp: trailing CR and LF removed. */
+static void
+chomp(char *line)
+{
+    size_t n = strlen(line);
+
+    while (n && (line[n - 1] == '\n' || line[n - 1] == '\r'))
+    {
+        line[--n] = '\0';
+    }
+}
+
 /*
- * key_state_check_auth_pending_file: read once, right after DEFERRED. Returns 1
- * when the file was fine (or empty), 0 when malformed or the method unsupported.
+ * key_state_check_auth_pending_file: read once, right after DEFERRED, as OpenVPN's
+ * buffer_list_file(file, 1024) does: fgets with a 1024-byte buffer, so a line longer
+ * than 1023 bytes is cut there and its rest becomes the next "line". Returns 1 when the
+ * file was fine (or empty), 0 when malformed or the method unsupported.
  */
 static int
 check_pending_file(struct inst *mi, struct key *k)
@@ -450,27 +489,30 @@ check_pending_file(struct inst *mi, struct key *k)
     {
         return 1;
     }
-    text = file_read_all(k->apf, 3 * 1024, &len);
+    text = file_read_all(k->apf, 64 * 1024, &len);
     if (text && len)
     {
-        char *lines[3] = {NULL, NULL, NULL};
-        char *p = text;
+        char lines[3][PENDING_LINE_MAX];
+        size_t off = 0;
         int n = 0;
 
-        while (n < 3 && p && *p)
+        while (n < 3 && off < len)
         {
-            char *nl = strchr(p, '\n');
+            size_t l = 0;
 
-            lines[n++] = p;
-            if (nl)
+            while (off < len && l < PENDING_LINE_MAX - 1)
             {
-                *nl = '\0';
-                if (nl > p && nl[-1] == '\r')
+                char ch = text[off++];
+
+                lines[n][l++] = ch;
+                if (ch == '\n')
                 {
-                    nl[-1] = '\0';
+                    break;
                 }
             }
-            p = nl ? nl + 1 : NULL;
+            lines[n][l] = '\0'; /* a NUL inside ends the string, as for OpenVPN */
+            chomp(lines[n]);
+            n++;
         }
         if (n < 3)
         {
@@ -488,19 +530,20 @@ check_pending_file(struct inst *mi, struct key *k)
             }
             else if (!pending_method_ok(mi, lines[1]))
             {
-                char reason[256];
+                char reason[PENDING_LINE_MAX + 128];
 
                 snprintf(reason, sizeof(reason),
                          "Authentication failed, required pending auth method '%s' not "
                          "supported",
                          lines[1]);
+                reason[127] = '\0'; /* OpenVPN's buffer is 128 bytes: a long name is cut */
                 set_client_reason(mi, reason);
                 core_msg(1, "Client does not supported auth pending method '%s'", lines[1]);
                 ok = 0;
             }
             else
             {
-                send_auth_pending(mi, k, lines[2], (unsigned long)(timeout < 0 ? 0 : timeout));
+                send_auth_pending(mi, k, lines[2], (unsigned int)timeout);
             }
         }
     }
@@ -517,25 +560,79 @@ is_auth_token(const char *pass)
     return strncmp(pass, TOKEN_PREFIX, strlen(TOKEN_PREFIX)) == 0;
 }
 
+/*
+ * The token's "HMAC": OpenVPN's covers the username, the session id and the timestamps
+ * with a server key; here a keyed FNV-1a over the key, the username and the session id
+ * (no timestamps: tokens do not expire here). Any instance of this run can check it, as
+ * any of OpenVPN's can: a client that reconnects presenting its token is recognised.
+ */
+static void
+token_mac(const struct server *s, const char *user, const char *sid16, unsigned char out[24])
+{
+    uint64_t h = 1469598103934665603ull;
+
+    for (size_t i = 0; i < 24; i++)
+    {
+        for (size_t k = 0; k < sizeof(s->token_key); k++)
+        {
+            h = (h ^ s->token_key[k]) * 1099511628211ull;
+        }
+        for (const unsigned char *p = (const unsigned char *)user; *p; p++)
+        {
+            h = (h ^ *p) * 1099511628211ull;
+        }
+        for (size_t k = 0; k < 16 && sid16[k]; k++)
+        {
+            h = (h ^ (unsigned char)sid16[k]) * 1099511628211ull;
+        }
+        h = (h ^ i) * 1099511628211ull;
+        out[i] = (unsigned char)(h >> 32);
+    }
+}
+
+/* verify_auth_token: the token's MAC matches USER and the session id it carries. */
+static int
+token_valid(const struct server *s, const char *user, const char *token)
+{
+    const char *sid = token + strlen(TOKEN_PREFIX);
+    unsigned char mac[24];
+    char *mac64 = NULL;
+    int ok;
+
+    if (strlen(sid) != 16 + 32)
+    {
+        return 0;
+    }
+    token_mac(s, user, sid, mac);
+    host_base64_encode(mac, sizeof(mac), &mac64);
+    ok = mac64 && strcmp(sid + 16, mac64) == 0;
+    free(mac64);
+    return ok;
+}
+
 /* generate_auth_token: SESS_ID_AT_<16 chars session id><32 chars of "HMAC">. */
 static void
-generate_auth_token(struct inst *mi)
+generate_auth_token(struct inst *mi, const char *user)
 {
     unsigned char sid[12], mac[24];
     char *sid64 = NULL, *mac64 = NULL;
-    const char *keep = NULL;
+    char sid16[17];
 
     if (mi->auth_token_initial)
     {
         /* keep the session id of the first token */
-        keep = mi->auth_token_initial + strlen(TOKEN_PREFIX);
+        snprintf(sid16, sizeof(sid16), "%.16s", mi->auth_token_initial + strlen(TOKEN_PREFIX));
     }
-    random_bytes(sid, sizeof(sid));
-    random_bytes(mac, sizeof(mac));
-    host_base64_encode(sid, sizeof(sid), &sid64);
+    else
+    {
+        random_bytes(sid, sizeof(sid));
+        host_base64_encode(sid, sizeof(sid), &sid64);
+        snprintf(sid16, sizeof(sid16), "%.16s", sid64);
+    }
+    token_mac(mi->srv, user, sid16, mac);
     host_base64_encode(mac, sizeof(mac), &mac64);
     free(mi->auth_token);
-    mi->auth_token = xasprintf("%s%.16s%s", TOKEN_PREFIX, keep ? keep : sid64, mac64);
+    mi->auth_token = xasprintf("%s%s%s", TOKEN_PREFIX, sid16, mac64);
     if (!mi->auth_token_initial)
     {
         mi->auth_token_initial = xstrdup(mi->auth_token);
@@ -546,7 +643,7 @@ generate_auth_token(struct inst *mi)
 
 /* add_session_token_env: session_state and session_id. */
 static void
-add_session_token_env(struct inst *mi, const char *pass, int token_ok)
+add_session_token_env(struct inst *mi, const char *user, const char *pass, int token_ok)
 {
     const char *state;
     char sid[17];
@@ -568,9 +665,9 @@ add_session_token_env(struct inst *mi, const char *pass, int token_ok)
         state = "Invalid";
     }
     envset_set(mi->es, "session_state", state);
-    if (!mi->auth_token_initial)
+    if (!token_ok && !mi->auth_token_initial)
     {
-        generate_auth_token(mi);
+        generate_auth_token(mi, user);
     }
     snprintf(sid, sizeof(sid), "%.16s",
              (token_ok ? pass : mi->auth_token_initial) + strlen(TOKEN_PREFIX));
@@ -657,7 +754,12 @@ verify_user_pass(struct inst *mi, struct key *k, char *user, char *pass)
 
     if (c->auth_gen_token && is_auth_token(pass))
     {
-        token_ok = mi->auth_token && strcmp(pass, mi->auth_token) == 0;
+        token_ok = token_valid(mi->srv, user, pass);
+        /* the first token this session sees keeps its session id for the next ones */
+        if (!mi->auth_token_initial)
+        {
+            mi->auth_token_initial = xstrdup(pass);
+        }
         if (c->auth_token_external)
         {
             /* the plugins decide, told about the token by session_state */
@@ -681,11 +783,21 @@ verify_user_pass(struct inst *mi, struct key *k, char *user, char *pass)
         }
     }
 
-    /* set_verify_user_pass_env */
-    envset_set(mi->es, "username", user);
-    envset_set(mi->es, "common_name", mi->cn);
-    setenv_addr(mi, "untrusted");
-    add_session_token_env(mi, pass, token_ok);
+    /* set_verify_user_pass_env: a blank username fails without any plugin call (an empty
+     * password goes to the plugins like any other) */
+    if (!*user)
+    {
+        core_msg(1, "TLS Auth Error: peer provided a blank username");
+        skip_auth = 1;
+        status = OPENVPN_PLUGIN_FUNC_ERROR;
+    }
+    else
+    {
+        envset_set(mi->es, "username", user);
+        envset_set(mi->es, "common_name", mi->cn);
+        setenv_addr(mi, "untrusted");
+        add_session_token_env(mi, user, pass, token_ok);
+    }
 
     if (!skip_auth && host_defined(mi->srv->host, OPENVPN_PLUGIN_AUTH_USER_PASS_VERIFY))
     {
@@ -698,7 +810,7 @@ verify_user_pass(struct inst *mi, struct key *k, char *user, char *pass)
             status == OPENVPN_PLUGIN_FUNC_DEFERRED ? KS_AUTH_DEFERRED : KS_AUTH_TRUE;
         if (c->auth_gen_token)
         {
-            generate_auth_token(mi);
+            generate_auth_token(mi, user);
         }
         set_str(&mi->username, user);
         core_msg(2, "TLS: Username/Password authentication %s for username '%s' ",
@@ -726,6 +838,10 @@ handshake(struct inst *mi, struct key *k, const char *cn, const char *serial, co
     k->live = 1;
     k->initial_ns = now;
     k->expire_ns = now + expire_window_ns(s);
+
+    /* tls_x509_clear_env at S_START: a new TLS session starts without the X509_* of the
+     * last one (a renegotiation's depth-1 call must not see the old depth-0 names) */
+    envset_del_prefix(mi->es, "X509_");
 
     /* the chain, CA first */
     if (verify_cert(mi, 1, "ovp-refcore CA", NULL) < 0 ||
@@ -778,6 +894,14 @@ handshake(struct inst *mi, struct key *k, const char *cn, const char *serial, co
     }
 
     k->authenticated = KS_AUTH_FALSE;
+    /* NULL: not sent at all (a client without auth-user-pass). A real client sends each
+     * string with its NUL, so an empty one still has length 1 and goes on to the plugins
+     * (key_method_2_read only refuses a length of 0). */
+    if (host_defined(s->host, OPENVPN_PLUGIN_AUTH_USER_PASS_VERIFY) && (!user || !pass))
+    {
+        tls_error(mi, "Auth Username/Password was not provided by peer");
+        return -1;
+    }
     user = user ? user : "";
     pass = pass ? pass : "";
     if (strlen(user) >= USER_PASS_LEN || strlen(pass) >= USER_PASS_LEN)
@@ -790,11 +914,6 @@ handshake(struct inst *mi, struct key *k, const char *cn, const char *serial, co
     {
         char *u, *p;
 
-        if (!*user || !*pass)
-        {
-            tls_error(mi, "Auth Username/Password was not provided by peer");
-            return -1;
-        }
         u = xstrdup(user);
         p = xstrdup(pass);
         verify_user_pass(mi, k, u, p);
@@ -1384,16 +1503,15 @@ connect_late_setup(struct inst *mi)
 }
 
 /*
- * multi_client_connect_compress_migrate: OpenVPN's first handler, which always
- * succeeds (compression migration, nothing a plugin sees). Because of it every
- * client-connect failure, even in the first plugin, is followed by
- * CLIENT_DISCONNECT.
+ * multi_client_connect_compress_migrate: OpenVPN 2.6's first handler, which always
+ * succeeds (with or without compression). So the state is already "partial" when the
+ * first plugin runs, and any refusal is followed by CLIENT_DISCONNECT.
  */
 static enum cc_ret
-client_connect_compress_migrate(struct inst *mi, int from_deferred)
+client_connect_compress_migrate(struct inst *mi, int deferred)
 {
     (void)mi;
-    (void)from_deferred;
+    (void)deferred;
     return CC_RET_SUCCEEDED;
 }
 
@@ -1453,7 +1571,7 @@ connection_established(struct inst *mi)
         connect_late_setup(mi);
         return;
     }
-    /* a handler that already answered gets its disconnect */
+    /* a handler that already answered (always the internal first one) gets its disconnect */
     if (mi->cas == CAS_PENDING_DEFERRED_PARTIAL)
     {
         client_disconnect(mi);

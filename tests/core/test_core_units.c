@@ -289,7 +289,7 @@ pool__a_common_name_gets_its_address_back(void **state)
 
     (void)state;
     inet_pton(AF_INET6, "fd00:8::", &net6);
-    p = pool_new(0x0a080000u, 0xffffff00u, &net6, 64, 1);
+    p = pool_new(0x0a080000u, 0xffffff00u, &net6, 64, 1, 0);
     ha = pool_acquire(p, "alice", &v4a, &v6);
     assert_int_equal(v4a, 0x0a080002u);
     assert_string_equal(inet_ntop(AF_INET6, &v6, buf, sizeof(buf)), "fd00:8::1000");
@@ -305,6 +305,54 @@ pool__a_common_name_gets_its_address_back(void **state)
     pool_free(p);
 }
 
+/* ifconfig_pool_find: a full pool reuses the address released earliest (not the last) */
+static void
+pool__reuses_the_earliest_released(void **state)
+{
+    struct pool *p;
+    uint32_t v4;
+    int h[5];
+
+    (void)state;
+    p = pool_new(0x0a080000u, 0xfffffff8u, NULL, 0, 0, 0); /* 5 addresses */
+    for (int i = 0; i < 5; i++)
+    {
+        h[i] = pool_acquire(p, NULL, &v4, NULL);
+    }
+    /* released first (or in the same second, with the lower index): comes back first,
+     * where a stack of released addresses would give the last one */
+    pool_release(p, h[1]);
+    pool_release(p, h[3]);
+    assert_int_equal(pool_acquire(p, "x", &v4, NULL), h[1]);
+    assert_int_equal(pool_acquire(p, "y", &v4, NULL), h[3]);
+    pool_free(p);
+}
+
+/* with duplicate-cn the lowest free address comes first, never-used or not */
+static void
+pool__duplicate_cn_takes_the_lowest_free(void **state)
+{
+    struct pool *p;
+    uint32_t v4;
+    int h[3];
+
+    (void)state;
+    p = pool_new(0x0a080000u, 0xffffff00u, NULL, 0, 0, 1);
+    for (int i = 0; i < 3; i++)
+    {
+        h[i] = pool_acquire(p, NULL, &v4, NULL);
+    }
+    pool_release(p, h[2]);
+    pool_release(p, h[0]);
+    pool_acquire(p, NULL, &v4, NULL);
+    assert_int_equal(v4, 0x0a080002u);
+    pool_acquire(p, NULL, &v4, NULL);
+    assert_int_equal(v4, 0x0a080004u);
+    pool_acquire(p, NULL, &v4, NULL);
+    assert_int_equal(v4, 0x0a080005u);
+    pool_free(p);
+}
+
 static void
 pool__exhaustion_is_reported(void **state)
 {
@@ -314,7 +362,7 @@ pool__exhaustion_is_reported(void **state)
 
     (void)state;
     /* a /29: 8 addresses, minus network, server and broadcast */
-    p = pool_new(0x0a080000u, 0xfffffff8u, NULL, 0, 0);
+    p = pool_new(0x0a080000u, 0xfffffff8u, NULL, 0, 0, 0);
     while (pool_acquire(p, NULL, &v4, NULL) >= 0)
     {
         got++;
@@ -439,6 +487,8 @@ main(void)
         cmocka_unit_test_setup(import__unknown_directive_is_an_options_error, reset),
         cmocka_unit_test_setup(pool__a_common_name_gets_its_address_back, reset),
         cmocka_unit_test_setup(pool__exhaustion_is_reported, reset),
+        cmocka_unit_test_setup(pool__reuses_the_earliest_released, reset),
+        cmocka_unit_test_setup(pool__duplicate_cn_takes_the_lowest_free, reset),
         cmocka_unit_test_setup(routes__add_update_and_late_delete, reset),
         cmocka_unit_test_setup(routes__a_failed_add_is_not_learned, reset),
         cmocka_unit_test_setup(tmpfile__is_private_exclusive_and_named_like_openvpn, reset),

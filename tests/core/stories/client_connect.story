@@ -1,6 +1,7 @@
 # client_connect.story: client-config directives from CLIENT_CONNECT_V2: push,
-# ifconfig-push, ifconfig-ipv6-push and iroute, learned as routes.
-# args: --plugin ${TEST_PLUGIN} events=AUTH_USER_PASS_VERIFY,CLIENT_CONNECT_V2,LEARN_ADDRESS
+# ifconfig-push, ifconfig-ipv6-push and iroute, learned as routes. (No auth plugin: the
+# plugin line must stay under OpenVPN's 256 characters.)
+# args: --plugin ${TEST_PLUGIN} events=CLIENT_CONNECT_V2,LEARN_ADDRESS
 # args:     "ccfg=push \"route 10.20.0.0 255.255.0.0\"" "ccfg=ifconfig-push 10.8.5.5 255.255.0.0"
 # args:     "ccfg=ifconfig-ipv6-push fd00:8::abcd/64" "ccfg=iroute 192.168.77.0 255.255.255.0"
 # args:     -- --poll fast --push "dhcp-option DNS 10.8.0.1"

@@ -27,10 +27,24 @@ client b user=alice pass=wrong cn=bob
 expect b fail "bad password"
 expect log "TLS Auth Error: Auth Username/Password verification failed for peer"
 
-# an empty password never reaches the plugin: the handshake fails
+# an empty password reaches the plugin (a real client sends it with its NUL: length 1)
 mark
 client c user=alice pass= cn=carol
-expect c tls-error
+expect c fail
+expect calls "AUTH_USER_PASS_VERIFY" 1
+expect file ${T}/rec "password="
+
+# an empty username: AUTH_FAILED without any plugin call (set_verify_user_pass_env)
+mark
+client c2 user= pass=secret cn=carol
+expect c2 fail
+expect no-call "AUTH_USER_PASS_VERIFY"
+expect log "TLS Auth Error: peer provided a blank username"
+
+# no credentials at all (no auth-user-pass): the handshake fails
+mark
+client c3 cn=carol
+expect c3 tls-error
 expect no-call "AUTH_USER_PASS_VERIFY"
 
 # too long a username: refused before any plugin call, with OpenVPN's reason
@@ -46,4 +60,4 @@ expect file ${T}/rec "bytes_received=1000 bytes_sent=2000 time_duration="
 # learn-address delete: an empty env and the server's own context (client 0)
 expect file ${T}/rec "LEARN_ADDRESS argv=[delete,10.8.0.2] envc=0 client=0"
 expect stat authenticated 1
-expect stat failed 3
+expect stat failed 5
