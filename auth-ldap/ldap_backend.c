@@ -150,10 +150,14 @@ server_down(struct al_backend *b, int s, const char *why)
     {
         backoff = b->conf->retry_max_s * 1000;
     }
-    sv->fails++;
-    sv->down_until_ms = ovp_now_ms() + backoff;
-    ovp_warn(b->log, "LDAP server %s: %s; not tried again for %lld ms", b->conf->urls[s], why,
-             (long long)backoff);
+    if (sv->down_until_ms <= ovp_now_ms())
+    {
+        /* Counted once per outage: other connections to it fail alike. */
+        sv->fails++;
+        sv->down_until_ms = ovp_now_ms() + backoff;
+        ovp_warn(b->log, "LDAP server %s: %s; not tried again for %lld ms", b->conf->urls[s],
+                 why, (long long)backoff);
+    }
     if (b->search.ld && b->search.server == s)
     {
         conn_fail(b, &b->search, reason);
@@ -775,9 +779,24 @@ drain(struct al_backend *b, struct conn *c)
         }
         if (type < 0)
         {
-            int rc = LDAP_SERVER_DOWN;
+            int rc = LDAP_SERVER_DOWN, busy = 0;
             ldap_get_option(c->ld, LDAP_OPT_RESULT_CODE, &rc);
             ldap_msgfree(msg);
+            for (j = b->jobs; j; j = j->next)
+            {
+                busy |= j->conn == c && j->stage != ST_WAIT_BIND;
+            }
+            if (!busy)
+            {
+                /*
+                 * An idle connection closed (a server's idle timeout, or a restart):
+                 * not a failure yet; the next request reconnects, failing over then.
+                 */
+                ovp_debug(b->log, "LDAP server %s closed an idle connection (%s)",
+                          b->conf->urls[c->server], ldap_err2string(rc));
+                conn_close(c);
+                return;
+            }
             server_down(b, c->server, ldap_err2string(rc));
             return;
         }
