@@ -207,7 +207,11 @@ diag_of(LDAP *ld, char *buf, size_t len)
     buf[0] = '\0';
     if (ld && ldap_get_option(ld, LDAP_OPT_DIAGNOSTIC_MESSAGE, &msg) == LDAP_OPT_SUCCESS && msg)
     {
-        snprintf(buf, len, " (%s)", msg);
+        /* GnuTLS builds of libldap often say only "(unknown error code)". */
+        if (strcmp(msg, "(unknown error code)") != 0 && msg[0])
+        {
+            snprintf(buf, len, " (%s)", msg);
+        }
         ldap_memfree(msg);
     }
 }
@@ -275,7 +279,10 @@ conn_open_to(struct al_backend *b, struct conn *c, int s, int service, char *why
     if (rc != LDAP_SUCCESS)
     {
         diag_of(ld, d, sizeof(d));
-        snprintf(why, wl, "cannot connect: %s%s", ldap_err2string(rc), d);
+        snprintf(why, wl, "cannot connect: %s%s%s", ldap_err2string(rc), d,
+                 ldaps ? " (or the TLS handshake failed: is the certificate signed by "
+                         "TLSCACertFile, and does it name the host of the URL?)"
+                       : "");
         goto fail;
     }
     if (!ldaps && cf->tls_enable)
@@ -285,7 +292,10 @@ conn_open_to(struct al_backend *b, struct conn *c, int s, int service, char *why
         if (rc != LDAP_SUCCESS)
         {
             diag_of(ld, d, sizeof(d));
-            snprintf(why, wl, "StartTLS failed: %s%s", ldap_err2string(rc), d);
+            snprintf(why, wl,
+                     "StartTLS failed: %s%s (is the certificate signed by TLSCACertFile, and "
+                     "does it name the host of the URL?)",
+                     ldap_err2string(rc), d);
             goto fail;
         }
     }
