@@ -91,6 +91,7 @@ struct al_backend
     int wake_fd;
     atomic_int stop;
     atomic_int all_down;
+    atomic_int asleep; /* the thread is (about to be) in poll: a submit must wake it */
     struct ovp_thread *thread;
     int started;
 
@@ -856,13 +857,15 @@ expire(struct al_backend *b)
     }
 }
 
-/* Takes every submitted request. */
-static void
+/* Takes every submitted request. Returns how many. */
+static int
 take_all(struct al_backend *b)
 {
     struct ovp_defer_req *req;
+    int n = 0;
     while ((req = ovp_defer_take(b->d, 0)) != NULL)
     {
+        n++;
         struct job *j = calloc(1, sizeof(*j));
         if (!j)
         {
@@ -882,6 +885,7 @@ take_all(struct al_backend *b)
         }
         start_job(b, j);
     }
+    return n;
 }
 
 static void *
@@ -896,6 +900,7 @@ backend_main(void *arg)
         int64_t now, wait_ms = 1000;
         nfds_t n = 0;
 
+        atomic_store(&b->asleep, 0);
         if (read(b->wake_fd, &v, sizeof(v)) < 0 && errno != EAGAIN)
         {
             ovp_logf(b->log, PLOG_ERR | PLOG_ERRNO, "LDAP backend: reading its wake-up");
@@ -958,6 +963,17 @@ backend_main(void *arg)
                 pfd[n].fd = b->binds[i].fd;
                 pfd[n++].events = POLLIN;
             }
+        }
+        /*
+         * Why the flag: a wake-up is a write(2) on OpenVPN's thread, skipped while
+         * this thread is busy. Set before the last look at the queue, so a request
+         * submitted after that look finds it set and writes (no lost wake-up).
+         */
+        atomic_store(&b->asleep, 1);
+        if (take_all(b) > 0)
+        {
+            atomic_store(&b->asleep, 0);
+            continue;
         }
         if (poll(pfd, n, (int)wait_ms) < 0 && errno != EINTR)
         {
@@ -1034,6 +1050,10 @@ void
 al_backend_wake(struct al_backend *b)
 {
     uint64_t one = 1;
+    if (!atomic_exchange(&b->asleep, 0))
+    {
+        return; /* busy: it looks at the queue again before it sleeps */
+    }
     /* EAGAIN only when the counter is full: the thread is awake anyway. */
     if (write(b->wake_fd, &one, sizeof(one)) < 0 && errno != EAGAIN)
     {
@@ -1055,6 +1075,7 @@ al_backend_stop(struct al_backend *b)
         return;
     }
     atomic_store(&b->stop, 1);
+    atomic_store(&b->asleep, 1);
     al_backend_wake(b);
     ovp_thread_join(b->thread);
     b->started = 0;
