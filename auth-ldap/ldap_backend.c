@@ -682,10 +682,29 @@ on_entry(struct al_backend *b, struct job *j, LDAP *ld, LDAPMessage *msg)
     ldap_memfree(dn);
 }
 
+/*
+ * The client's username for a log line: control bytes (a forged line break) shown as
+ * '?'. OpenVPN replaces them before the call already; this does not rely on it.
+ */
+static const char *
+shown(const struct job *j, char *buf)
+{
+    size_t i;
+    for (i = 0; j->req->username[i] && i + 1 < 128; i++)
+    {
+        unsigned char c = (unsigned char)j->req->username[i];
+        buf[i] = c < 0x20 || c == 0x7f ? '?' : (char)c;
+    }
+    buf[i] = '\0';
+    return buf;
+}
+
 /* The end of J's operation: RC and the server's diagnostic DIAG. */
 static void
 on_done(struct al_backend *b, struct job *j, int rc, const char *diag)
 {
+    char name[128];
+
     if (j->stage == ST_SEARCH)
     {
         if (rc != LDAP_SUCCESS && !(rc == LDAP_SIZELIMIT_EXCEEDED && j->entries > 1))
@@ -694,14 +713,14 @@ on_done(struct al_backend *b, struct job *j, int rc, const char *diag)
         }
         else if (j->entries == 0)
         {
-            deny(b, j, NULL, "user \"%s\" not found in the directory", j->req->username);
+            deny(b, j, NULL, "user \"%s\" not found in the directory", shown(j, name));
         }
         else if (j->entries > 1 || !j->dn)
         {
             deny(b, j, NULL,
                  "the search for user \"%s\" matched more than one entry: refused (fail "
                  "closed; make SearchFilter match one entry per user)",
-                 j->req->username);
+                 shown(j, name));
         }
         else
         {
