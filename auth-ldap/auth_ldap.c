@@ -66,14 +66,14 @@ log_setup(struct al_state *st)
     ovp_note(st->log,
              "LDAP %s (%zu server%s), %s, service bind %s%s%s, Timeout %ld s, StartTLS %s, "
              "TLSVerify %s, TLSMinVersion %s, referrals %s, %zu group%s%s, %ld bind "
-             "connection%s, 2 threads",
+             "connection%s, TokenSkip %s, 2 threads",
              c->url, c->n_urls, c->n_urls == 1 ? "" : "s", c->search_filter,
              c->bind_dn ? "as \"" : "anonymous", c->bind_dn ? c->bind_dn : "",
              c->bind_dn ? "\"" : "", c->timeout_s, c->tls_enable ? "on" : "off",
              verify[c->tls_verify], tlsmin[c->tls_min],
              c->follow_referrals ? "followed" : "off", c->n_groups, c->n_groups == 1 ? "" : "s",
              c->require_group ? " (RequireGroup)" : "", c->bind_conns,
-             c->bind_conns == 1 ? "" : "s");
+             c->bind_conns == 1 ? "" : "s", c->token_skip ? "on" : "off");
     if (c->tls_verify < 3)
     {
         ovp_warn(st->log,
@@ -169,6 +169,21 @@ al_auth(struct al_state *st, const struct ovp_event *ev)
     struct ovp_defer_req *req;
     char err[256];
 
+    const char *state = ovp_env_get(ev->envp, "session_state");
+
+    /*
+     * OpenVPN checked the token's HMAC and lifetime itself (auth-gen-token ...
+     * external-auth) before calling us; the directory would only see the token as a
+     * wrong password. Only "Authenticated": openvpn-plugin.h advises treating
+     * AuthenticatedEmptyUser as invalid, so it goes to the directory (and fails).
+     */
+    if (st->conf.token_skip && state && strcmp(state, "Authenticated") == 0)
+    {
+        ovp_logf_client(st->log, &ev->who, PLOG_NOTE,
+                        "auth-gen-token session is valid (Authenticated): accepted without "
+                        "LDAP (TokenSkip)");
+        return OPENVPN_PLUGIN_FUNC_SUCCESS;
+    }
     /* Before any network I/O: an empty password would be an anonymous bind. */
     if (!user || !user[0] || !pass || !pass[0])
     {

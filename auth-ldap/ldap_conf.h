@@ -53,6 +53,7 @@ struct al_conf
     char *search_filter;
     int require_group;
     int password_is_cr;
+    int token_skip; /* TokenSkip: an auth-gen-token session OpenVPN verified skips LDAP */
     char *pf_table;
     struct al_group *groups;
     size_t n_groups;
