@@ -2,7 +2,8 @@
 # outage.sh: the directory stopped mid-run gives TEMP (never a plain failure), the
 # circuit breaker then answers TEMP at once, a restarted server is used again; two
 # servers fail over. The core runs in the background while the test stops and starts
-# slapd; the story waits for go files between the phases.
+# slapd; the story waits for go files between the phases. A hung server (SIGSTOP) costs
+# one client TEMP after Timeout; the next one goes to the other server.
 . "${srcdir:-.}/auth_ldap/lib.sh"
 
 start_slapd a
@@ -81,6 +82,37 @@ echo go > "$WORK/go3"
 wait $core || { fail "story two (exit $?)"; tail -n 30 "$WORK/two.out" | sed 's/^/    /'; }
 grep -q "LDAP server $A_URL: cannot connect" "$WORK/two.out" || fail "no line about the first server"
 grep -q "LDAP server $B_URL: connected" "$WORK/two.out" || fail "no failover line"
+
+# --- a server that hangs (SIGSTOP: connected, never answering): the operation's Timeout
+# (2 s) gives that client TEMP, the server is skipped, the next client goes to the other.
+SLAPD_URL=$A_URL SLAPD_LDAPS_PORT=$A_LDAPS slapd_restart "$A_DIR" || fail "slapd a did not restart"
+A_PID=$(cat "$A_DIR/slapd.pid")
+cat > "$WORK/hang.story" <<EOS
+timeout 15
+client a user=alice pass=Alice-Pass-1
+expect a ok
+expect file $WORK/go4 go
+client b user=bob pass=Bob-Pass-2 cn=b
+expect b fail-contains TEMP
+client c user=bob pass=Bob-Pass-2 cn=c
+expect c ok
+EOS
+"$REFCORE" --plugin "$PLUGIN" "$WORK/two.conf" -- --verb 7 --poll fast \
+    --scenario "$WORK/hang.story" > "$WORK/hang.out" 2>&1 &
+core=$!
+wait_for "$WORK/hang.out" "MULTI: primary virtual IP for alice"
+kill -STOP "$A_PID"
+t0=$(date +%s%N)
+echo go > "$WORK/go4"
+wait_for "$WORK/hang.out" "SENT CONTROL [b]: 'AUTH_FAILED"
+b_ms=$(( ($(date +%s%N) - t0) / 1000000 ))
+wait $core || { fail "story hang (exit $?)"; tail -n 30 "$WORK/hang.out" | sed 's/^/    /'; }
+kill -CONT "$A_PID"
+[ "$b_ms" -ge 1500 ] && [ "$b_ms" -le 6000 ] \
+    || fail "the hung server's client was answered after $b_ms ms (Timeout is 2 s)"
+grep -q "LDAP server $A_URL: no answer within 2 s" "$WORK/hang.out" \
+    || fail "no line about the hung server"
+echo "hung server: TEMP after $b_ms ms, the next client went to the other server"
 
 no_secrets "$WORK/one.out" Alice-Pass-1 Svc-Pass-9 Wrong-Pass-1
 no_secrets "$WORK/two.out" Bob-Pass-2 Svc-Pass-9
