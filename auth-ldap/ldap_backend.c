@@ -51,6 +51,7 @@ enum stage
     ST_WAIT_BIND, /* waiting for a free bind connection */
     ST_BIND,      /* user bind in flight */
     ST_GROUP,     /* group search in flight (group gi) */
+    ST_NEST,      /* NestedGroups search: the groups holding the frontier */
 };
 
 struct conn
@@ -74,6 +75,13 @@ struct job
     size_t n_memberof;
     size_t gi;  /* group being checked */
     int member; /* the group search found the user a member */
+    /* NestedGroups search: DNs whose groups are asked next, and every DN seen */
+    struct strset
+    {
+        char **v;
+        size_t n;
+    } front, upnext, seen;
+    long level;
     struct job *next;
 };
 
@@ -400,9 +408,58 @@ conn_ensure(struct al_backend *b, struct conn *c, int service)
 
 /* ---------------------------------------------------------------- jobs */
 
+/* Most DNs one NestedGroups search follows for one client (a bound on the work). */
+#define AL_NEST_MAX 256
+
+static void
+set_clear(struct strset *s)
+{
+    for (size_t i = 0; i < s->n; i++)
+    {
+        free(s->v[i]);
+    }
+    free(s->v);
+    s->v = NULL;
+    s->n = 0;
+}
+
+static int
+set_has(const struct strset *s, const char *dn)
+{
+    for (size_t i = 0; i < s->n; i++)
+    {
+        if (strcasecmp(s->v[i], dn) == 0)
+        {
+            return 1;
+        }
+    }
+    return 0;
+}
+
+/* Adds a copy of DN. Returns 0, or -1 (out of memory). */
+static int
+set_add(struct strset *s, const char *dn)
+{
+    char **v = realloc(s->v, (s->n + 1) * sizeof(*v));
+    if (!v)
+    {
+        return -1;
+    }
+    s->v = v;
+    if (!(v[s->n] = strdup(dn)))
+    {
+        return -1;
+    }
+    s->n++;
+    return 0;
+}
+
 static void
 job_free(struct job *j)
 {
+    set_clear(&j->front);
+    set_clear(&j->upnext);
+    set_clear(&j->seen);
     for (size_t i = 0; i < j->n_memberof; i++)
     {
         free(j->memberof[i]);
@@ -591,20 +648,15 @@ is_memberof(const struct al_group *g)
     return strcasecmp(g->member_attr, "memberOf") == 0;
 }
 
-/* Checks group J->gi (or answers when there is none left). */
+/* Asks whether group J->gi holds the user (or, nested, one of the frontier's groups). */
 static void
-check_group(struct al_backend *b, struct job *j)
+send_group_check(struct al_backend *b, struct job *j)
 {
-    const struct al_group *g;
+    static const char in_chain[] = "1.2.840.113556.1.4.1941";
+    const struct al_group *g = &b->conf->groups[j->gi];
     char *filter;
+    const char *value = g->rfc2307bis ? j->dn : j->req->username;
 
-    if (j->gi >= b->conf->n_groups)
-    {
-        deny(b, j, "authentication failed: not in a required group",
-             "user \"%s\" is in none of the <Group> blocks and RequireGroup is true", j->dn);
-        return;
-    }
-    g = &b->conf->groups[j->gi];
     j->stage = ST_GROUP;
     j->member = 0;
     if (is_memberof(g))
@@ -612,11 +664,19 @@ check_group(struct al_backend *b, struct job *j)
         /* The groups themselves; each DN found is looked up in the user's memberOf. */
         filter = al_filter_subst(g->filter, j->req->username);
     }
+    else if (g->nested == AL_NEST_AD)
+    {
+        filter = al_member_filter_any(g->filter, g->member_attr, in_chain, &value, 1);
+    }
+    else if (j->level > 0)
+    {
+        filter = al_member_filter_any(g->filter, g->member_attr, NULL,
+                                      (const char *const *)j->front.v, j->front.n);
+    }
     else
     {
         /* RFC2307bis: members are DNs (escaped: a DN may hold '*', '(' ...). */
-        filter = al_member_filter(g->filter, g->member_attr,
-                                  g->rfc2307bis ? j->dn : j->req->username);
+        filter = al_member_filter(g->filter, g->member_attr, value);
     }
     if (!filter)
     {
@@ -624,6 +684,49 @@ check_group(struct al_backend *b, struct job *j)
         return;
     }
     send_search(b, j, g->base_dn, filter, is_memberof(g) ? 0 : 1, "group search");
+    free(filter);
+}
+
+/* Starts on group J->gi (or answers when there is none left). */
+static void
+check_group(struct al_backend *b, struct job *j)
+{
+    if (j->gi >= b->conf->n_groups)
+    {
+        deny(b, j, "authentication failed: not in a required group",
+             "user \"%s\" is in none of the <Group> blocks and RequireGroup is true", j->dn);
+        return;
+    }
+    set_clear(&j->front);
+    set_clear(&j->upnext);
+    set_clear(&j->seen);
+    j->level = 0;
+    if (b->conf->groups[j->gi].nested == AL_NEST_SEARCH &&
+        (set_add(&j->front, j->dn) < 0 || set_add(&j->seen, j->dn) < 0))
+    {
+        finish(b, j, OVP_TEMP, "TEMP: out of memory");
+        return;
+    }
+    send_group_check(b, j);
+}
+
+/*
+ * NestedGroups search: the groups (any, under the group BaseDN) that list one of
+ * the frontier's DNs; those not seen yet are the next frontier.
+ */
+static void
+send_nest(struct al_backend *b, struct job *j)
+{
+    const struct al_group *g = &b->conf->groups[j->gi];
+    char *filter = al_member_filter_any(NULL, g->member_attr, NULL,
+                                        (const char *const *)j->front.v, j->front.n);
+    if (!filter)
+    {
+        finish(b, j, OVP_TEMP, "TEMP: out of memory");
+        return;
+    }
+    j->stage = ST_NEST;
+    send_search(b, j, g->base_dn, filter, AL_NEST_MAX, "nested group search");
     free(filter);
 }
 
@@ -660,6 +763,16 @@ on_entry(struct al_backend *b, struct job *j, LDAP *ld, LDAPMessage *msg)
                 j->n_memberof += j->memberof[i] != NULL;
             }
             ldap_value_free_len(vals);
+        }
+    }
+    else if (j->stage == ST_NEST && dn)
+    {
+        if (!set_has(&j->seen, dn) && j->seen.n < AL_NEST_MAX)
+        {
+            if (set_add(&j->seen, dn) < 0 || set_add(&j->upnext, dn) < 0)
+            {
+                j->member = -1; /* out of memory: TEMP at the end of the search */
+            }
         }
     }
     else if (j->stage == ST_GROUP && dn)
@@ -770,10 +883,45 @@ on_done(struct al_backend *b, struct job *j, int rc, const char *diag)
                             j->gi + 1, b->conf->groups[j->gi].base_dn);
             finish(b, j, OVP_ALLOW, NULL);
         }
+        else if (b->conf->groups[j->gi].nested == AL_NEST_SEARCH &&
+                 j->level < b->conf->groups[j->gi].nested_depth && j->front.n > 0)
+        {
+            send_nest(b, j);
+        }
         else
         {
             j->gi++;
             check_group(b, j);
+        }
+        return;
+    }
+    if (j->stage == ST_NEST)
+    {
+        if (j->member < 0)
+        {
+            finish(b, j, OVP_TEMP, "TEMP: out of memory");
+        }
+        else if (rc != LDAP_SUCCESS && rc != LDAP_SIZELIMIT_EXCEEDED)
+        {
+            temp(b, j, "nested group search", rc);
+        }
+        else
+        {
+            /* One level up: the groups found are asked about next. */
+            set_clear(&j->front);
+            j->front = j->upnext;
+            j->upnext.v = NULL;
+            j->upnext.n = 0;
+            j->level++;
+            if (j->front.n == 0)
+            {
+                j->gi++;
+                check_group(b, j);
+            }
+            else
+            {
+                send_group_check(b, j);
+            }
         }
     }
 }

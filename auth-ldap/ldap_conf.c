@@ -15,6 +15,7 @@
 #include "util.h"
 
 static const char *const verify_choices[] = {"never", "allow", "try", "demand", NULL};
+static const char *const nest_choices[] = {"no", "search", "ad", NULL};
 static const char *const tlsver_choices[] = {"1.0", "1.1", "1.2", "1.3", NULL};
 
 #define LK(field) offsetof(struct al_conf, field)
@@ -165,6 +166,19 @@ static const struct ovp_cfg_key group_keys[] = {
      .def = "yes",
      .offset = GK(use_compare),
      .help = "compare (yes) or search (no)"},
+    {.name = "NestedGroups",
+     .type = OVP_CFG_ENUM,
+     .def = "no",
+     .offset = GK(nested),
+     .choices = nest_choices,
+     .help = "groups in groups: no, search (bounded) or ad (in-chain rule)"},
+    {.name = "NestedDepth",
+     .type = OVP_CFG_INT,
+     .def = "5",
+     .offset = GK(nested_depth),
+     .min = 1,
+     .max = 16,
+     .help = "levels of groups in groups followed by NestedGroups search"},
     {.name = "PFTable",
      .type = OVP_CFG_STRING,
      .offset = GK(pf_table),
@@ -332,6 +346,15 @@ load(const char *const *words, size_t n, struct al_conf *c, int files, char *err
                      "%s:%d: MemberAttribute \"%s\" is not an attribute name (letters, "
                      "digits, '-')",
                      root->file, key_line(g, "MemberAttribute"), c->groups[i].member_attr);
+            goto out;
+        }
+        if (c->groups[i].nested != AL_NEST_NO &&
+            (!c->groups[i].rfc2307bis || strcasecmp(c->groups[i].member_attr, "memberOf") == 0))
+        {
+            ovp_errf(err, errlen,
+                     "%s:%d: NestedGroups needs members listed by DN (RFC2307bis true, a "
+                     "MemberAttribute other than memberOf)",
+                     root->file, key_line(g, "NestedGroups"));
             goto out;
         }
         if (c->groups[i].pf_table &&

@@ -22,6 +22,14 @@ enum
     AL_TLS_1_3,
 };
 
+/* NestedGroups: groups that are members of groups. */
+enum
+{
+    AL_NEST_NO = 0,
+    AL_NEST_SEARCH, /* a bounded breadth-first search, level by level */
+    AL_NEST_AD,     /* Active Directory's in-chain matching rule (one search) */
+};
+
 /* One <Group> block of <Authorization>. */
 struct al_group
 {
@@ -30,6 +38,8 @@ struct al_group
     char *member_attr; /* MemberAttribute (uniqueMember); "memberOf": the user's attribute */
     int rfc2307bis;    /* 1: the member value is the user's DN; 0: the login name */
     int use_compare;   /* UseCompareOperation: accepted, see ovp-auth-ldap.5 */
+    int nested;        /* NestedGroups: AL_NEST_* */
+    long nested_depth; /* NestedDepth: levels of groups in groups searched */
     char *pf_table;    /* accepted with a warning (OpenBSD pf) */
 };
 

@@ -101,39 +101,70 @@ al_filter_subst(const char *tmpl, const char *user)
     return out;
 }
 
+/* Appends TEXT to the growing string *BUF (length *LEN). Returns 0 or -1. */
+static int
+append(char **buf, size_t *len, const char *text)
+{
+    size_t tl = strlen(text);
+    char *nb = realloc(*buf, *len + tl + 1);
+    if (!nb)
+    {
+        return -1;
+    }
+    memcpy(nb + *len, text, tl + 1);
+    *buf = nb;
+    *len += tl;
+    return 0;
+}
+
+char *
+al_member_filter_any(const char *tmpl, const char *attr, const char *rule,
+                     const char *const *values, size_t n)
+{
+    char *out = NULL;
+    size_t len = 0;
+    int wrap = tmpl && tmpl[0] && tmpl[0] != '(';
+    int ok = n > 0;
+
+    if (ok && tmpl && tmpl[0])
+    {
+        ok = append(&out, &len, "(&") == 0 && append(&out, &len, wrap ? "(" : "") == 0 &&
+             append(&out, &len, tmpl) == 0 && append(&out, &len, wrap ? ")" : "") == 0;
+    }
+    if (ok && n > 1)
+    {
+        ok = append(&out, &len, "(|") == 0;
+    }
+    for (size_t i = 0; ok && i < n; i++)
+    {
+        char *esc = al_filter_escape(values[i], strlen(values[i]));
+        ok = esc && append(&out, &len, "(") == 0 && append(&out, &len, attr) == 0 &&
+             (!rule || (append(&out, &len, ":") == 0 && append(&out, &len, rule) == 0 &&
+                        append(&out, &len, ":") == 0)) &&
+             append(&out, &len, "=") == 0 && append(&out, &len, esc) == 0 &&
+             append(&out, &len, ")") == 0;
+        free(esc);
+    }
+    if (ok && n > 1)
+    {
+        ok = append(&out, &len, ")") == 0;
+    }
+    if (ok && tmpl && tmpl[0])
+    {
+        ok = append(&out, &len, ")") == 0;
+    }
+    if (!ok)
+    {
+        free(out);
+        return NULL;
+    }
+    return out;
+}
+
 char *
 al_member_filter(const char *tmpl, const char *attr, const char *value)
 {
-    char *esc = al_filter_escape(value, strlen(value));
-    char *out = NULL;
-    size_t n;
-
-    if (!esc)
-    {
-        return NULL;
-    }
-    if (!tmpl || !tmpl[0])
-    {
-        n = strlen(attr) + strlen(esc) + 4;
-        out = malloc(n);
-        if (out)
-        {
-            snprintf(out, n, "(%s=%s)", attr, esc);
-        }
-    }
-    else
-    {
-        int wrap = tmpl[0] != '(';
-        n = strlen(tmpl) + strlen(attr) + strlen(esc) + 10;
-        out = malloc(n);
-        if (out)
-        {
-            snprintf(out, n, "(&%s%s%s(%s=%s))", wrap ? "(" : "", tmpl, wrap ? ")" : "", attr,
-                     esc);
-        }
-    }
-    free(esc);
-    return out;
+    return al_member_filter_any(tmpl, attr, NULL, &value, 1);
 }
 
 int

@@ -27,6 +27,16 @@ char *al_filter_subst(const char *tmpl, const char *user);
  */
 char *al_member_filter(const char *tmpl, const char *attr, const char *value);
 
+/*
+ * The membership filter for any of N values: "(&TMPL(|(ATTR=V1)(ATTR=V2)...))", each
+ * value escaped; one value gives no "(|...)", an empty TMPL no "(&...)". RULE, when
+ * not NULL, is an extensible match rule: "(ATTR:RULE:=V)" (Active Directory's
+ * in-chain rule 1.2.840.113556.1.4.1941 for nested groups). N must be at least 1.
+ * Returns a malloc'd string, or NULL (out of memory, N == 0).
+ */
+char *al_member_filter_any(const char *tmpl, const char *attr, const char *rule,
+                           const char *const *values, size_t n);
+
 /* 1 when NAME is a usable attribute description (letters, digits, '-', ';', OID dots). */
 int al_attr_name_ok(const char *name);
 

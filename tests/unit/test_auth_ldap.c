@@ -86,6 +86,25 @@ member_filter__a_dn_with_escapes_is_escaped_again(void **state)
 }
 
 static void
+member_filter_any__or_of_escaped_values_and_the_ad_in_chain_rule(void **state)
+{
+    const char *dns[] = {"cn=a(1),dc=x", "cn=b*,dc=x"};
+    const char *user[] = {"uid=dave,dc=x"};
+    char *f;
+    (void)state;
+    f = al_member_filter_any("(cn=outer)", "member", NULL, dns, 2);
+    assert_string_equal(f, "(&(cn=outer)(|(member=cn=a\\281\\29,dc=x)(member=cn=b\\2a,dc=x)))");
+    free(f);
+    f = al_member_filter_any(NULL, "member", NULL, dns, 2);
+    assert_string_equal(f, "(|(member=cn=a\\281\\29,dc=x)(member=cn=b\\2a,dc=x))");
+    free(f);
+    f = al_member_filter_any("(cn=vpn)", "member", "1.2.840.113556.1.4.1941", user, 1);
+    assert_string_equal(f, "(&(cn=vpn)(member:1.2.840.113556.1.4.1941:=uid=dave,dc=x))");
+    free(f);
+    assert_null(al_member_filter_any("(cn=vpn)", "member", NULL, user, 0));
+}
+
+static void
 attr_name__only_attribute_descriptions(void **state)
 {
     (void)state;
@@ -263,6 +282,16 @@ conf__errors_say_what_and_never_show_the_password(void **state)
                      -1);
     assert_non_null(strstr(err, "MemberAttribute"));
     al_conf_release(&c);
+    /* NestedGroups needs members by DN. */
+    assert_int_equal(load_text("<LDAP>\n URL ldap://a\n</LDAP>\n<Authorization>\n BaseDN x\n"
+                               " SearchFilter (uid=%u)\n <Group>\n  BaseDN g\n"
+                               "  SearchFilter (cn=x)\n  MemberAttribute memberUid\n"
+                               "  RFC2307bis false\n  NestedGroups search\n"
+                               " </Group>\n</Authorization>\n",
+                               &c, err, sizeof(err), 1),
+                     -1);
+    assert_non_null(strstr(err, "NestedGroups needs members listed by DN"));
+    al_conf_release(&c);
     /* Missing section. */
     assert_int_equal(load_text("<LDAP>\n URL ldap://a\n</LDAP>\n", &c, err, sizeof(err), 1),
                      -1);
@@ -310,6 +339,7 @@ main(void)
         cmocka_unit_test(escape_filter__utf8_and_plain_text_are_kept_controls_escaped),
         cmocka_unit_test(subst__every_percent_u_is_the_escaped_name),
         cmocka_unit_test(member_filter__a_dn_with_escapes_is_escaped_again),
+        cmocka_unit_test(member_filter_any__or_of_escaped_values_and_the_ad_in_chain_rule),
         cmocka_unit_test(attr_name__only_attribute_descriptions),
         cmocka_unit_test(scrv1__password_part_decoded_else_refused),
         cmocka_unit_test(ad_reason__diagnostic_codes_become_reasons),

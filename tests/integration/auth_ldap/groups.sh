@@ -1,7 +1,7 @@
 #!/bin/sh
 # groups.sh: RequireGroup with groupOfNames/member, groupOfUniqueNames/uniqueMember,
 # posixGroup/memberUid (RFC 2307) and memberOf on the user; a member DN full of DN
-# escapes is itself escaped in the group filter.
+# escapes is itself escaped in the group filter; nested groups, a cycle among them.
 . "${srcdir:-.}/auth_ldap/lib.sh"
 
 start_slapd main
@@ -45,6 +45,26 @@ client a user=alice pass=Alice-Pass-1
 expect a ok
 client b user=bob pass=Bob-Pass-2
 expect b fail "authentication failed: not in a required group"
+EOS
+
+# Nested groups (NestedGroups search): dave is in inner, inner in outer; erin is in
+# cyc1, and cyc1 and cyc2 hold each other (the search ends all the same).
+conf "$WORK/nested.conf" "$SLAPD_URL" -- "RequireGroup true" "<Group>" "$G" \
+    'SearchFilter "(cn=outer)"' "MemberAttribute member" "NestedGroups search" \
+    "NestedDepth 3" "</Group>"
+story nested "$WORK/nested.conf" <<'EOS'
+client d user=dave pass=Dave-Pass-10
+expect d ok
+client e user=erin pass=Erin-Pass-11
+expect e fail "authentication failed: not in a required group"
+client a user=alice pass=Alice-Pass-1
+expect a fail "authentication failed: not in a required group"
+EOS
+conf "$WORK/flat.conf" "$SLAPD_URL" -- "RequireGroup true" "<Group>" "$G" \
+    'SearchFilter "(cn=outer)"' "MemberAttribute member" "</Group>"
+story flat "$WORK/flat.conf" <<'EOS'
+client d user=dave pass=Dave-Pass-10
+expect d fail "authentication failed: not in a required group"
 EOS
 
 # RequireGroup false: groups are not asked (openvpn-auth-ldap used them only for pf).
