@@ -828,7 +828,17 @@ on_done(struct al_backend *b, struct job *j, int rc, const char *diag)
         {
             deny(b, j, NULL, "user \"%s\" not found in the directory", shown(j, name));
         }
-        else if (j->entries > 1 || !j->dn)
+        else if (j->entries == 1 && !j->dn)
+        {
+            finish(b, j, OVP_TEMP, "TEMP: out of memory");
+        }
+        else if (j->entries == 1 && !j->dn[0])
+        {
+            /* A bind with an empty DN is no proof of anything (RFC 4513 5.1.2). */
+            deny(b, j, NULL, "the search for user \"%s\" found an entry with an empty DN",
+                 shown(j, name));
+        }
+        else if (j->entries > 1)
         {
             deny(b, j, NULL,
                  "the search for user \"%s\" matched more than one entry: refused (fail "
