@@ -66,14 +66,15 @@ log_setup(struct al_state *st)
     ovp_note(st->log,
              "LDAP %s (%zu server%s), %s, service bind %s%s%s, Timeout %ld s, StartTLS %s, "
              "TLSVerify %s, TLSMinVersion %s, referrals %s, %zu group%s%s, %ld bind "
-             "connection%s, TokenSkip %s, 2 threads",
+             "connection%s, TokenSkip %s, cache %ld/%ld ms, 2 threads",
              c->url, c->n_urls, c->n_urls == 1 ? "" : "s", c->search_filter,
              c->bind_dn ? "as \"" : "anonymous", c->bind_dn ? c->bind_dn : "",
              c->bind_dn ? "\"" : "", c->timeout_s, c->tls_enable ? "on" : "off",
              verify[c->tls_verify], tlsmin[c->tls_min],
              c->follow_referrals ? "followed" : "off", c->n_groups, c->n_groups == 1 ? "" : "s",
              c->require_group ? " (RequireGroup)" : "", c->bind_conns,
-             c->bind_conns == 1 ? "" : "s", c->token_skip ? "on" : "off");
+             c->bind_conns == 1 ? "" : "s", c->token_skip ? "on" : "off", c->cache_ttl_ms,
+             c->neg_cache_ttl_ms);
     if (c->tls_verify < 3)
     {
         ovp_warn(st->log,
@@ -193,7 +194,9 @@ al_auth(struct al_state *st, const struct ovp_event *ev)
                         !user || !user[0] ? "username" : "password");
         return refuse_now(st, ev, "authentication failed");
     }
-    if (al_backend_all_down(st->backend))
+    /* With a cache the backend thread answers (from the cache, or TEMP at once). */
+    if (st->conf.cache_ttl_ms == 0 && st->conf.neg_cache_ttl_ms == 0 &&
+        al_backend_all_down(st->backend))
     {
         ovp_logf_client(st->log, &ev->who, PLOG_NOTE,
                         "temporary failure: every LDAP server is down (circuit breaker open)");

@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "ldap_backend.h"
+#include "ldap_cache.h"
 #include "ldap_filter.h"
 #include "secret.h"
 #include "util.h"
@@ -82,6 +83,7 @@ struct job
         size_t n;
     } front, upnext, seen;
     long level;
+    int cached; /* answered from the cache: not put back */
     struct job *next;
 };
 
@@ -109,6 +111,7 @@ struct al_backend
     struct conn *binds;
     struct job *jobs; /* every request this thread holds */
     int need_memberof;
+    struct al_cache *cache; /* CacheTTL / NegativeCacheTTL, else NULL */
 };
 
 static void finish(struct al_backend *b, struct job *j, int verdict, const char *reason);
@@ -486,6 +489,12 @@ finish(struct al_backend *b, struct job *j, int verdict, const char *reason)
     {
         j->conn->busy = 0;
     }
+    if (b->cache && !j->cached && (verdict == OVP_ALLOW || verdict == OVP_DENY))
+    {
+        al_cache_put(b->cache, j->req->username, j->req->password, verdict == OVP_ALLOW,
+                     verdict == OVP_ALLOW ? b->conf->cache_ttl_ms : b->conf->neg_cache_ttl_ms,
+                     ovp_now_ms());
+    }
     ovp_defer_finish(b->d, j->req, verdict, reason);
     job_free(j);
 }
@@ -556,6 +565,20 @@ start_job(struct al_backend *b, struct job *j)
 {
     char *filter;
 
+    if (b->cache)
+    {
+        int v = al_cache_get(b->cache, j->req->username, j->req->password, ovp_now_ms());
+        if (v >= 0)
+        {
+            j->cached = 1;
+            ovp_logf_client(b->log, &j->req->who, PLOG_NOTE,
+                            "answered from the cache (the same username and password were "
+                            "%s less than %s ago)",
+                            v ? "accepted" : "refused", v ? "CacheTTL" : "NegativeCacheTTL");
+            finish(b, j, v ? OVP_ALLOW : OVP_DENY, NULL);
+            return;
+        }
+    }
     if (pick_server(b) < 0)
     {
         atomic_store(&b->all_down, 1);
@@ -1207,6 +1230,13 @@ al_backend_new(const struct al_conf *conf, struct ovp_defer *d, struct ovp_log *
     {
         b->need_memberof |= is_memberof(&conf->groups[i]);
     }
+    if ((conf->cache_ttl_ms > 0 || conf->neg_cache_ttl_ms > 0) &&
+        !(b->cache = al_cache_new(4096)))
+    {
+        ovp_errf(err, errlen, "cannot set up the LDAP cache");
+        al_backend_free(b);
+        return NULL;
+    }
     return b;
 }
 
@@ -1270,6 +1300,7 @@ al_backend_free(struct al_backend *b)
     {
         close(b->wake_fd);
     }
+    al_cache_free(b->cache);
     free(b->servers);
     free(b->binds);
     free(b);

@@ -63,7 +63,9 @@ struct al_conf
     char *search_filter;
     int require_group;
     int password_is_cr;
-    int token_skip; /* TokenSkip: an auth-gen-token session OpenVPN verified skips LDAP */
+    int token_skip;    /* TokenSkip: an auth-gen-token session OpenVPN verified skips LDAP */
+    long cache_ttl_ms; /* CacheTTL: how long a success is remembered (0: off) */
+    long neg_cache_ttl_ms; /* NegativeCacheTTL: the same for a refusal */
     char *pf_table;
     struct al_group *groups;
     size_t n_groups;

@@ -11,6 +11,7 @@
 #include <unistd.h>
 #include <cmocka.h>
 
+#include "../../auth-ldap/ldap_cache.h"
 #include "../../auth-ldap/ldap_conf.h"
 #include "../../auth-ldap/ldap_filter.h"
 #include "secret.h"
@@ -149,6 +150,52 @@ ad_reason__diagnostic_codes_become_reasons(void **state)
     assert_null(al_ad_reason("... data 52e, v3839")); /* a wrong password: plain */
     assert_null(al_ad_reason("Invalid credentials"));
     assert_null(al_ad_reason(NULL));
+}
+
+static void
+siphash__matches_the_reference_vectors(void **state)
+{
+    unsigned char key[16], msg[15];
+    (void)state;
+    for (int i = 0; i < 16; i++)
+    {
+        key[i] = (unsigned char)i;
+    }
+    for (int i = 0; i < 15; i++)
+    {
+        msg[i] = (unsigned char)i;
+    }
+    /* SipHash-2-4 paper, appendix A / the reference implementation's vectors. */
+    assert_true(al_siphash(key, msg, 0) == 0x726fdb47dd0e0e31ULL);
+    assert_true(al_siphash(key, msg, 15) == 0xa129ca6149be45e5ULL);
+}
+
+static void
+cache__same_password_hits_until_ttl_other_password_misses(void **state)
+{
+    struct al_cache *c = al_cache_new(8);
+    (void)state;
+    assert_non_null(c);
+    assert_int_equal(al_cache_get(c, "alice", "pw1", 1000), -1);
+    al_cache_put(c, "alice", "pw1", 1, 5000, 1000);
+    assert_int_equal(al_cache_get(c, "alice", "pw1", 5999), 1);
+    assert_int_equal(al_cache_get(c, "alice", "pw2", 2000), -1);
+    assert_int_equal(al_cache_get(c, "alic", "epw1", 2000), -1); /* the NUL separates */
+    assert_int_equal(al_cache_get(c, "alice", "pw1", 6000), -1); /* expired */
+    al_cache_put(c, "bob", "bad", 0, 5000, 1000);
+    assert_int_equal(al_cache_get(c, "bob", "bad", 2000), 0);
+    /* A refusal of another password leaves alice's success in place. */
+    al_cache_put(c, "alice", "pw1", 1, 5000, 1000);
+    al_cache_put(c, "alice", "wrong", 0, 5000, 1000);
+    assert_int_equal(al_cache_get(c, "alice", "wrong", 2000), 0);
+    {
+        /* Unless both landed in one of the 8 slots (then the newer one is kept). */
+        int v = al_cache_get(c, "alice", "pw1", 2000);
+        assert_true(v == 1 || v == -1);
+    }
+    al_cache_put(c, "bob", "bad", 0, 0, 1000); /* TTL 0: nothing new stored */
+    al_cache_free(c);
+    al_cache_free(NULL);
 }
 
 /* ---------------------------------------------------------------- config */
@@ -343,6 +390,8 @@ main(void)
         cmocka_unit_test(attr_name__only_attribute_descriptions),
         cmocka_unit_test(scrv1__password_part_decoded_else_refused),
         cmocka_unit_test(ad_reason__diagnostic_codes_become_reasons),
+        cmocka_unit_test(siphash__matches_the_reference_vectors),
+        cmocka_unit_test(cache__same_password_hits_until_ttl_other_password_misses),
         cmocka_unit_test(conf__debian_example_loads_unchanged),
         cmocka_unit_test(conf__defaults_and_url_list),
         cmocka_unit_test(conf__pftable_is_accepted_with_a_warning_naming_it),
