@@ -112,6 +112,7 @@ struct al_backend
     struct job *jobs; /* every request this thread holds */
     int need_memberof;
     struct al_cache *cache; /* CacheTTL / NegativeCacheTTL, else NULL */
+    struct pollfd *pfd;     /* wake-up, search and bind connections */
 };
 
 static void finish(struct al_backend *b, struct job *j, int verdict, const char *reason);
@@ -1092,7 +1093,22 @@ static void *
 backend_main(void *arg)
 {
     struct al_backend *b = arg;
-    struct pollfd pfd[2 + 64];
+    struct pollfd *pfd = b->pfd;
+
+    /*
+     * Connections are opened before the first client (a burst would otherwise wait
+     * for them one by one); a server down now is simply found down.
+     */
+    if (conn_ensure(b, &b->search, 1) == 0)
+    {
+        for (long i = 0; i < b->conf->bind_conns && !atomic_load(&b->stop); i++)
+        {
+            if (conn_ensure(b, &b->binds[i], 0) < 0)
+            {
+                break;
+            }
+        }
+    }
 
     while (!atomic_load(&b->stop))
     {
@@ -1156,7 +1172,7 @@ backend_main(void *arg)
             pfd[n].fd = b->search.fd;
             pfd[n++].events = POLLIN;
         }
-        for (long i = 0; i < b->conf->bind_conns && n < sizeof(pfd) / sizeof(pfd[0]); i++)
+        for (long i = 0; i < b->conf->bind_conns; i++)
         {
             if (b->binds[i].ld)
             {
@@ -1215,7 +1231,8 @@ al_backend_new(const struct al_conf *conf, struct ovp_defer *d, struct ovp_log *
     b->wake_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
     b->servers = calloc(conf->n_urls, sizeof(*b->servers));
     b->binds = calloc((size_t)conf->bind_conns, sizeof(*b->binds));
-    if (b->wake_fd < 0 || !b->servers || !b->binds)
+    b->pfd = calloc(2 + (size_t)conf->bind_conns, sizeof(*b->pfd));
+    if (b->wake_fd < 0 || !b->servers || !b->binds || !b->pfd)
     {
         ovp_errf(err, errlen, "cannot set up the LDAP backend: %s",
                  b->wake_fd < 0 ? strerror(errno) : "out of memory");
@@ -1301,6 +1318,7 @@ al_backend_free(struct al_backend *b)
         close(b->wake_fd);
     }
     al_cache_free(b->cache);
+    free(b->pfd);
     free(b->servers);
     free(b->binds);
     free(b);
