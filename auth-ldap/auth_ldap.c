@@ -1,10 +1,13 @@
 /* auth_ldap.c: ovp-auth-ldap, LDAP authentication that never blocks OpenVPN: the glue. */
 #include "ovpbuild.h"
 
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "ccfg.h"
 #include "defer.h"
 #include "env.h"
 #include "ldap_backend.h"
@@ -32,6 +35,130 @@ struct al_state
     struct ovp_defer *defer;
     struct al_backend *backend;
 };
+
+/*
+ * Client config from the directory (PushAttribute, IfconfigPushAttribute, <Group>
+ * Push): the backend thread stores it in the client's context (OpenVPN's per-client
+ * context) before it writes the auth answer; CLIENT_CONNECT_V2, which OpenVPN calls
+ * only after it has seen that answer, hands it over. No I/O there, so client-connect
+ * needs no deferral. The context is counted: OpenVPN's destructor and a request in
+ * flight may let go of it in either order.
+ */
+struct al_client
+{
+    atomic_int refs;
+    pthread_mutex_t mu;
+    int have;   /* a directory answer stored a config (maybe empty) */
+    char *ccfg; /* lines, under mu */
+};
+
+static void
+client_unref(void *data)
+{
+    struct al_client *c = data;
+    if (c && atomic_fetch_sub(&c->refs, 1) == 1)
+    {
+        pthread_mutex_destroy(&c->mu);
+        free(c->ccfg);
+        free(c);
+    }
+}
+
+static void *
+al_client_new(struct ovp_plugin *p, void *state)
+{
+    struct al_state *st = state;
+    struct al_client *c;
+    (void)p;
+    if (!st || !st->conf.client_config || !(c = calloc(1, sizeof(*c))))
+    {
+        return NULL;
+    }
+    atomic_init(&c->refs, 1);
+    pthread_mutex_init(&c->mu, NULL);
+    return c;
+}
+
+static void
+al_client_free(struct ovp_plugin *p, void *state, void *client)
+{
+    (void)p;
+    (void)state;
+    client_unref(client);
+}
+
+/* Backend thread: REQ is authenticated; CCFG is its client config. */
+static void
+store_ccfg(void *arg, struct ovp_defer_req *req, const char *ccfg)
+{
+    struct al_client *c = req->data;
+    char *copy;
+    (void)arg;
+    if (!c)
+    {
+        return;
+    }
+    copy = strdup(ccfg);
+    pthread_mutex_lock(&c->mu);
+    free(c->ccfg);
+    c->ccfg = copy;
+    c->have = copy != NULL;
+    pthread_mutex_unlock(&c->mu);
+}
+
+/* CLIENT_CONNECT_V2: the config the directory gave this client. */
+static int
+al_connect(struct al_state *st, const struct ovp_event *ev)
+{
+    struct al_client *c = ev->client;
+    struct ovp_ccfg cc = {0};
+    char *text = NULL, *line, *save = NULL;
+    int rc = OPENVPN_PLUGIN_FUNC_SUCCESS;
+
+    if (c)
+    {
+        pthread_mutex_lock(&c->mu);
+        text = c->have && c->ccfg ? strdup(c->ccfg) : NULL;
+        pthread_mutex_unlock(&c->mu);
+    }
+    if (!text)
+    {
+        /*
+         * Why refuse: this session was not authenticated through the directory here
+         * (an auth-gen-token reconnect with TokenSkip), so its configuration is
+         * unknown; connecting it without one could give it more than it may have.
+         */
+        ovp_logf_client(st->log, &ev->who, PLOG_WARN,
+                        "no client configuration from the directory for this session "
+                        "(reconnected with a token?): refused");
+        return OPENVPN_PLUGIN_FUNC_ERROR;
+    }
+    for (line = strtok_r(text, "\n", &save); line; line = strtok_r(NULL, "\n", &save))
+    {
+        if (ovp_ccfg_add(&cc, line) < 0)
+        {
+            rc = OPENVPN_PLUGIN_FUNC_ERROR;
+        }
+    }
+    if (rc == OPENVPN_PLUGIN_FUNC_SUCCESS && ev->return_list &&
+        ovp_ccfg_to_list(&cc, ev->return_list) < 0)
+    {
+        rc = OPENVPN_PLUGIN_FUNC_ERROR;
+    }
+    if (rc == OPENVPN_PLUGIN_FUNC_SUCCESS)
+    {
+        ovp_logf_client(st->log, &ev->who, PLOG_DEBUG,
+                        "client config from the directory: %zu line(s)", cc.lines);
+    }
+    else
+    {
+        ovp_logf_client(st->log, &ev->who, PLOG_ERR,
+                        "cannot hand over the client config (out of memory?): refused");
+    }
+    ovp_ccfg_clear(&cc);
+    free(text);
+    return rc;
+}
 
 static void
 al_cancel(void *state)
@@ -133,9 +260,29 @@ al_open(struct ovp_plugin *p, const char *const *argv, const char *const *envp, 
     memset(&ops, 0, sizeof(ops));
     ops.cancel = al_cancel;
     st->defer = ovp_defer_new(&dc, &ops, st, log, err, sizeof(err));
+    if (st->conf.client_config)
+    {
+        unsigned want = OPENVPN_PLUGIN_MASK(OPENVPN_PLUGIN_AUTH_USER_PASS_VERIFY) |
+                        OPENVPN_PLUGIN_MASK(OPENVPN_PLUGIN_CLIENT_CONNECT_V2);
+        if ((ovp_plugin_set_events(p, want) & want) != want)
+        {
+            ovp_err(log, "client config from the directory needs CLIENT_CONNECT_V2, which "
+                         "this OpenVPN does not offer");
+            goto fail;
+        }
+    }
+    else
+    {
+        ovp_plugin_set_events(p, OPENVPN_PLUGIN_MASK(OPENVPN_PLUGIN_AUTH_USER_PASS_VERIFY));
+    }
     if (!st->defer ||
-        !(st->backend = al_backend_new(&st->conf, st->defer, log, err, sizeof(err))) ||
-        al_backend_start(st->backend, err, sizeof(err)) < 0)
+        !(st->backend = al_backend_new(&st->conf, st->defer, log, err, sizeof(err))))
+    {
+        ovp_err(log, "%s", err);
+        goto fail;
+    }
+    al_backend_on_allow(st->backend, store_ccfg, st);
+    if (al_backend_start(st->backend, err, sizeof(err)) < 0)
     {
         ovp_err(log, "%s", err);
         goto fail;
@@ -226,6 +373,14 @@ al_auth(struct al_state *st, const struct ovp_event *ev)
         ovp_free_secret(req->password);
         req->password = copy;
     }
+    if (st->conf.client_config && ev->client)
+    {
+        /* The request holds the client's context until it is freed. */
+        struct al_client *c = ev->client;
+        atomic_fetch_add(&c->refs, 1);
+        req->data = c;
+        req->free_data = client_unref;
+    }
     if (ovp_defer_submit(st->defer, req) < 0)
     {
         return OPENVPN_PLUGIN_FUNC_ERROR; /* TEMP reason written and logged */
@@ -242,6 +397,10 @@ al_event(struct ovp_plugin *p, void *state, const struct ovp_event *ev)
     {
         return al_auth(state, ev);
     }
+    if (ev->type == OPENVPN_PLUGIN_CLIENT_CONNECT_V2)
+    {
+        return al_connect(state, ev);
+    }
     return OPENVPN_PLUGIN_FUNC_ERROR;
 }
 
@@ -255,8 +414,12 @@ al_close(struct ovp_plugin *p, void *state)
 static const struct ovp_plugin_desc al_desc = {
     .name = AL_NAME,
     .events = OPENVPN_PLUGIN_MASK(OPENVPN_PLUGIN_AUTH_USER_PASS_VERIFY),
+    /* Registered only with a client config in the file (al_open). */
+    .optional_events = OPENVPN_PLUGIN_MASK(OPENVPN_PLUGIN_CLIENT_CONNECT_V2),
     .open = al_open,
     .event = al_event,
     .close = al_close,
+    .client_new = al_client_new,
+    .client_free = al_client_free,
 };
 OVP_PLUGIN(al_desc);

@@ -14,6 +14,9 @@
 #include <sys/eventfd.h>
 #include <unistd.h>
 
+#include <arpa/inet.h>
+
+#include "ccfg.h"
 #include "ldap_backend.h"
 #include "ldap_cache.h"
 #include "ldap_filter.h"
@@ -83,7 +86,11 @@ struct job
         size_t n;
     } front, upnext, seen;
     long level;
-    int cached; /* answered from the cache: not put back */
+    int cached;  /* answered from the cache: not put back */
+    char **push; /* PushAttribute values of the user */
+    size_t n_push;
+    char *ifconfig;   /* IfconfigPushAttribute value */
+    size_t group_hit; /* 1 + the <Group> the user was found in; 0: none */
     struct job *next;
 };
 
@@ -113,6 +120,10 @@ struct al_backend
     int need_memberof;
     struct al_cache *cache; /* CacheTTL / NegativeCacheTTL, else NULL */
     struct pollfd *pfd;     /* wake-up, search and bind connections */
+    char *user_attrs[4];    /* what the user search returns */
+    int group_cc;           /* a <Group> has Push lines: groups are looked up for it */
+    void (*on_allow)(void *arg, struct ovp_defer_req *req, const char *ccfg);
+    void *on_allow_arg;
 };
 
 static void finish(struct al_backend *b, struct job *j, int verdict, const char *reason);
@@ -461,6 +472,12 @@ set_add(struct strset *s, const char *dn)
 static void
 job_free(struct job *j)
 {
+    for (size_t i = 0; i < j->n_push; i++)
+    {
+        free(j->push[i]);
+    }
+    free(j->push);
+    free(j->ifconfig);
     set_clear(&j->front);
     set_clear(&j->upnext);
     set_clear(&j->seen);
@@ -526,15 +543,15 @@ temp(struct al_backend *b, struct job *j, const char *what, int rc)
 }
 
 static void start_groups(struct al_backend *b, struct job *j);
+static void allow_job(struct al_backend *b, struct job *j);
 
 /* Sends a search for J on the search connection. Returns 0 or -1 (J answered). */
 static int
 send_search(struct al_backend *b, struct job *j, const char *base, const char *filter,
             int sizelimit, const char *what)
 {
-    static char none[] = LDAP_NO_ATTRS, memberof[] = "memberOf";
+    static char none[] = LDAP_NO_ATTRS;
     static char *no_attrs[] = {none, NULL};
-    static char *memberof_attrs[] = {memberof, NULL};
     struct timeval tv = {b->conf->timeout_s, 0};
     int rc;
 
@@ -544,8 +561,8 @@ send_search(struct al_backend *b, struct job *j, const char *base, const char *f
         return -1;
     }
     rc = ldap_search_ext(b->search.ld, base, LDAP_SCOPE_SUBTREE, filter,
-                         j->stage == ST_SEARCH && b->need_memberof ? memberof_attrs : no_attrs,
-                         0, NULL, NULL, &tv, sizelimit, &j->msgid);
+                         j->stage == ST_SEARCH ? b->user_attrs : no_attrs, 0, NULL, NULL, &tv,
+                         sizelimit, &j->msgid);
     if (rc != LDAP_SUCCESS)
     {
         if (rc == LDAP_SERVER_DOWN || rc == LDAP_CONNECT_ERROR)
@@ -715,6 +732,11 @@ send_group_check(struct al_backend *b, struct job *j)
 static void
 check_group(struct al_backend *b, struct job *j)
 {
+    if (j->gi >= b->conf->n_groups && !b->conf->require_group)
+    {
+        allow_job(b, j); /* groups asked only for their Push lines */
+        return;
+    }
     if (j->gi >= b->conf->n_groups)
     {
         deny(b, j, "authentication failed: not in a required group",
@@ -754,12 +776,83 @@ send_nest(struct al_backend *b, struct job *j)
     free(filter);
 }
 
+/*
+ * Builds J's client config (PushAttribute, IfconfigPushAttribute, the Push lines of
+ * the <Group> it was found in) into C. Returns 0, or -1 with WHY set: a value that
+ * is not a safe option refuses the client (fail closed) rather than connecting it
+ * without the configuration the directory meant it to have.
+ */
+static int
+build_ccfg(struct al_backend *b, struct job *j, struct ovp_ccfg *c, char *why, size_t wl)
+{
+    for (size_t i = 0; i < j->n_push; i++)
+    {
+        if (strpbrk(j->push[i], "\"\\") || ovp_ccfg_addf(c, "push \"%s\"", j->push[i]) < 0)
+        {
+            snprintf(why, wl,
+                     "%s value \"%.100s\" cannot be pushed (quotes, backslashes or "
+                     "control characters)",
+                     b->conf->push_attr, j->push[i]);
+            return -1;
+        }
+    }
+    if (j->ifconfig)
+    {
+        char addr[64], mask[64], extra[2];
+        struct in_addr a, m;
+        int n = sscanf(j->ifconfig, "%63s %63s %1s", addr, mask, extra);
+        if (n != 2 || inet_pton(AF_INET, addr, &a) != 1 || inet_pton(AF_INET, mask, &m) != 1 ||
+            ovp_ccfg_addf(c, "ifconfig-push %s %s", addr, mask) < 0)
+        {
+            snprintf(why, wl, "%s value \"%.100s\" is not \"IPv4-address netmask\"",
+                     b->conf->ifconfig_attr, j->ifconfig);
+            return -1;
+        }
+    }
+    if (j->group_hit > 0)
+    {
+        const struct ovp_strv *p = &b->conf->groups[j->group_hit - 1].push;
+        for (size_t i = 0; i < p->n; i++)
+        {
+            if (ovp_ccfg_addf(c, "push \"%s\"", p->v[i]) < 0)
+            {
+                snprintf(why, wl, "<Group> %zu Push line too long", j->group_hit);
+                return -1;
+            }
+        }
+    }
+    return 0;
+}
+
+/* J is authenticated (and authorized): its client config goes first, then the answer. */
+static void
+allow_job(struct al_backend *b, struct job *j)
+{
+    struct ovp_ccfg c = {0};
+    char why[256];
+
+    if (b->on_allow && b->conf->client_config)
+    {
+        if (build_ccfg(b, j, &c, why, sizeof(why)) < 0)
+        {
+            ovp_ccfg_clear(&c);
+            deny(b, j, "authentication failed: the directory's client configuration is invalid",
+                 "user \"%s\": %s", j->dn, why);
+            return;
+        }
+        /* Before the answer: OpenVPN asks for the config once it has seen success. */
+        b->on_allow(b->on_allow_arg, j->req, c.buf ? c.buf : "");
+        ovp_ccfg_clear(&c);
+    }
+    finish(b, j, OVP_ALLOW, NULL);
+}
+
 static void
 start_groups(struct al_backend *b, struct job *j)
 {
-    if (!b->conf->require_group)
+    if (!b->conf->require_group && !b->group_cc)
     {
-        finish(b, j, OVP_ALLOW, NULL);
+        allow_job(b, j);
         return;
     }
     j->gi = 0;
@@ -776,6 +869,27 @@ on_entry(struct al_backend *b, struct job *j, LDAP *ld, LDAPMessage *msg)
     if (j->stage == ST_SEARCH && j->entries == 1 && dn)
     {
         j->dn = strdup(dn);
+        if (b->conf->push_attr)
+        {
+            struct berval **vals = ldap_get_values_len(ld, msg, b->conf->push_attr);
+            size_t n = vals ? (size_t)ldap_count_values_len(vals) : 0;
+            j->push = n ? calloc(n, sizeof(char *)) : NULL;
+            for (size_t i = 0; j->push && i < n; i++)
+            {
+                j->push[i] = strndup(vals[i]->bv_val, vals[i]->bv_len);
+                j->n_push += j->push[i] != NULL;
+            }
+            ldap_value_free_len(vals);
+        }
+        if (b->conf->ifconfig_attr)
+        {
+            struct berval **vals = ldap_get_values_len(ld, msg, b->conf->ifconfig_attr);
+            if (vals && vals[0])
+            {
+                j->ifconfig = strndup(vals[0]->bv_val, vals[0]->bv_len);
+            }
+            ldap_value_free_len(vals);
+        }
         if (b->need_memberof)
         {
             struct berval **vals = ldap_get_values_len(ld, msg, "memberOf");
@@ -915,7 +1029,8 @@ on_done(struct al_backend *b, struct job *j, int rc, const char *diag)
         {
             ovp_logf_client(b->log, &j->req->who, PLOG_DEBUG, "member of <Group> %zu (%s)",
                             j->gi + 1, b->conf->groups[j->gi].base_dn);
-            finish(b, j, OVP_ALLOW, NULL);
+            j->group_hit = j->gi + 1;
+            allow_job(b, j);
         }
         else if (b->conf->groups[j->gi].nested == AL_NEST_SEARCH &&
                  j->level < b->conf->groups[j->gi].nested_depth && j->front.n > 0)
@@ -1247,6 +1362,31 @@ al_backend_new(const struct al_conf *conf, struct ovp_defer *d, struct ovp_log *
     {
         b->need_memberof |= is_memberof(&conf->groups[i]);
     }
+    {
+        size_t na = 0;
+        static char memberof[] = "memberOf", none[] = LDAP_NO_ATTRS;
+        if (b->need_memberof)
+        {
+            b->user_attrs[na++] = memberof;
+        }
+        if (conf->push_attr)
+        {
+            b->user_attrs[na++] = conf->push_attr;
+        }
+        if (conf->ifconfig_attr)
+        {
+            b->user_attrs[na++] = conf->ifconfig_attr;
+        }
+        if (na == 0)
+        {
+            b->user_attrs[na++] = none;
+        }
+        b->user_attrs[na] = NULL;
+    }
+    for (size_t i = 0; i < conf->n_groups; i++)
+    {
+        b->group_cc |= conf->groups[i].push.n > 0;
+    }
     if ((conf->cache_ttl_ms > 0 || conf->neg_cache_ttl_ms > 0) &&
         !(b->cache = al_cache_new(4096)))
     {
@@ -1255,6 +1395,15 @@ al_backend_new(const struct al_conf *conf, struct ovp_defer *d, struct ovp_log *
         return NULL;
     }
     return b;
+}
+
+void
+al_backend_on_allow(struct al_backend *b,
+                    void (*fn)(void *arg, struct ovp_defer_req *req, const char *ccfg),
+                    void *arg)
+{
+    b->on_allow = fn;
+    b->on_allow_arg = arg;
 }
 
 int

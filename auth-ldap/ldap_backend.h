@@ -16,6 +16,16 @@ struct al_backend;
 struct al_backend *al_backend_new(const struct al_conf *conf, struct ovp_defer *d,
                                   struct ovp_log *log, char *err, size_t errlen);
 
+/*
+ * With a client configuration in the config (PushAttribute, IfconfigPushAttribute,
+ * <Group> Push): FN(ARG, REQ, CCFG) is called on the backend thread for every
+ * authenticated request, before its answer is written, with the directives (lines,
+ * possibly "") for client-connect. Set before al_backend_start.
+ */
+void al_backend_on_allow(struct al_backend *b,
+                         void (*fn)(void *arg, struct ovp_defer_req *req, const char *ccfg),
+                         void *arg);
+
 /* Starts the one backend thread (ovp_thread_start). Returns 0, or -1 with ERR set. */
 int al_backend_start(struct al_backend *b, char *err, size_t errlen);
 

@@ -141,6 +141,14 @@ static const struct ovp_cfg_key authz_keys[] = {
      .min = 0,
      .max = 86400000,
      .help = "how long a refusal is remembered for the same username and password"},
+    {.name = "PushAttribute",
+     .type = OVP_CFG_STRING,
+     .offset = LK(push_attr),
+     .help = "user attribute whose values are pushed (push \"VALUE\")"},
+    {.name = "IfconfigPushAttribute",
+     .type = OVP_CFG_STRING,
+     .offset = LK(ifconfig_attr),
+     .help = "user attribute holding \"address [netmask]\" for ifconfig-push"},
     {.name = "TokenSkip",
      .type = OVP_CFG_BOOL,
      .def = "no",
@@ -180,6 +188,11 @@ static const struct ovp_cfg_key group_keys[] = {
      .def = "yes",
      .offset = GK(use_compare),
      .help = "compare (yes) or search (no)"},
+    {.name = "Push",
+     .type = OVP_CFG_STRING,
+     .flags = OVP_CFG_MULTI,
+     .offset = GK(push),
+     .help = "an option pushed to members of this group (repeatable)"},
     {.name = "NestedGroups",
      .type = OVP_CFG_ENUM,
      .def = "no",
@@ -371,6 +384,17 @@ load(const char *const *words, size_t n, struct al_conf *c, int files, char *err
                      root->file, key_line(g, "NestedGroups"));
             goto out;
         }
+        for (size_t k = 0; k < c->groups[i].push.n; k++)
+        {
+            if (strpbrk(c->groups[i].push.v[k], "\"\\"))
+            {
+                ovp_errf(err, errlen,
+                         "%s:%d: Push \"%s\": a pushed option may not hold '\"' or '\\'",
+                         root->file, key_line(g, "Push"), c->groups[i].push.v[k]);
+                goto out;
+            }
+            c->client_config = 1;
+        }
         if (c->groups[i].pf_table &&
             add_warning(c,
                         "<Group> PFTable \"%s\" (line %d) is accepted but not honoured: "
@@ -409,6 +433,24 @@ load(const char *const *words, size_t n, struct al_conf *c, int files, char *err
     if (c->password && !c->bind_dn)
     {
         ovp_errf(err, errlen, "%s: <LDAP> has a Password but no BindDN", root->file);
+        goto out;
+    }
+    if ((c->push_attr && !al_attr_name_ok(c->push_attr)) ||
+        (c->ifconfig_attr && !al_attr_name_ok(c->ifconfig_attr)))
+    {
+        ovp_errf(err, errlen,
+                 "%s: PushAttribute and IfconfigPushAttribute must be attribute names",
+                 root->file);
+        goto out;
+    }
+    c->client_config |= c->push_attr || c->ifconfig_attr;
+    if (c->client_config && c->cache_ttl_ms > 0)
+    {
+        /* A success from the cache would connect the client without its config. */
+        ovp_errf(err, errlen,
+                 "%s: CacheTTL cannot be combined with client configuration from the "
+                 "directory (PushAttribute, IfconfigPushAttribute, <Group> Push)",
+                 root->file);
         goto out;
     }
     if (split_urls(c, err, errlen) < 0)

@@ -4,6 +4,8 @@
 
 #include <stddef.h>
 
+#include "config.h"
+
 /* TLSVerify: how the server certificate is checked (libldap's TLS_REQCERT levels). */
 enum
 {
@@ -34,13 +36,14 @@ enum
 struct al_group
 {
     char *base_dn;
-    char *filter;      /* SearchFilter: which entries are the groups */
-    char *member_attr; /* MemberAttribute (uniqueMember); "memberOf": the user's attribute */
-    int rfc2307bis;    /* 1: the member value is the user's DN; 0: the login name */
-    int use_compare;   /* UseCompareOperation: accepted, see ovp-auth-ldap.5 */
-    int nested;        /* NestedGroups: AL_NEST_* */
-    long nested_depth; /* NestedDepth: levels of groups in groups searched */
-    char *pf_table;    /* accepted with a warning (OpenBSD pf) */
+    char *filter;         /* SearchFilter: which entries are the groups */
+    char *member_attr;    /* MemberAttribute (uniqueMember); "memberOf": the user's attribute */
+    int rfc2307bis;       /* 1: the member value is the user's DN; 0: the login name */
+    int use_compare;      /* UseCompareOperation: accepted, see ovp-auth-ldap.5 */
+    int nested;           /* NestedGroups: AL_NEST_* */
+    long nested_depth;    /* NestedDepth: levels of groups in groups searched */
+    char *pf_table;       /* accepted with a warning (OpenBSD pf) */
+    struct ovp_strv push; /* Push (ovp): pushed to a member of this group */
 };
 
 struct al_conf
@@ -66,6 +69,9 @@ struct al_conf
     int token_skip;    /* TokenSkip: an auth-gen-token session OpenVPN verified skips LDAP */
     long cache_ttl_ms; /* CacheTTL: how long a success is remembered (0: off) */
     long neg_cache_ttl_ms; /* NegativeCacheTTL: the same for a refusal */
+    char *push_attr;       /* PushAttribute: each value pushed to the user */
+    char *ifconfig_attr;   /* IfconfigPushAttribute: "address [netmask]" */
+    int client_config;     /* derived: any of the above, or a group's Push */
     char *pf_table;
     struct al_group *groups;
     size_t n_groups;
