@@ -1211,20 +1211,11 @@ backend_main(void *arg)
     struct pollfd *pfd = b->pfd;
 
     /*
-     * Connections are opened before the first client (a burst would otherwise wait
-     * for them one by one); a server down now is simply found down.
+     * Connections are opened when first needed, not here: OpenVPN drops its
+     * privileges right after the plugins are opened, and glibc's setuid broadcast
+     * interrupts this thread's system calls (a connection being opened then failed
+     * with "Can't contact LDAP server").
      */
-    if (conn_ensure(b, &b->search, 1) == 0)
-    {
-        for (long i = 0; i < b->conf->bind_conns && !atomic_load(&b->stop); i++)
-        {
-            if (conn_ensure(b, &b->binds[i], 0) < 0)
-            {
-                break;
-            }
-        }
-    }
-
     while (!atomic_load(&b->stop))
     {
         uint64_t v;
