@@ -314,10 +314,9 @@ al_auth(struct al_state *st, const struct ovp_event *ev)
 {
     const char *user = ovp_env_get(ev->envp, "username");
     const char *pass = ovp_env_get(ev->envp, "password");
+    const char *state = ovp_env_get(ev->envp, "session_state");
     struct ovp_defer_req *req;
     char err[256];
-
-    const char *state = ovp_env_get(ev->envp, "session_state");
 
     /*
      * OpenVPN checked the token's HMAC and lifetime itself (auth-gen-token ...

@@ -695,30 +695,38 @@ send_group_check(struct al_backend *b, struct job *j)
 {
     static const char in_chain[] = "1.2.840.113556.1.4.1941";
     const struct al_group *g = &b->conf->groups[j->gi];
-    char *filter;
+    char *filter, *tmpl;
     const char *value = g->rfc2307bis ? j->dn : j->req->username;
 
     j->stage = ST_GROUP;
     j->member = 0;
-    if (is_memberof(g))
+    /* A %u in the group filter is the escaped username, as in the user filter. */
+    tmpl = al_filter_subst(g->filter, j->req->username);
+    if (!tmpl)
+    {
+        filter = NULL;
+    }
+    else if (is_memberof(g))
     {
         /* The groups themselves; each DN found is looked up in the user's memberOf. */
-        filter = al_filter_subst(g->filter, j->req->username);
+        filter = tmpl;
+        tmpl = NULL;
     }
     else if (g->nested == AL_NEST_AD)
     {
-        filter = al_member_filter_any(g->filter, g->member_attr, in_chain, &value, 1);
+        filter = al_member_filter_any(tmpl, g->member_attr, in_chain, &value, 1);
     }
     else if (j->level > 0)
     {
-        filter = al_member_filter_any(g->filter, g->member_attr, NULL,
+        filter = al_member_filter_any(tmpl, g->member_attr, NULL,
                                       (const char *const *)j->front.v, j->front.n);
     }
     else
     {
         /* RFC2307bis: members are DNs (escaped: a DN may hold '*', '(' ...). */
-        filter = al_member_filter(g->filter, g->member_attr, value);
+        filter = al_member_filter(tmpl, g->member_attr, value);
     }
+    free(tmpl);
     if (!filter)
     {
         finish(b, j, OVP_TEMP, "TEMP: out of memory");
