@@ -784,6 +784,20 @@ send_nest(struct al_backend *b, struct job *j)
     free(filter);
 }
 
+/* SRC for a log line, at most 100 bytes, control bytes shown as '?'. */
+static const char *
+clean(const char *src, char *buf, size_t len)
+{
+    size_t i;
+    for (i = 0; src[i] && i + 1 < len && i < 100; i++)
+    {
+        unsigned char c = (unsigned char)src[i];
+        buf[i] = c < 0x20 || c == 0x7f ? '?' : (char)c;
+    }
+    buf[i] = '\0';
+    return buf;
+}
+
 /*
  * Builds J's client config (PushAttribute, IfconfigPushAttribute, the Push lines of
  * the <Group> it was found in) into C. Returns 0, or -1 with WHY set: a value that
@@ -797,10 +811,11 @@ build_ccfg(struct al_backend *b, struct job *j, struct ovp_ccfg *c, char *why, s
     {
         if (strpbrk(j->push[i], "\"\\") || ovp_ccfg_addf(c, "push \"%s\"", j->push[i]) < 0)
         {
+            char shown_value[128];
             snprintf(why, wl,
-                     "%s value \"%.100s\" cannot be pushed (quotes, backslashes or "
-                     "control characters)",
-                     b->conf->push_attr, j->push[i]);
+                     "%s value \"%s\" cannot be pushed (quotes, backslashes or control "
+                     "characters)",
+                     b->conf->push_attr, clean(j->push[i], shown_value, sizeof(shown_value)));
             return -1;
         }
     }
@@ -812,8 +827,10 @@ build_ccfg(struct al_backend *b, struct job *j, struct ovp_ccfg *c, char *why, s
         if (n != 2 || inet_pton(AF_INET, addr, &a) != 1 || inet_pton(AF_INET, mask, &m) != 1 ||
             ovp_ccfg_addf(c, "ifconfig-push %s %s", addr, mask) < 0)
         {
-            snprintf(why, wl, "%s value \"%.100s\" is not \"IPv4-address netmask\"",
-                     b->conf->ifconfig_attr, j->ifconfig);
+            char shown_value[128];
+            snprintf(why, wl, "%s value \"%s\" is not \"IPv4-address netmask\"",
+                     b->conf->ifconfig_attr,
+                     clean(j->ifconfig, shown_value, sizeof(shown_value)));
             return -1;
         }
     }
