@@ -24,21 +24,23 @@ for f in "$top_srcdir"/* "$top_srcdir"/.[!.]*; do
 done
 [ -x "$T/src/configure" ] || { echo "FAIL: no configure script in $top_srcdir"; exit 1; }
 
-# A pkg-config directory holding every .pc file the machine has but sqlite3's.
+# A pkg-config directory holding every .pc file the machine has but sqlite3's and ldap's.
 mkdir "$T/pc"
 for d in $(pkg-config --variable pc_path pkg-config | tr ':' ' '); do
     [ -d "$d" ] && cp "$d"/*.pc "$T/pc/" 2>/dev/null
 done
-rm -f "$T/pc/sqlite3.pc"
+rm -f "$T/pc/sqlite3.pc" "$T/pc/ldap.pc"
 
 mkdir "$T/b1"
-(cd "$T/b1" && PKG_CONFIG_LIBDIR="$T/pc" ac_cv_header_security_pam_appl_h=no \
+(cd "$T/b1" && PKG_CONFIG_LIBDIR="$T/pc" ac_cv_header_security_pam_appl_h=no ac_cv_header_ldap_h=no \
     "$T/src/configure" -q > out 2>&1)
 [ $? -eq 0 ] || fail "configure under auto failed although plugins could be skipped: $(tail -5 "$T/b1/out")"
 grep -E '^  auth-pam +no +security/pam_appl.h not found \(install libpam0g-dev\)' "$T/b1/out" >/dev/null \
     || fail "summary does not say why auth-pam is off: $(grep auth-pam "$T/b1/out")"
 grep -E '^  learn-address-db +no +sqlite3 >= [0-9.]+ not found \(install libsqlite3-dev\)' "$T/b1/out" >/dev/null \
     || fail "summary does not say why learn-address-db is off: $(grep learn-address "$T/b1/out")"
+grep -E '^  auth-ldap +no +ldap.h not found \(install libldap2-dev\)' "$T/b1/out" >/dev/null \
+    || fail "summary does not say why auth-ldap is off: $(grep auth-ldap "$T/b1/out")"
 grep -E '^  down-root +yes' "$T/b1/out" >/dev/null || fail "down-root should still be built"
 
 mkdir "$T/b2"
@@ -49,7 +51,10 @@ grep -q "enable-auth-pam=yes but it cannot be built: security/pam_appl.h not fou
     || fail "no clear error for --enable-auth-pam=yes: $(tail -3 "$T/b2/out")"
 
 mkdir "$T/b3"
-(cd "$T/b3" && "$T/src/configure" -q --disable-down-root > out 2>&1)
+# (and libldap without its .pc file: found as -lldap)
+(cd "$T/b3" && PKG_CONFIG_LIBDIR="$T/pc" "$T/src/configure" -q --disable-down-root > out 2>&1)
+grep -E '^  auth-ldap +yes' "$T/b3/out" >/dev/null \
+    || fail "auth-ldap not found without ldap.pc: $(grep auth-ldap "$T/b3/out")"
 grep -E '^  down-root +no +disabled with --disable-down-root' "$T/b3/out" >/dev/null \
     || fail "summary does not say down-root was disabled"
 

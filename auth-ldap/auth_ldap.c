@@ -1,0 +1,424 @@
+/* auth_ldap.c: ovp-auth-ldap, LDAP authentication that never blocks OpenVPN: the glue. */
+#include "ovpbuild.h"
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "ccfg.h"
+#include "defer.h"
+#include "env.h"
+#include "ldap_backend.h"
+#include "ldap_conf.h"
+#include "ldap_filter.h"
+#include "plugin.h"
+#include "secret.h"
+
+/*
+ * OpenVPN's thread only checks and copies: the auth hook refuses an empty
+ * username or password (an empty password would be an anonymous bind, which a
+ * directory "accepts"), answers TEMP at once while every server is down, else
+ * copies the request into the defer engine, wakes the backend thread and returns
+ * DEFERRED. Threads in OpenVPN's process: the backend thread and the engine's
+ * deadline thread, two in all, started at open and parked across a reload.
+ */
+
+#define AL_NAME "ovp-auth-ldap"
+
+struct al_state
+{
+    struct ovp_plugin *plugin;
+    struct ovp_log *log;
+    struct al_conf conf;
+    struct ovp_defer *defer;
+    struct al_backend *backend;
+};
+
+/*
+ * Client config from the directory (PushAttribute, IfconfigPushAttribute, <Group>
+ * Push): the backend thread stores it in the client's context (OpenVPN's per-client
+ * context) before it writes the auth answer; CLIENT_CONNECT_V2, which OpenVPN calls
+ * only after it has seen that answer, hands it over. No I/O there, so client-connect
+ * needs no deferral. The context is counted: OpenVPN's destructor and a request in
+ * flight may let go of it in either order.
+ */
+struct al_client
+{
+    atomic_int refs;
+    pthread_mutex_t mu;
+    int have;   /* a directory answer stored a config (maybe empty) */
+    char *ccfg; /* lines, under mu */
+};
+
+static void
+client_unref(void *data)
+{
+    struct al_client *c = data;
+    if (c && atomic_fetch_sub(&c->refs, 1) == 1)
+    {
+        pthread_mutex_destroy(&c->mu);
+        free(c->ccfg);
+        free(c);
+    }
+}
+
+static void *
+al_client_new(struct ovp_plugin *p, void *state)
+{
+    struct al_state *st = state;
+    struct al_client *c;
+    (void)p;
+    if (!st || !st->conf.client_config || !(c = calloc(1, sizeof(*c))))
+    {
+        return NULL;
+    }
+    atomic_init(&c->refs, 1);
+    pthread_mutex_init(&c->mu, NULL);
+    return c;
+}
+
+static void
+al_client_free(struct ovp_plugin *p, void *state, void *client)
+{
+    (void)p;
+    (void)state;
+    client_unref(client);
+}
+
+/* Backend thread: REQ is authenticated; CCFG is its client config. */
+static void
+store_ccfg(void *arg, struct ovp_defer_req *req, const char *ccfg)
+{
+    struct al_client *c = req->data;
+    char *copy;
+    (void)arg;
+    if (!c)
+    {
+        return;
+    }
+    copy = strdup(ccfg);
+    pthread_mutex_lock(&c->mu);
+    free(c->ccfg);
+    c->ccfg = copy;
+    c->have = copy != NULL;
+    pthread_mutex_unlock(&c->mu);
+}
+
+/* CLIENT_CONNECT_V2: the config the directory gave this client. */
+static int
+al_connect(struct al_state *st, const struct ovp_event *ev)
+{
+    struct al_client *c = ev->client;
+    struct ovp_ccfg cc = {0};
+    char *text = NULL, *line, *save = NULL;
+    int rc = OPENVPN_PLUGIN_FUNC_SUCCESS;
+
+    if (c)
+    {
+        pthread_mutex_lock(&c->mu);
+        text = c->have && c->ccfg ? strdup(c->ccfg) : NULL;
+        pthread_mutex_unlock(&c->mu);
+    }
+    if (!text)
+    {
+        /*
+         * Why refuse: this session was not authenticated through the directory here
+         * (an auth-gen-token reconnect with TokenSkip), so its configuration is
+         * unknown; connecting it without one could give it more than it may have.
+         */
+        ovp_logf_client(st->log, &ev->who, PLOG_WARN,
+                        "no client configuration from the directory for this session "
+                        "(reconnected with a token?): refused");
+        return OPENVPN_PLUGIN_FUNC_ERROR;
+    }
+    for (line = strtok_r(text, "\n", &save); line; line = strtok_r(NULL, "\n", &save))
+    {
+        if (ovp_ccfg_add(&cc, line) < 0)
+        {
+            rc = OPENVPN_PLUGIN_FUNC_ERROR;
+        }
+    }
+    if (rc == OPENVPN_PLUGIN_FUNC_SUCCESS && ev->return_list &&
+        ovp_ccfg_to_list(&cc, ev->return_list) < 0)
+    {
+        rc = OPENVPN_PLUGIN_FUNC_ERROR;
+    }
+    if (rc == OPENVPN_PLUGIN_FUNC_SUCCESS)
+    {
+        ovp_logf_client(st->log, &ev->who, PLOG_DEBUG,
+                        "client config from the directory: %zu line(s)", cc.lines);
+    }
+    else
+    {
+        ovp_logf_client(st->log, &ev->who, PLOG_ERR,
+                        "cannot hand over the client config (out of memory?): refused");
+    }
+    ovp_ccfg_clear(&cc);
+    free(text);
+    return rc;
+}
+
+static void
+al_cancel(void *state)
+{
+    struct al_state *st = state;
+    al_backend_stop(st->backend);
+}
+
+static void
+al_free(struct al_state *st)
+{
+    if (!st)
+    {
+        return;
+    }
+    if (st->defer)
+    {
+        ovp_defer_close(st->defer); /* answers what is left; cancel stops our thread */
+    }
+    al_backend_free(st->backend);
+    al_conf_release(&st->conf);
+    free(st);
+}
+
+static void
+log_setup(struct al_state *st)
+{
+    const struct al_conf *c = &st->conf;
+    static const char *const verify[] = {"never", "allow", "try", "demand"};
+    static const char *const tlsmin[] = {"1.0", "1.1", "1.2", "1.3"};
+
+    ovp_note(st->log,
+             "LDAP %s (%zu server%s), %s, service bind %s%s%s, Timeout %ld s, StartTLS %s, "
+             "TLSVerify %s, TLSMinVersion %s, referrals %s, %zu group%s%s, %ld bind "
+             "connection%s, TokenSkip %s, cache %ld/%ld ms, 2 threads",
+             c->url, c->n_urls, c->n_urls == 1 ? "" : "s", c->search_filter,
+             c->bind_dn ? "as \"" : "anonymous", c->bind_dn ? c->bind_dn : "",
+             c->bind_dn ? "\"" : "", c->timeout_s, c->tls_enable ? "on" : "off",
+             verify[c->tls_verify], tlsmin[c->tls_min],
+             c->follow_referrals ? "followed" : "off", c->n_groups, c->n_groups == 1 ? "" : "s",
+             c->require_group ? " (RequireGroup)" : "", c->bind_conns,
+             c->bind_conns == 1 ? "" : "s", c->token_skip ? "on" : "off", c->cache_ttl_ms,
+             c->neg_cache_ttl_ms);
+    if (c->tls_verify < 3)
+    {
+        ovp_warn(st->log,
+                 "TLSVerify %s: the directory server's certificate is not fully "
+                 "checked; anyone on the path can read the passwords",
+                 verify[c->tls_verify]);
+    }
+}
+
+static int
+al_open(struct ovp_plugin *p, const char *const *argv, const char *const *envp, void **state)
+{
+    struct ovp_log *log = ovp_plugin_log(p);
+    struct ovp_defer_conf dc;
+    struct ovp_defer_ops ops;
+    char err[512];
+    size_t n = ovp_argc(argv);
+    struct al_state *st;
+    long deadline;
+    (void)envp;
+
+    st = calloc(1, sizeof(*st));
+    if (!st)
+    {
+        ovp_err(log, "out of memory");
+        return -1;
+    }
+    st->plugin = p;
+    st->log = log;
+    if (al_conf_load(n > 1 ? argv + 1 : argv + n, n > 1 ? n - 1 : 0, &st->conf, err,
+                     sizeof(err)) < 0)
+    {
+        ovp_err(log, "%s", err);
+        goto fail;
+    }
+    for (size_t i = 0; i < st->conf.n_warnings; i++)
+    {
+        ovp_warn(log, "%s", st->conf.warnings[i]);
+    }
+
+    /*
+     * The engine's deadline is the backstop: a search, a bind and a group search,
+     * each bounded by Timeout, plus a connection; kept under OpenVPN's default
+     * hand-window (60 s) so a client never hangs until it.
+     */
+    deadline = 4 * st->conf.timeout_s * 1000 + 1000;
+    if (deadline > 55000)
+    {
+        deadline = 55000;
+    }
+    memset(&dc, 0, sizeof(dc));
+    dc.workers = 0; /* event-driven: the backend thread takes and finishes */
+    dc.queue_max = (unsigned)st->conf.queue;
+    dc.deadline_ms = (unsigned)deadline;
+    dc.what = "LDAP";
+    memset(&ops, 0, sizeof(ops));
+    ops.cancel = al_cancel;
+    st->defer = ovp_defer_new(&dc, &ops, st, log, err, sizeof(err));
+    if (st->conf.client_config)
+    {
+        unsigned want = OPENVPN_PLUGIN_MASK(OPENVPN_PLUGIN_AUTH_USER_PASS_VERIFY) |
+                        OPENVPN_PLUGIN_MASK(OPENVPN_PLUGIN_CLIENT_CONNECT_V2);
+        if ((ovp_plugin_set_events(p, want) & want) != want)
+        {
+            ovp_err(log, "client config from the directory needs CLIENT_CONNECT_V2, which "
+                         "this OpenVPN does not offer");
+            goto fail;
+        }
+    }
+    else
+    {
+        ovp_plugin_set_events(p, OPENVPN_PLUGIN_MASK(OPENVPN_PLUGIN_AUTH_USER_PASS_VERIFY));
+    }
+    if (!st->defer ||
+        !(st->backend = al_backend_new(&st->conf, st->defer, log, err, sizeof(err))))
+    {
+        ovp_err(log, "%s", err);
+        goto fail;
+    }
+    al_backend_on_allow(st->backend, store_ccfg, st);
+    if (al_backend_start(st->backend, err, sizeof(err)) < 0)
+    {
+        ovp_err(log, "%s", err);
+        goto fail;
+    }
+    log_setup(st);
+    *state = st;
+    return 0;
+
+fail:
+    al_free(st);
+    return -1;
+}
+
+/* Refuses in the call: the reason file, then ERROR (OpenVPN sends AUTH_FAILED). */
+static int
+refuse_now(struct al_state *st, const struct ovp_event *ev, const char *reason)
+{
+    char err[256];
+    const char *rf = ovp_env_get_nonempty(ev->envp, "auth_failed_reason_file");
+    if (rf && ovp_auth_write_reason(rf, reason, err, sizeof(err)) < 0)
+    {
+        ovp_logf_client(st->log, &ev->who, PLOG_ERR, "cannot write the reason: %s", err);
+    }
+    return OPENVPN_PLUGIN_FUNC_ERROR;
+}
+
+static int
+al_auth(struct al_state *st, const struct ovp_event *ev)
+{
+    const char *user = ovp_env_get(ev->envp, "username");
+    const char *pass = ovp_env_get(ev->envp, "password");
+    const char *state = ovp_env_get(ev->envp, "session_state");
+    struct ovp_defer_req *req;
+    char err[256];
+
+    /*
+     * OpenVPN checked the token's HMAC and lifetime itself (auth-gen-token ...
+     * external-auth) before calling us; the directory would only see the token as a
+     * wrong password. Only "Authenticated": openvpn-plugin.h advises treating
+     * AuthenticatedEmptyUser as invalid, so it goes to the directory (and fails).
+     */
+    if (st->conf.token_skip && state && strcmp(state, "Authenticated") == 0)
+    {
+        ovp_logf_client(st->log, &ev->who, PLOG_NOTE,
+                        "auth-gen-token session is valid (Authenticated): accepted without "
+                        "LDAP (TokenSkip)");
+        return OPENVPN_PLUGIN_FUNC_SUCCESS;
+    }
+    /* Before any network I/O: an empty password would be an anonymous bind. */
+    if (!user || !user[0] || !pass || !pass[0])
+    {
+        ovp_logf_client(st->log, &ev->who, PLOG_NOTE,
+                        "authentication failed: empty %s (refused without asking the "
+                        "directory)",
+                        !user || !user[0] ? "username" : "password");
+        return refuse_now(st, ev, "authentication failed");
+    }
+    /* With a cache the backend thread answers (from the cache, or TEMP at once). */
+    if (st->conf.cache_ttl_ms == 0 && st->conf.neg_cache_ttl_ms == 0 &&
+        al_backend_all_down(st->backend))
+    {
+        ovp_logf_client(st->log, &ev->who, PLOG_NOTE,
+                        "temporary failure: every LDAP server is down (circuit breaker open)");
+        return refuse_now(st, ev, "TEMP: the directory is unreachable, try again later");
+    }
+    req = ovp_defer_req_from_env(ev->envp, err, sizeof(err));
+    if (!req)
+    {
+        ovp_logf_client(st->log, &ev->who, PLOG_ERR, "cannot defer: %s", err);
+        return refuse_now(st, ev, "TEMP: out of resources, try again");
+    }
+    if (st->conf.password_is_cr)
+    {
+        /* The static challenge answer: only its password part goes to the directory. */
+        char buf[1024];
+        long len = al_scrv1_password(req->password, buf, sizeof(buf));
+        char *copy = len > 0 ? ovp_strdup_secret(buf) : NULL;
+        ovp_wipe(buf, sizeof(buf));
+        if (!copy)
+        {
+            ovp_defer_req_free(req);
+            ovp_logf_client(st->log, &ev->who, PLOG_NOTE,
+                            "authentication failed: PasswordIsCR is true but the password is "
+                            "not an SCRV1 answer with a non-empty password");
+            return refuse_now(st, ev, "authentication failed");
+        }
+        ovp_free_secret(req->password);
+        req->password = copy;
+    }
+    if (st->conf.client_config && ev->client)
+    {
+        /* The request holds the client's context until it is freed. */
+        struct al_client *c = ev->client;
+        atomic_fetch_add(&c->refs, 1);
+        req->data = c;
+        req->free_data = client_unref;
+    }
+    if (ovp_defer_submit(st->defer, req) < 0)
+    {
+        return OPENVPN_PLUGIN_FUNC_ERROR; /* TEMP reason written and logged */
+    }
+    al_backend_wake(st->backend);
+    return OPENVPN_PLUGIN_FUNC_DEFERRED;
+}
+
+static int
+al_event(struct ovp_plugin *p, void *state, const struct ovp_event *ev)
+{
+    (void)p;
+    if (ev->type == OPENVPN_PLUGIN_AUTH_USER_PASS_VERIFY)
+    {
+        return al_auth(state, ev);
+    }
+    if (ev->type == OPENVPN_PLUGIN_CLIENT_CONNECT_V2)
+    {
+        return al_connect(state, ev);
+    }
+    return OPENVPN_PLUGIN_FUNC_ERROR;
+}
+
+static void
+al_close(struct ovp_plugin *p, void *state)
+{
+    (void)p;
+    al_free(state);
+}
+
+static const struct ovp_plugin_desc al_desc = {
+    .name = AL_NAME,
+    .events = OPENVPN_PLUGIN_MASK(OPENVPN_PLUGIN_AUTH_USER_PASS_VERIFY),
+    /* Registered only with a client config in the file (al_open). */
+    .optional_events = OPENVPN_PLUGIN_MASK(OPENVPN_PLUGIN_CLIENT_CONNECT_V2),
+    .open = al_open,
+    .event = al_event,
+    .close = al_close,
+    .client_new = al_client_new,
+    .client_free = al_client_free,
+};
+OVP_PLUGIN(al_desc);
