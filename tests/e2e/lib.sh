@@ -446,7 +446,9 @@ e2e_stop() {
     local pid
     pid=$(cat "$E2E_DIR/$1.pid" 2>/dev/null) || return 0
     kill "$pid" 2>/dev/null || true
-    local t=50
+    # Up to 15 s: a server running its DOWN command (a timeout, a kill grace) on a loaded
+    # machine takes seconds, and what the caller checks next is written at the very end.
+    local t=150
     while kill -0 "$pid" 2>/dev/null && [ $t -gt 0 ]; do sleep 0.1; t=$((t - 1)); done
 }
 
