@@ -259,6 +259,42 @@ real_ip(const char *const *envp, struct addr *buf)
     return ip;
 }
 
+/*
+ * The client's real address at client-disconnect, in BUF's spelling as real_ip.
+ * OpenVPN sets trusted_ip (or trusted_ip6) and trusted_port afresh for the
+ * disconnect (multi.c multi_client_disconnect_setenv, setenv_trusted) from the
+ * address the client has now, which after a UDP float is not the one it
+ * authenticated from: untrusted_ip keeps that one. OpenVPN never unsets a
+ * variable, so after a float between IPv4 and IPv6 both trusted_ip and
+ * trusted_ip6 are there; its env list puts the newest setting first
+ * (env_set.c add_env_item, make_env_array), so the first one found is now's.
+ */
+static const char *
+end_real_ip(const char *const *envp, struct addr *buf)
+{
+    for (size_t i = 0; envp && envp[i]; i++)
+    {
+        const char *v = NULL;
+        if (strncmp(envp[i], "trusted_ip=", 11) == 0)
+        {
+            v = envp[i] + 11;
+        }
+        else if (strncmp(envp[i], "trusted_ip6=", 12) == 0)
+        {
+            v = envp[i] + 12;
+        }
+        if (v && *v)
+        {
+            if (addr_parse(v, buf) == 0 && (buf->kind == ADDR_IPV4 || buf->kind == ADDR_IPV6))
+            {
+                return buf->text;
+            }
+            return v;
+        }
+    }
+    return real_ip(envp, buf);
+}
+
 /* The client's real port, or -1. */
 static long
 real_port(const char *const *envp)
@@ -343,7 +379,7 @@ fill_disconnect(struct store_disconnect *sd, const struct lad_client *c,
     sd->id = c && c->connected ? c->sid : 0;
     sd->disconnect_ms = store_now_ms();
     sd->common_name = ovp_env_get_nonempty(envp, "common_name");
-    sd->real_ip = real_ip(envp, ip);
+    sd->real_ip = end_real_ip(envp, ip);
     sd->real_port = real_port(envp);
     sd->bytes_received = env_count(envp, "bytes_received");
     sd->bytes_sent = env_count(envp, "bytes_sent");

@@ -567,18 +567,22 @@ static const struct qcol history_cols[] = {
     {"bytes_received", Q_INT}, {"bytes_sent", Q_INT},
     {"end_reason", Q_TEXT},    {"addresses", Q_TEXT},
     {"session_id", Q_INT},     {"disconnected_latest", Q_TIME},
+    {"end_real_ip", Q_TEXT},   {"end_real_port", Q_INT},
 };
 
-/* The first %s is a column or NULL (schema 1), the second the indexed column: both from
- * fixed lists, never from input. */
+/*
+ * %1$s is a column or NULL (schema 1), %2$s the end address columns or NULL, NULL
+ * (before schema 3), %3$s the condition on the indexed column(s): all from fixed
+ * lists, never from input.
+ */
 static const char history_sql[] =
     "SELECT s.instance, s.common_name, s.username, s.real_ip, s.real_port, s.vaddr4,"
     "  s.vaddr6, s.connect_ms, s.disconnect_ms, s.duration_s, s.bytes_received,"
     "  s.bytes_sent, s.end_reason,"
     "  (SELECT group_concat(address, ' ') FROM (SELECT DISTINCT address FROM address_event e"
     "    WHERE e.session_id = s.id AND e.op IN ('add', 'update') ORDER BY address)),"
-    "  s.id, %s"
-    " FROM session s WHERE s.%s = ?1 AND s.connect_ms <= ?3"
+    "  s.id, %1$s, %2$s"
+    " FROM session s WHERE (%3$s) AND s.connect_ms <= ?3"
     "  AND (s.disconnect_ms IS NULL OR s.disconnect_ms >= ?2)"
     " ORDER BY s.connect_ms, s.id";
 
@@ -587,11 +591,11 @@ query_history(sqlite3 *db, enum query_by by, const char *value, int64_t since_ms
               int64_t until_ms, struct qresult *out, char *err, size_t errlen)
 {
     static const char *const column[] = {
-        [QUERY_BY_USER] = "username",
-        [QUERY_BY_CN] = "common_name",
-        [QUERY_BY_REAL_IP] = "real_ip",
+        [QUERY_BY_USER] = "s.username = ?1",
+        [QUERY_BY_CN] = "s.common_name = ?1",
+        [QUERY_BY_REAL_IP] = "s.real_ip = ?1",
     };
-    char sql[sizeof(history_sql) + 64];
+    char sql[sizeof(history_sql) + 256];
     sqlite3_stmt *st = NULL;
     struct addr a;
     int rc = -1;
@@ -614,9 +618,19 @@ query_history(sqlite3 *db, enum query_by by, const char *value, int64_t since_ms
     {
         return -1;
     }
-    /* Both fragments come from fixed lists: nothing of the input reaches SQL text. */
-    snprintf(sql, sizeof(sql), history_sql,
-             db_version(db) >= 2 ? "s.disconnect_latest_ms" : "NULL", column[by]);
+    /*
+     * The fragments come from fixed lists: nothing of the input reaches SQL text. A
+     * client that floated (schema 3) is found by the address it ended at too; each
+     * side of the OR has its index.
+     */
+    int version = db_version(db);
+    const char *where = column[by];
+    if (by == QUERY_BY_REAL_IP && version >= 3)
+    {
+        where = "s.real_ip = ?1 OR s.end_real_ip = ?1";
+    }
+    snprintf(sql, sizeof(sql), history_sql, version >= 2 ? "s.disconnect_latest_ms" : "NULL",
+             version >= 3 ? "s.end_real_ip, s.end_real_port" : "NULL, NULL", where);
     if (prepare(db, sql, &st, err, errlen) == 0)
     {
         sqlite3_bind_text(st, 1, value, -1, SQLITE_STATIC);

@@ -75,7 +75,11 @@ enum query_by
     QUERY_BY_REAL_IP,
 };
 
-/* Sessions of one user / common name / real IP that overlap [SINCE_MS, UNTIL_MS]. */
+/*
+ * Sessions of one user / common name / real IP that overlap [SINCE_MS, UNTIL_MS]. A
+ * real IP matches the address a session connected from or, when the client floated
+ * (schema 3), the one it ended at (end_real_ip / end_real_port, NULL when unchanged).
+ */
 int query_history(sqlite3 *db, enum query_by by, const char *value, int64_t since_ms,
                   int64_t until_ms, struct qresult *out, char *err, size_t errlen);
 

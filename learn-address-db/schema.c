@@ -85,6 +85,17 @@ static const char *const migrations[SCHEMA_VERSION + 1] = {
     /* who IP in TAP mode, where OpenVPN learns only MACs: through the session. */
     "CREATE INDEX session_by_vaddr4 ON session(vaddr4, connect_ms) WHERE vaddr4 IS NOT NULL;"
     "CREATE INDEX session_by_vaddr6 ON session(vaddr6, connect_ms) WHERE vaddr6 IS NOT NULL;",
+    [3] =
+        /*
+         * A UDP client that floated (NAT rebinding, a new network) ends at another real
+         * address than it connected from: OpenVPN's client-disconnect env has it in
+         * trusted_ip/trusted_ip6 and trusted_port. NULL when it did not change (and for
+         * sessions older than this migration); history --real-ip matches either.
+         */
+    "ALTER TABLE session ADD COLUMN end_real_ip TEXT;"
+    "ALTER TABLE session ADD COLUMN end_real_port INTEGER;"
+    "CREATE INDEX session_by_end_real_ip ON session(end_real_ip, connect_ms)"
+    " WHERE end_real_ip IS NOT NULL;",
 };
 
 static void

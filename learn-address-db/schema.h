@@ -6,7 +6,7 @@
 #include <sqlite3.h>
 
 /* The schema this build writes (PRAGMA user_version). */
-#define SCHEMA_VERSION 2
+#define SCHEMA_VERSION 3
 
 /* The oldest schema ovp-addrdb reads (queries fill what it lacks with NULL). */
 #define SCHEMA_VERSION_MIN_READ 1

@@ -90,12 +90,20 @@ static const char *const stmt_sql[ST_COUNT] = {
     [ST_CONNECT] =
         "INSERT INTO session(id, instance, common_name, username, real_ip, real_port,"
         " vaddr4, vaddr6, connect_ms) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
-    /* ?7: refused, the virtual addresses offered at connect were never the client's */
+    /*
+     * ?7: refused, the virtual addresses offered at connect were never the client's.
+     * ?8, ?9: the real address and port at the end; kept only when the client floated
+     * away from the one it connected from (an unknown port says nothing about a change).
+     */
     [ST_DISC_ID] =
         "UPDATE session SET disconnect_ms = ?1, bytes_received = ?2, bytes_sent = ?3,"
         " duration_s = coalesce(?4, (?1 - connect_ms) / 1000), end_reason = ?5,"
         " vaddr4 = CASE WHEN ?7 THEN NULL ELSE vaddr4 END,"
-        " vaddr6 = CASE WHEN ?7 THEN NULL ELSE vaddr6 END"
+        " vaddr6 = CASE WHEN ?7 THEN NULL ELSE vaddr6 END,"
+        " end_real_ip = CASE WHEN ?8 IS NOT NULL AND (?8 IS NOT real_ip"
+        "  OR (?9 IS NOT NULL AND ?9 IS NOT real_port)) THEN ?8 END,"
+        " end_real_port = CASE WHEN ?8 IS NOT NULL AND (?8 IS NOT real_ip"
+        "  OR (?9 IS NOT NULL AND ?9 IS NOT real_port)) THEN ?9 END"
         " WHERE id = ?6 AND disconnect_ms IS NULL",
     [ST_SEEN] = "UPDATE instance SET last_seen_ms = ?1 WHERE name = ?2",
 };
@@ -683,6 +691,8 @@ apply_disconnect(struct store *s, const struct rec *r)
     bind_text(st, 5, r->reason);
     sqlite3_bind_int64(st, 6, (sqlite3_int64)r->sid);
     sqlite3_bind_int(st, 7, r->refused);
+    bind_text(st, 8, r->ip);
+    bind_count(st, 9, r->port);
     return run(st);
 }
 

@@ -50,8 +50,8 @@ struct store_disconnect
     int refused; /* the client never got its address: vaddr4/vaddr6 are cleared */
     int64_t disconnect_ms;
     const char *common_name;
-    const char *real_ip;
-    long real_port;
+    const char *real_ip; /* at the end (trusted_ip after a float); NULL: unknown */
+    long real_port;      /* -1: unknown; both stored only when not the connect's */
     long long bytes_received, bytes_sent, duration_s; /* -1: unknown */
     const char *reason;                               /* "disconnect", "refused" */
 };

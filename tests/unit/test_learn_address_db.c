@@ -258,7 +258,7 @@ open__inline_config_registers_three_events(void **state)
     assert_true(fakehost_find("recording to") >= 0);
     assert_true(fakehost_find("instance 'vpn-a'") >= 0);
     /* Opened (and created) at open time, before OpenVPN would drop privileges. */
-    assert_int_equal(q_int(t->path, "PRAGMA user_version"), 2);
+    assert_int_equal(q_int(t->path, "PRAGMA user_version"), 3);
 }
 
 /* Two servers on one host get different default names: host name and config file. */
@@ -1033,6 +1033,100 @@ addrdb__control_characters_never_reach_the_terminal(void **state)
     h->client = c;
 }
 
+/*
+ * A UDP client that floated: OpenVPN's client-disconnect env has the new address in
+ * trusted_ip and trusted_port (set afresh for the disconnect) and still the old one
+ * in untrusted_ip. After a float from IPv4 to IPv6 both trusted_ip (stale) and
+ * trusted_ip6 are there, the newest first, as OpenVPN's env list orders them.
+ * history --real-ip finds each session by its end address, which every output shows.
+ */
+static void
+addrdb__a_client_that_floated_is_found_by_its_end_address(void **state)
+{
+    struct t *t = *state;
+    struct host *h = &t->h;
+    char out[8192], err[1024];
+    const char *args[] = {t->dbarg, "instance=vpn-a", "flushinterval=10ms", NULL};
+    static const char *const kim_env[] = {
+        "untrusted_ip=192.0.2.2",
+        "untrusted_port=40000",
+        "trusted_ip=192.0.2.2",
+        "trusted_port=40000",
+        "common_name=kim",
+        "username=kim",
+        "time_unix=1715688180",
+        "ifconfig_pool_remote_ip=10.8.0.30",
+        NULL,
+    };
+    static const char *const kim_gone_env[] = {
+        "trusted_ip=192.0.2.3", "trusted_port=40001", "time_duration=60",
+        "bytes_sent=10",        "bytes_received=20",  "untrusted_ip=192.0.2.2",
+        "untrusted_port=40000", "common_name=kim",    NULL,
+    };
+    static const char *const lou_env[] = {
+        "untrusted_ip=192.0.2.5",
+        "untrusted_port=50000",
+        "trusted_ip=192.0.2.5",
+        "trusted_port=50000",
+        "common_name=lou",
+        "username=lou",
+        "time_unix=1715688190",
+        "ifconfig_pool_remote_ip=10.8.0.31",
+        NULL,
+    };
+    static const char *const lou_gone_env[] = {
+        "trusted_port=50002",
+        "trusted_ip6=2001:DB8:0::5",
+        "time_duration=60",
+        "trusted_ip=192.0.2.5",
+        "untrusted_ip=192.0.2.5",
+        "common_name=lou",
+        NULL,
+    };
+    assert_int_equal(host_open(h, args), OPENVPN_PLUGIN_FUNC_SUCCESS);
+    void *k = h->ctor(h->handle), *l = h->ctor(h->handle);
+    call(h, OPENVPN_PLUGIN_CLIENT_CONNECT_V2, NULL, kim_env, k);
+    learn(h, "add", "10.8.0.30", "kim", kim_env, k);
+    call(h, OPENVPN_PLUGIN_CLIENT_CONNECT_V2, NULL, lou_env, l);
+    learn(h, "add", "10.8.0.31", "lou", lou_env, l);
+    assert_int_equal(call(h, OPENVPN_PLUGIN_CLIENT_DISCONNECT, NULL, kim_gone_env, k),
+                     OPENVPN_PLUGIN_FUNC_SUCCESS);
+    assert_int_equal(call(h, OPENVPN_PLUGIN_CLIENT_DISCONNECT, NULL, lou_gone_env, l),
+                     OPENVPN_PLUGIN_FUNC_SUCCESS);
+    h->dtor(h->handle, k);
+    h->dtor(h->handle, l);
+    host_close(h);
+    assert_int_equal(q_int(t->path, "SELECT end_real_port FROM session WHERE common_name ="
+                                    " 'kim' AND real_ip = '192.0.2.2' AND real_port = 40000"
+                                    " AND end_real_ip = '192.0.2.3'"),
+                     40001);
+    assert_int_equal(q_int(t->path, "SELECT end_real_port FROM session WHERE common_name ="
+                                    " 'lou' AND real_ip = '192.0.2.5'"
+                                    " AND end_real_ip = '2001:db8::5'"),
+                     50002);
+
+    const char *text[] = {"--db", t->path, "history", "--real-ip", "192.0.2.3", NULL};
+    assert_int_equal(tool(out, sizeof(out), err, sizeof(err), text), 0);
+    assert_non_null(strstr(out, "end_real_ip"));
+    assert_non_null(strstr(out, "kim"));
+    assert_non_null(strstr(out, "192.0.2.3"));
+    assert_null(strstr(out, "lou"));
+    const char *json[] = {"--db",      t->path,       "--json", "history",
+                          "--real-ip", "2001:db8::5", NULL};
+    assert_int_equal(tool(out, sizeof(out), err, sizeof(err), json), 0);
+    assert_non_null(strstr(out, "\"common_name\": \"lou\""));
+    assert_non_null(strstr(out, "\"real_ip\": \"192.0.2.5\""));
+    assert_non_null(strstr(out, "\"end_real_ip\": \"2001:db8::5\", \"end_real_port\": 50002"));
+    const char *csv[] = {"--db", t->path, "--csv", "history", "--cn", "kim", NULL};
+    assert_int_equal(tool(out, sizeof(out), err, sizeof(err), csv), 0);
+    assert_non_null(strstr(out, ",end_real_ip,end_real_port\r\n"));
+    assert_non_null(strstr(out, ",192.0.2.3,40001\r\n"));
+    /* The start address still finds kim's session. */
+    const char *start[] = {"--db", t->path, "history", "--real-ip", "192.0.2.2", NULL};
+    assert_int_equal(tool(out, sizeof(out), err, sizeof(err), start), 0);
+    assert_non_null(strstr(out, "kim"));
+}
+
 #define T(name) cmocka_unit_test_setup_teardown(name, setup, teardown)
 
 int
@@ -1064,6 +1158,7 @@ main(void)
         T(addrdb__current_and_history),
         T(addrdb__errors_have_their_exit_codes),
         T(addrdb__control_characters_never_reach_the_terminal),
+        T(addrdb__a_client_that_floated_is_found_by_its_end_address),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

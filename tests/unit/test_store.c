@@ -362,6 +362,88 @@ schema__empty_file_is_initialised(void **state)
     sqlite3_close(db);
 }
 
+/* What schema 3 added, taken away again: a database as the plugin of schema 2 left it. */
+#define TO_SCHEMA_2                                                                            \
+    "DROP INDEX session_by_end_real_ip;"                                                       \
+    "ALTER TABLE session DROP COLUMN end_real_ip;"                                             \
+    "ALTER TABLE session DROP COLUMN end_real_port;"
+
+/*
+ * Databases written by the plugins of schemas 1 and 2 (sessions in them, one still
+ * open) are migrated to schema 3 at open: rows kept, the end address columns empty,
+ * and the open session, ending after a float, gets its end address.
+ */
+static void
+schema__older_databases_migrate_to_the_end_address_columns(void **state)
+{
+    struct t *t = *state;
+    struct store_config c = config_for(t);
+    static const char *const downgrade[] = {
+        TO_SCHEMA_2 "PRAGMA user_version = 2",
+        TO_SCHEMA_2 "ALTER TABLE session DROP COLUMN disconnect_latest_ms;"
+                    "ALTER TABLE address_event DROP COLUMN time_latest_ms;"
+                    "DROP INDEX session_by_vaddr4; DROP INDEX session_by_vaddr6;"
+                    "PRAGMA user_version = 1",
+    };
+    for (int v = 0; v < 2; v++)
+    {
+        char p[160];
+        const char *const side[] = {"", "-wal", "-shm"};
+        for (size_t i = 0; i < 3; i++)
+        {
+            snprintf(p, sizeof(p), "%s%s", t->path, side[i]);
+            unlink(p);
+        }
+        int64_t now = store_now_ms();
+        open_store(t, &c);
+        connect_session(t, 810, "old", "old", "192.0.2.81", 81, now - 9000);
+        disconnect_session(t, 810, "old", "192.0.2.81", 81, now - 8000);
+        assert_true(
+            wait_for(t, "SELECT count(*) FROM session WHERE disconnect_ms > 0", 1, 3000));
+        /* An open session survives the downgrade: a kill -9 of the old plugin. */
+        connect_session(t, 811, "roamer", "roamer", "192.0.2.82", 82, now - 7000);
+        assert_true(wait_for(t, "SELECT count(*) FROM session", 2, 3000));
+        close_store(t);
+        /* Of another instance, so that this store's start does not end it as a restart. */
+        q_exec(t->path, "UPDATE session SET disconnect_ms = NULL, end_reason = NULL,"
+                        " duration_s = NULL, instance = 'other' WHERE id = 811");
+        q_exec(t->path, downgrade[v]);
+        assert_int_equal(q_int(t->path, "PRAGMA user_version"), 2 - v);
+
+        sqlite3 *db = NULL;
+        char err[512];
+        int created = -1;
+        assert_int_equal(schema_open_rw(t->path, 100, 0, &db, &created, err, sizeof(err)), 0);
+        assert_int_equal(created, 0);
+        sqlite3_close(db);
+        assert_int_equal(q_int(t->path, "PRAGMA user_version"), SCHEMA_VERSION);
+        assert_int_equal(q_int(t->path, "SELECT count(*) FROM session WHERE end_real_ip IS NULL"
+                                        " AND end_real_port IS NULL"),
+                         2);
+        assert_int_equal(q_int(t->path, "SELECT count(*) FROM sqlite_master WHERE name ="
+                                        " 'session_by_end_real_ip'"),
+                         1);
+        /* The session still open in the old file ends at a new address. */
+        struct store_disconnect sd = {
+            .id = 811,
+            .disconnect_ms = now,
+            .real_ip = "203.0.113.82",
+            .real_port = 4082,
+            .bytes_received = -1,
+            .bytes_sent = -1,
+            .duration_s = -1,
+            .reason = "disconnect",
+        };
+        open_store(t, &c);
+        assert_int_equal(store_disconnect(t->s, &sd), 0);
+        assert_true(wait_for(t,
+                             "SELECT end_real_port FROM session WHERE id = 811"
+                             " AND end_real_ip = '203.0.113.82'",
+                             4082, 3000));
+        close_store(t);
+    }
+}
+
 /* ovp-addrdb reads a database the plugin of schema 1 wrote (no end intervals there). */
 static void
 schema__query_side_reads_schema_1(void **state)
@@ -376,9 +458,9 @@ schema__query_side_reads_schema_1(void **state)
     add(t, STORE_ADD, "10.8.0.80", "ivy", 801, store_now_ms() - 4000);
     assert_true(wait_for(t, "SELECT count(*) FROM address_event", 1, 3000));
     close_store(t);
-    q_exec(t->path, "ALTER TABLE session DROP COLUMN disconnect_latest_ms;"
-                    "ALTER TABLE address_event DROP COLUMN time_latest_ms;"
-                    "PRAGMA user_version = 1");
+    q_exec(t->path, TO_SCHEMA_2 "ALTER TABLE session DROP COLUMN disconnect_latest_ms;"
+                                "ALTER TABLE address_event DROP COLUMN time_latest_ms;"
+                                "PRAGMA user_version = 1");
     if (schema_open_ro(t->path, 100, &db, err, sizeof(err)) < 0)
     {
         fail_msg("%s", err);
@@ -613,6 +695,44 @@ store__disconnect_without_id_ends_no_session(void **state)
     struct store_stats st;
     store_get_stats(t->s, &st);
     assert_int_equal(st.queued, 2);
+}
+
+/*
+ * A UDP client that floated ends at another real address (or port) than it connected
+ * from: that end is kept beside the start; an end at the start's address and port, or
+ * with no address known, keeps nothing.
+ */
+static void
+store__disconnect_after_a_float_keeps_the_end_address(void **state)
+{
+    struct t *t = *state;
+    struct store_config c = config_for(t);
+    open_store(t, &c);
+    int64_t now = store_now_ms();
+    connect_session(t, 701, "fay", "fay", "192.0.2.2", 50000, now - 5000);
+    connect_session(t, 702, "gus", "gus", "192.0.2.4", 50001, now - 5000);
+    connect_session(t, 703, "hal", "hal", "192.0.2.5", 50002, now - 5000);
+    connect_session(t, 704, "ida", "ida", "2001:db8::6", 50003, now - 5000);
+    connect_session(t, 705, "jon", "jon", "192.0.2.7", 50004, now - 5000);
+    disconnect_session(t, 701, "fay", "192.0.2.3", 50000, now);    /* floated */
+    disconnect_session(t, 702, "gus", "192.0.2.4", 50001, now);    /* stayed */
+    disconnect_session(t, 703, "hal", "192.0.2.5", 61000, now);    /* NAT: new port */
+    disconnect_session(t, 704, "ida", "198.51.100.6", 50003, now); /* IPv6 to IPv4 */
+    disconnect_session(t, 705, "jon", NULL, -1, now);              /* nothing known */
+    assert_true(
+        wait_for(t, "SELECT count(*) FROM session WHERE disconnect_ms IS NOT NULL", 5, 3000));
+    assert_int_equal(q_int(t->path, "SELECT end_real_port FROM session WHERE id = 701"
+                                    " AND end_real_ip = '192.0.2.3' AND real_ip = '192.0.2.2'"),
+                     50000);
+    assert_int_equal(q_int(t->path, "SELECT count(*) FROM session WHERE id IN (702, 705)"
+                                    " AND end_real_ip IS NULL AND end_real_port IS NULL"),
+                     2);
+    assert_int_equal(q_int(t->path, "SELECT end_real_port FROM session WHERE id = 703"
+                                    " AND end_real_ip = '192.0.2.5'"),
+                     61000);
+    assert_int_equal(q_int(t->path, "SELECT end_real_port FROM session WHERE id = 704"
+                                    " AND end_real_ip = '198.51.100.6'"),
+                     50003);
 }
 
 /* A refused client's end clears the virtual addresses it was offered and never got. */
@@ -1530,6 +1650,81 @@ query__history_filters_by_user_cn_real_ip_and_time(void **state)
     sqlite3_close(db);
 }
 
+/*
+ * fay connected from 192.0.2.2 and floated to 192.0.2.3; gus connected from
+ * 192.0.2.3 later: history --real-ip 192.0.2.3 finds both sessions, fay's with her
+ * end address, and the start address still finds hers.
+ */
+static void
+query__history_by_real_ip_finds_a_session_by_its_end_address(void **state)
+{
+    struct t *t = *state;
+    struct store_config c = config_for(t);
+    struct qresult r;
+    char err[256];
+    int64_t T = store_now_ms() - 60000;
+    open_store(t, &c);
+    connect_session(t, 711, "fay", "fay", "192.0.2.2", 50000, T);
+    disconnect_session(t, 711, "fay", "192.0.2.3", 50001, T + 5000);
+    connect_session(t, 712, "gus", "gus", "192.0.2.3", 40000, T + 6000);
+    connect_session(t, 713, "hal", "hal", "192.0.2.9", 40000, T + 7000);
+    disconnect_session(t, 713, "hal", "192.0.2.9", 40000, T + 8000);
+    assert_true(wait_for(t, "SELECT count(*) FROM session", 3, 3000));
+    assert_true(
+        wait_for(t, "SELECT count(*) FROM session WHERE disconnect_ms IS NOT NULL", 2, 3000));
+    sqlite3 *db = open_ro(t);
+
+    assert_int_equal(
+        query_history(db, QUERY_BY_REAL_IP, "192.0.2.3", 0, INT64_MAX, &r, err, sizeof(err)),
+        0);
+    assert_int_equal(r.nrows, 2);
+    assert_string_equal(query_cell(&r, 0, "common_name")->s, "fay");
+    assert_string_equal(query_cell(&r, 0, "real_ip")->s, "192.0.2.2");
+    assert_int_equal(query_cell(&r, 0, "real_port")->i, 50000);
+    assert_string_equal(query_cell(&r, 0, "end_real_ip")->s, "192.0.2.3");
+    assert_int_equal(query_cell(&r, 0, "end_real_port")->i, 50001);
+    assert_string_equal(query_cell(&r, 1, "common_name")->s, "gus");
+    assert_true(query_cell(&r, 1, "end_real_ip")->null);
+    assert_true(query_cell(&r, 1, "end_real_port")->null);
+    query_result_free(&r);
+
+    /* The window still applies: before fay's end, after gus's start. */
+    assert_int_equal(query_history(db, QUERY_BY_REAL_IP, "192.0.2.3", T + 5500, INT64_MAX, &r,
+                                   err, sizeof(err)),
+                     0);
+    assert_int_equal(r.nrows, 1);
+    assert_string_equal(query_cell(&r, 0, "common_name")->s, "gus");
+    query_result_free(&r);
+
+    assert_int_equal(
+        query_history(db, QUERY_BY_REAL_IP, "192.0.2.2", 0, INT64_MAX, &r, err, sizeof(err)),
+        0);
+    assert_int_equal(r.nrows, 1);
+    assert_string_equal(query_cell(&r, 0, "common_name")->s, "fay");
+    query_result_free(&r);
+    /* An unchanged end is no second match. */
+    assert_int_equal(
+        query_history(db, QUERY_BY_REAL_IP, "192.0.2.9", 0, INT64_MAX, &r, err, sizeof(err)),
+        0);
+    assert_int_equal(r.nrows, 1);
+    assert_true(query_cell(&r, 0, "end_real_ip")->null);
+    query_result_free(&r);
+    sqlite3_close(db);
+
+    /* A schema 2 database (no end addresses) is read, by its start addresses only. */
+    close_store(t);
+    q_exec(t->path, TO_SCHEMA_2 "PRAGMA user_version = 2");
+    db = open_ro(t);
+    assert_int_equal(
+        query_history(db, QUERY_BY_REAL_IP, "192.0.2.3", 0, INT64_MAX, &r, err, sizeof(err)),
+        0);
+    assert_int_equal(r.nrows, 1);
+    assert_string_equal(query_cell(&r, 0, "common_name")->s, "gus");
+    assert_true(query_cell(&r, 0, "end_real_ip")->null);
+    query_result_free(&r);
+    sqlite3_close(db);
+}
+
 static void
 time__unix_seconds_and_iso8601_are_parsed(void **state)
 {
@@ -1666,6 +1861,7 @@ main(void)
         T(schema__empty_file_is_initialised),
         T(schema__query_side_never_creates_and_explains),
         T(schema__query_side_reads_schema_1),
+        T(schema__older_databases_migrate_to_the_end_address_columns),
         T(store__many_events_then_close_all_present),
         T(store__close_timeout_zero_still_writes_what_is_queued),
         T(store__flush_interval_is_honoured),
@@ -1676,6 +1872,7 @@ main(void)
         T(store__add_without_client_context_joins_the_open_session),
         T(store__disconnect_without_id_ends_no_session),
         T(store__refused_disconnect_clears_the_offered_addresses),
+        T(store__disconnect_after_a_float_keeps_the_end_address),
         T(store__sql_fragments_in_names_are_stored_verbatim),
         T(store__locked_database_is_reported_and_rows_land_later),
         T(store__read_only_database_is_reported_and_recovers),
@@ -1692,6 +1889,7 @@ main(void)
         T(query__who_over_a_second_covers_connect_disconnect_and_quick_reuse),
         T(query__current_lists_open_sessions_with_their_addresses),
         T(query__history_filters_by_user_cn_real_ip_and_time),
+        T(query__history_by_real_ip_finds_a_session_by_its_end_address),
         cmocka_unit_test(time__unix_seconds_and_iso8601_are_parsed),
         cmocka_unit_test(time__span_is_the_unit_of_the_last_field_given),
         cmocka_unit_test(time__garbage_is_refused),
