@@ -814,7 +814,10 @@ static struct ovp_priv *parked;
 /*
  * Removes and returns a parked helper of PATH, or NULL: one started with exactly
  * CONFIG if there is one (two plugin lines may use the same program with different
- * configurations, e.g. two PAM services), else any of PATH.
+ * configurations, e.g. two PAM services), else the first of PATH parked. Why the
+ * first: the list is in close order and OpenVPN reopens in the same (configuration)
+ * order, so a line whose configuration changed gets its own old helper, not the one
+ * of a later line that is unchanged and would then get this line's.
  */
 static struct ovp_priv *
 priv_unpark(const char *path, const void *config, size_t config_len)
@@ -885,9 +888,14 @@ ovp_priv_park(struct ovp_priv *p, int timeout_ms)
     }
     /* Lines it sends while parked wait in the socket for the next owner. */
     p->log = NULL;
+    p->parked_next = NULL;
     pthread_mutex_lock(&parked_mu);
-    p->parked_next = parked;
-    parked = p;
+    struct ovp_priv **tail = &parked;
+    while (*tail)
+    {
+        tail = &(*tail)->parked_next;
+    }
+    *tail = p; /* in close order: see priv_unpark */
     pthread_mutex_unlock(&parked_mu);
 }
 

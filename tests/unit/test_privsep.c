@@ -1485,6 +1485,75 @@ park__reopen_without_root_adopts_and_never_starts_one(void **state)
     assert_true(WIFEXITED(ovp_priv_stop(p, WAIT_MS)));
 }
 
+/*
+ * Two plugin lines of one program (two PAM services); only the first line's
+ * configuration changed at the reload, which runs without root. Reopened in
+ * configuration order, the first line must keep its own old helper, and the
+ * second, unchanged, must get its own helper back: never the other line's, which
+ * would run the other line's configuration (another PAM service) for it.
+ */
+static int
+unprivileged_reopen_two(struct fixture *fx, pid_t pa, pid_t pb)
+{
+    if (setresuid(65534, 65534, 0) < 0)
+    {
+        return 10;
+    }
+    fx->ctx.variant = 2; /* the first line changed */
+    struct ovp_priv *a = start(fx, 0);
+    fx->ctx.variant = 1; /* the second did not */
+    struct ovp_priv *b = start(fx, 0);
+    if (!a || !b)
+    {
+        return 11;
+    }
+    if (ovp_priv_pid(b) != pb || ovp_priv_adopted(b) != 1)
+    {
+        return 12;
+    }
+    if (ovp_priv_pid(a) != pa || ovp_priv_adopted(a) != 2)
+    {
+        return 13;
+    }
+    return 0;
+}
+
+static void
+park__unchanged_line_keeps_its_helper_when_another_line_changed_without_root(void **state)
+{
+    struct fixture *fx = *state;
+    if (geteuid() != 0)
+    {
+        skip(); /* needs root to play the privilege drop */
+    }
+    struct ovp_priv *a = start(fx, 0);
+    fx->ctx.variant = 1;
+    struct ovp_priv *b = start(fx, 0);
+    pid_t pa = ovp_priv_pid(a), pb = ovp_priv_pid(b);
+    /* OpenVPN closes in configuration order */
+    ovp_priv_park(a, WAIT_MS);
+    ovp_priv_park(b, WAIT_MS);
+    pid_t child = fork();
+    assert_true(child >= 0);
+    if (child == 0)
+    {
+        _exit(unprivileged_reopen_two(fx, pa, pb));
+    }
+    int st;
+    assert_int_equal(waitpid(child, &st, 0), child);
+    /* back here, as root: both still parked; take them back and stop them */
+    fx->ctx.variant = 0;
+    a = start(fx, 0);
+    fx->ctx.variant = 1;
+    b = start(fx, 0);
+    assert_int_equal(ovp_priv_pid(a), pa);
+    assert_int_equal(ovp_priv_pid(b), pb);
+    assert_true(WIFEXITED(ovp_priv_stop(a, WAIT_MS)));
+    assert_true(WIFEXITED(ovp_priv_stop(b, WAIT_MS)));
+    assert_true(WIFEXITED(st));
+    assert_int_equal(WEXITSTATUS(st), 0);
+}
+
 static void
 null_handle__every_call_fails(void **state)
 {
@@ -1680,6 +1749,9 @@ main(int argc, char **argv)
                                         setup, teardown),
         cmocka_unit_test_setup_teardown(park__reopen_without_root_adopts_and_never_starts_one,
                                         setup, teardown),
+        cmocka_unit_test_setup_teardown(
+            park__unchanged_line_keeps_its_helper_when_another_line_changed_without_root, setup,
+            teardown),
         cmocka_unit_test_setup_teardown(kill__ends_the_helper_at_once_and_stop_still_reaps,
                                         setup, teardown),
         cmocka_unit_test(pack__round_trip),
