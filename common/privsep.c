@@ -707,6 +707,34 @@ priv_check_spec(const struct ovp_priv_spec *spec, char *err, size_t errlen)
 }
 
 /*
+ * 0 when DIR and every directory above it up to / can be changed only by root
+ * (or the user running us): owned by one of them and not group- or
+ * world-writable, unless sticky (like /tmp: others cannot rename our entries).
+ * DIR is an absolute path and is cut down in place. -1 with the failing
+ * directory left in DIR.
+ */
+static int
+priv_dir_chain_ok(char *dir)
+{
+    for (;;)
+    {
+        struct stat sb;
+        if (stat(dir[0] ? dir : "/", &sb) < 0 || !S_ISDIR(sb.st_mode) ||
+            (sb.st_uid != 0 && sb.st_uid != geteuid()) ||
+            ((sb.st_mode & (S_IWGRP | S_IWOTH)) && !(sb.st_mode & S_ISVTX)))
+        {
+            return -1;
+        }
+        char *slash = strrchr(dir, '/');
+        if (!dir[0] || !slash)
+        {
+            return 0;
+        }
+        *slash = '\0'; /* up one level; "/x" becomes "" (the root) */
+    }
+}
+
+/*
  * The helper program is exec'd as root: only root (or the user running us)
  * may be able to change it. Returns 0, or -1 with ERR set.
  */
@@ -732,24 +760,41 @@ priv_check_program(const char *path, char *err, size_t errlen)
                  path, (unsigned)sb.st_uid, (unsigned)(sb.st_mode & 07777));
         return -1;
     }
-    /* Why the directory too: whoever may write there can put another file in its place. */
+    /*
+     * Why every directory up to /, of the path as given and of the file it reaches
+     * (a symlink): whoever may write to any of them can rename a directory below
+     * away and put another program in its place, which then runs as root.
+     */
     char dir[PATH_MAX];
+    char real[PATH_MAX];
     const char *slash = strrchr(path, '/');
     size_t dl = slash ? (size_t)(slash - path) : 0;
-    if (dl == 0 || dl >= sizeof(dir))
+    if (!slash || path[0] != '/' || dl >= sizeof(dir))
     {
         snprintf(err, errlen, "helper program %s: not an absolute path", path);
         return -1;
     }
     memcpy(dir, path, dl);
     dir[dl] = '\0';
-    if (stat(dir, &sb) < 0 || (sb.st_mode & (S_IWGRP | S_IWOTH)) ||
-        (sb.st_uid != 0 && sb.st_uid != geteuid()))
+    int bad = priv_dir_chain_ok(dir) < 0;
+    if (!bad)
+    {
+        if (!realpath(path, real) || !(slash = strrchr(real, '/')))
+        {
+            snprintf(err, errlen, "helper program %s: %s", path, strerror(errno));
+            return -1;
+        }
+        memcpy(dir, real, (size_t)(slash - real));
+        dir[slash - real] = '\0';
+        bad = priv_dir_chain_ok(dir) < 0;
+    }
+    if (bad)
     {
         snprintf(err, errlen,
-                 "the directory of helper program %s could be changed by others; it must "
-                 "belong to root and not be group- or world-writable",
-                 path);
+                 "the directory of helper program %s could be changed by others (%s); it "
+                 "and every directory above it must belong to root and not be group- or "
+                 "world-writable",
+                 path, dir[0] ? dir : "/");
         return -1;
     }
     return 0;
