@@ -83,6 +83,8 @@ struct ap_child
     int cr_fd;     /* write end of the response pipe, or -1 */
 };
 
+/* How long the park waits for the killed PAM processes to exit. */
+#define AP_PARK_WAIT_MS 1000
 /* Extra time a child gets past the timeout before SIGKILL. */
 #define AP_KILL_GRACE_MS 500
 /* Answers kept per transaction to check PAM_USER against (more are not kept). */
@@ -970,18 +972,42 @@ void
 ap_helper_park(struct ovp_priv_chan *chan, void *ctx)
 {
     struct ap_helper *h = ctx;
+    int64_t until = now_ms() + AP_PARK_WAIT_MS;
     (void)chan;
     /*
-     * Why kill and forget: the plugin that sent these requests is closed and has
-     * answered them itself; an answer arriving later could carry an id that the
-     * adopting plugin reuses for another client. A killed child cannot reply or
-     * mark, and once it is out of the table its end is not reported either (reap
-     * skips unknown pids).
+     * Why kill, wait and forget: the plugin that sent these requests is closed and
+     * has answered them itself; an answer arriving later could carry an id that
+     * the adopting plugin reuses for another client. A SIGKILL is only queued when
+     * kill returns: a child inside sendmsg still delivers its reply. Once it has
+     * exited nothing of it can reach the channel, so PARKED (sent after this) is
+     * really the last word of the closed plugin; and reaped now, no zombie waits
+     * at the parked helper for the next request. Bounded: a process stuck in the
+     * kernel may never exit; it is forgotten (reap skips unknown pids).
      */
+    for (unsigned i = 0; i < h->n_children; i++)
+    {
+        kill_child(&h->children[i]);
+    }
     while (h->n_children > 0)
     {
         struct ap_child *c = &h->children[h->n_children - 1];
-        kill_child(c);
+        siginfo_t si;
+        int r;
+
+        memset(&si, 0, sizeof(si));
+        r = waitid(P_PID, (id_t)c->pid, &si, WEXITED | WNOHANG | WNOWAIT);
+        if (r == 0 && si.si_pid == c->pid)
+        {
+            kill(-c->pid, SIGKILL); /* its group id is still held: what PAM forked */
+            while (waitpid(c->pid, NULL, 0) < 0 && errno == EINTR)
+            {
+            }
+        }
+        else if (r == 0 && now_ms() < until)
+        {
+            poll(NULL, 0, 1);
+            continue;
+        }
         drop_child(h, c);
     }
 }

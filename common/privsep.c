@@ -707,6 +707,34 @@ priv_check_spec(const struct ovp_priv_spec *spec, char *err, size_t errlen)
 }
 
 /*
+ * 0 when DIR and every directory above it up to / can be changed only by root
+ * (or the user running us): owned by one of them and not group- or
+ * world-writable, unless sticky (like /tmp: others cannot rename our entries).
+ * DIR is an absolute path and is cut down in place. -1 with the failing
+ * directory left in DIR.
+ */
+static int
+priv_dir_chain_ok(char *dir)
+{
+    for (;;)
+    {
+        struct stat sb;
+        if (stat(dir[0] ? dir : "/", &sb) < 0 || !S_ISDIR(sb.st_mode) ||
+            (sb.st_uid != 0 && sb.st_uid != geteuid()) ||
+            ((sb.st_mode & (S_IWGRP | S_IWOTH)) && !(sb.st_mode & S_ISVTX)))
+        {
+            return -1;
+        }
+        char *slash = strrchr(dir, '/');
+        if (!dir[0] || !slash)
+        {
+            return 0;
+        }
+        *slash = '\0'; /* up one level; "/x" becomes "" (the root) */
+    }
+}
+
+/*
  * The helper program is exec'd as root: only root (or the user running us)
  * may be able to change it. Returns 0, or -1 with ERR set.
  */
@@ -732,24 +760,41 @@ priv_check_program(const char *path, char *err, size_t errlen)
                  path, (unsigned)sb.st_uid, (unsigned)(sb.st_mode & 07777));
         return -1;
     }
-    /* Why the directory too: whoever may write there can put another file in its place. */
+    /*
+     * Why every directory up to /, of the path as given and of the file it reaches
+     * (a symlink): whoever may write to any of them can rename a directory below
+     * away and put another program in its place, which then runs as root.
+     */
     char dir[PATH_MAX];
+    char real[PATH_MAX];
     const char *slash = strrchr(path, '/');
     size_t dl = slash ? (size_t)(slash - path) : 0;
-    if (dl == 0 || dl >= sizeof(dir))
+    if (!slash || path[0] != '/' || dl >= sizeof(dir))
     {
         snprintf(err, errlen, "helper program %s: not an absolute path", path);
         return -1;
     }
     memcpy(dir, path, dl);
     dir[dl] = '\0';
-    if (stat(dir, &sb) < 0 || (sb.st_mode & (S_IWGRP | S_IWOTH)) ||
-        (sb.st_uid != 0 && sb.st_uid != geteuid()))
+    int bad = priv_dir_chain_ok(dir) < 0;
+    if (!bad)
+    {
+        if (!realpath(path, real) || !(slash = strrchr(real, '/')))
+        {
+            snprintf(err, errlen, "helper program %s: %s", path, strerror(errno));
+            return -1;
+        }
+        memcpy(dir, real, (size_t)(slash - real));
+        dir[slash - real] = '\0';
+        bad = priv_dir_chain_ok(dir) < 0;
+    }
+    if (bad)
     {
         snprintf(err, errlen,
-                 "the directory of helper program %s could be changed by others; it must "
-                 "belong to root and not be group- or world-writable",
-                 path);
+                 "the directory of helper program %s could be changed by others (%s); it "
+                 "and every directory above it must belong to root and not be group- or "
+                 "world-writable",
+                 path, dir[0] ? dir : "/");
         return -1;
     }
     return 0;
@@ -814,7 +859,10 @@ static struct ovp_priv *parked;
 /*
  * Removes and returns a parked helper of PATH, or NULL: one started with exactly
  * CONFIG if there is one (two plugin lines may use the same program with different
- * configurations, e.g. two PAM services), else any of PATH.
+ * configurations, e.g. two PAM services), else the first of PATH parked. Why the
+ * first: the list is in close order and OpenVPN reopens in the same (configuration)
+ * order, so a line whose configuration changed gets its own old helper, not the one
+ * of a later line that is unchanged and would then get this line's.
  */
 static struct ovp_priv *
 priv_unpark(const char *path, const void *config, size_t config_len)
@@ -885,9 +933,14 @@ ovp_priv_park(struct ovp_priv *p, int timeout_ms)
     }
     /* Lines it sends while parked wait in the socket for the next owner. */
     p->log = NULL;
+    p->parked_next = NULL;
     pthread_mutex_lock(&parked_mu);
-    p->parked_next = parked;
-    parked = p;
+    struct ovp_priv **tail = &parked;
+    while (*tail)
+    {
+        tail = &(*tail)->parked_next;
+    }
+    *tail = p; /* in close order: see priv_unpark */
     pthread_mutex_unlock(&parked_mu);
 }
 

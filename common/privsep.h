@@ -76,7 +76,7 @@ struct ovp_priv;
  * perhaps without root). A file-name PROGRAM is looked up beside the plugin when
  * the plugin runs from its libtool build directory (.libs), else in the
  * installed OVP_HELPERDIR; the program must be a regular executable file that
- * only root (or this user) can modify.
+ * only root (or this user) can modify, in directories (up to /) only they can modify.
  *
  * Start: socketpair, fork, and in the child nothing but async-signal-safe calls
  * up to execve: the channel becomes fd 3, every other fd above 2 is closed,

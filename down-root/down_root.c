@@ -507,6 +507,18 @@ dr_parse(struct dr_state *st, const char *const *words, size_t nwords, char *err
         goto out;
     }
     /* A missing command is found now, not at shutdown when nobody is watching. */
+#ifdef DR_HELPER_PROGRAM
+    int check_commands = 1; /* the helper always checks what it will run as root */
+#else
+    /*
+     * Why not without root: that is a reopen after OpenVPN's user/group (a reload),
+     * which cannot see a command only root may read (mode 0700, or in a directory
+     * only root enters) and must not fail for it: a failed reopen ends OpenVPN. The
+     * helper it adopts checked its commands as root at the first open and runs
+     * those; with none to adopt nothing runs as root anyway.
+     */
+    int check_commands = geteuid() == 0;
+#endif
     struct dr_cmd *cmds[] = {&st->down, &st->up, &st->predown};
     const char *names[] = {"down", "up", "route_predown"};
     for (size_t i = 0; i < 3; i++)
@@ -532,7 +544,8 @@ dr_parse(struct dr_state *st, const char *const *words, size_t nwords, char *err
             cmds[i]->argv[0] = abs;
         }
         if (cmds[i]->argv &&
-            (!cmds[i]->argv[0] || dr_check_command(cmds[i]->argv[0], why, sizeof(why)) < 0))
+            (!cmds[i]->argv[0] ||
+             (check_commands && dr_check_command(cmds[i]->argv[0], why, sizeof(why)) < 0)))
         {
             snprintf(err, errlen, "%s command: %s", names[i], cmds[i]->argv[0] ? why : "empty");
             goto out;

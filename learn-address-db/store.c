@@ -1619,6 +1619,80 @@ run_as_ids(const struct store *s, struct passwd *pw, char *buf, size_t len)
 }
 
 /*
+ * chown for a file root just created, never through a symbolic link (one put
+ * there since the open must not hand its target to the user). 0, or -1 with errno.
+ */
+static int
+chown_file(const char *path, uid_t uid, gid_t gid)
+{
+    struct stat sb;
+    int fd = open(path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
+    int rc = -1, saved;
+    if (fd < 0)
+    {
+        return -1;
+    }
+    if (fstat(fd, &sb) < 0)
+    {
+        goto out;
+    }
+    if (!S_ISREG(sb.st_mode))
+    {
+        errno = EINVAL;
+        goto out;
+    }
+    rc = fchown(fd, uid, gid);
+out:
+    saved = errno;
+    close(fd);
+    errno = saved;
+    return rc;
+}
+
+/*
+ * As root: -1 with ERR when PATH, or a file SQLite keeps beside it, is a
+ * symbolic link in a directory a user other than root may write. Why: that
+ * directory is often the run-as user's (reloads after the privilege drop need
+ * it), so an OpenVPN compromised after the drop can leave a link there to a
+ * file only root may create or write (/etc/profile.d/x.sh, a systemd unit);
+ * root would create or rewrite the target, and give it to RunAsUser. A link
+ * in a directory only root may write is root's own choice. 0 otherwise.
+ */
+static int
+planted_link(const struct store *s, char *err, size_t errlen)
+{
+    static const char *const side[] = {"", "-wal", "-shm", "-journal"};
+    char *dir = dir_of(s->path);
+    struct stat sb;
+    int rc = 0;
+
+    if (geteuid() != 0 || !dir || stat(dir, &sb) < 0 ||
+        (sb.st_uid == 0 && !(sb.st_mode & S_IWOTH) &&
+         !((sb.st_mode & S_IWGRP) && sb.st_gid != 0)))
+    {
+        free(dir);
+        return 0;
+    }
+    for (size_t i = 0; i < sizeof(side) / sizeof(side[0]) && rc == 0; i++)
+    {
+        char p[PATH_MAX + 16];
+        struct stat lsb;
+        snprintf(p, sizeof(p), "%s%s", s->path, side[i]);
+        if (lstat(p, &lsb) == 0 && S_ISLNK(lsb.st_mode))
+        {
+            snprintf(err, errlen,
+                     "%.200s%s is a symbolic link in %.200s, a directory a user other than "
+                     "root may write (owner %ld, mode %04o): refused, root would follow it; "
+                     "remove the link and give the real path",
+                     s->path, side[i], dir, (long)sb.st_uid, (unsigned)(sb.st_mode & 07777));
+            rc = -1;
+        }
+    }
+    free(dir);
+    return rc;
+}
+
+/*
  * Opens the database at store_open. As root with a known RunAsUser, a
  * database that user can write (or that does not exist yet) is opened with
  * that user's file-system identity, so that what the open creates is theirs;
@@ -1634,6 +1708,10 @@ db_open_first(struct store *s, int *created, int *as_user, char *err, size_t err
     struct stat sb;
 
     *as_user = 0;
+    if (planted_link(s, err, errlen) < 0)
+    {
+        return -1;
+    }
     if (run_as_ids(s, &pw, buf, sizeof(buf)))
     {
         gid_t gids[256];
@@ -1718,7 +1796,7 @@ check_run_as(struct store *s, int created)
     if (created && geteuid() == 0)
     {
         char side[PATH_MAX + 8];
-        if (chown(s->path, pw.pw_uid, pw.pw_gid) < 0)
+        if (chown_file(s->path, pw.pw_uid, pw.pw_gid) < 0)
         {
             ovp_logf(s->log, PLOG_ERR | PLOG_ERRNO, "cannot give %s to RunAsUser '%s'", s->path,
                      s->run_as);
@@ -1726,7 +1804,7 @@ check_run_as(struct store *s, int created)
         for (int i = 0; i < 2; i++)
         {
             snprintf(side, sizeof(side), "%s%s", s->path, i ? "-shm" : "-wal");
-            if (chown(side, pw.pw_uid, pw.pw_gid) < 0 && errno != ENOENT)
+            if (chown_file(side, pw.pw_uid, pw.pw_gid) < 0 && errno != ENOENT)
             {
                 ovp_logf(s->log, PLOG_ERR | PLOG_ERRNO, "cannot give %s to RunAsUser '%s'",
                          side, s->run_as);

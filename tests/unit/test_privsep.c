@@ -1290,6 +1290,84 @@ start__program_that_is_no_helper_fails_and_is_reaped(void **state)
     assert_int_equal(errno, ECHILD);
 }
 
+/* Copies the file FROM to TO with MODE. Returns 0 or -1. */
+static int
+copy_file(const char *from, const char *to, mode_t mode)
+{
+    char buf[65536];
+    int in = open(from, O_RDONLY | O_CLOEXEC), rc = -1;
+    int out = open(to, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode);
+    ssize_t n;
+    while (in >= 0 && out >= 0 && (n = read(in, buf, sizeof(buf))) > 0)
+    {
+        if (write(out, buf, (size_t)n) != n)
+        {
+            goto out;
+        }
+    }
+    rc = in >= 0 && out >= 0 && n == 0 && fchmod(out, mode) == 0 ? 0 : -1;
+out:
+    if (in >= 0)
+    {
+        close(in);
+    }
+    if (out >= 0)
+    {
+        close(out);
+    }
+    return rc;
+}
+
+/*
+ * The helper runs as root for OpenVPN's lifetime: a user who owns any directory
+ * above it can rename the root-owned one away and put another program in its
+ * place (between the check and the exec, or before the next start). Every
+ * directory up to / counts, as for down-root's commands; and a symlink is judged
+ * by what it reaches.
+ */
+static void
+start__helper_below_a_directory_another_user_owns_is_refused(void **state)
+{
+    struct fixture *fx = *state;
+    if (geteuid() != 0)
+    {
+        skip(); /* needs root to give a directory to another user */
+    }
+    char outer[128], inner[160], prog[200], link[200], err[512];
+    snprintf(outer, sizeof(outer), "%s/user", fx->dir);
+    snprintf(inner, sizeof(inner), "%s/bin", outer);
+    snprintf(prog, sizeof(prog), "%s/helper", inner);
+    snprintf(link, sizeof(link), "%s/link", fx->dir);
+    assert_int_equal(mkdir(outer, 0755), 0);
+    assert_int_equal(chown(outer, 65534, 65534), 0); /* e.g. a user's home */
+    assert_int_equal(mkdir(inner, 0755), 0);         /* root's, inside it */
+    assert_int_equal(copy_file(self_exe, prog, 0755), 0);
+    assert_int_equal(symlink(prog, link), 0);
+
+    struct ovp_priv_spec s = spec_for(fx, 0);
+    const char *paths[] = {prog, link};
+    for (size_t i = 0; i < 2; i++)
+    {
+        s.program = paths[i];
+        errno = 0;
+        err[0] = '\0';
+        struct ovp_priv *p = ovp_priv_start(&s, fx->log, err, sizeof(err));
+        if (p)
+        {
+            ovp_priv_stop(p, WAIT_MS);
+        }
+        if (!p)
+        {
+            assert_int_equal(errno, EACCES);
+        }
+        assert_null(p);
+    }
+    unlink(link);
+    unlink(prog);
+    rmdir(inner);
+    rmdir(outer);
+}
+
 static void
 helper__run_by_hand_refuses_without_channel(void **state)
 {
@@ -1485,6 +1563,75 @@ park__reopen_without_root_adopts_and_never_starts_one(void **state)
     assert_true(WIFEXITED(ovp_priv_stop(p, WAIT_MS)));
 }
 
+/*
+ * Two plugin lines of one program (two PAM services); only the first line's
+ * configuration changed at the reload, which runs without root. Reopened in
+ * configuration order, the first line must keep its own old helper, and the
+ * second, unchanged, must get its own helper back: never the other line's, which
+ * would run the other line's configuration (another PAM service) for it.
+ */
+static int
+unprivileged_reopen_two(struct fixture *fx, pid_t pa, pid_t pb)
+{
+    if (setresuid(65534, 65534, 0) < 0)
+    {
+        return 10;
+    }
+    fx->ctx.variant = 2; /* the first line changed */
+    struct ovp_priv *a = start(fx, 0);
+    fx->ctx.variant = 1; /* the second did not */
+    struct ovp_priv *b = start(fx, 0);
+    if (!a || !b)
+    {
+        return 11;
+    }
+    if (ovp_priv_pid(b) != pb || ovp_priv_adopted(b) != 1)
+    {
+        return 12;
+    }
+    if (ovp_priv_pid(a) != pa || ovp_priv_adopted(a) != 2)
+    {
+        return 13;
+    }
+    return 0;
+}
+
+static void
+park__unchanged_line_keeps_its_helper_when_another_line_changed_without_root(void **state)
+{
+    struct fixture *fx = *state;
+    if (geteuid() != 0)
+    {
+        skip(); /* needs root to play the privilege drop */
+    }
+    struct ovp_priv *a = start(fx, 0);
+    fx->ctx.variant = 1;
+    struct ovp_priv *b = start(fx, 0);
+    pid_t pa = ovp_priv_pid(a), pb = ovp_priv_pid(b);
+    /* OpenVPN closes in configuration order */
+    ovp_priv_park(a, WAIT_MS);
+    ovp_priv_park(b, WAIT_MS);
+    pid_t child = fork();
+    assert_true(child >= 0);
+    if (child == 0)
+    {
+        _exit(unprivileged_reopen_two(fx, pa, pb));
+    }
+    int st;
+    assert_int_equal(waitpid(child, &st, 0), child);
+    /* back here, as root: both still parked; take them back and stop them */
+    fx->ctx.variant = 0;
+    a = start(fx, 0);
+    fx->ctx.variant = 1;
+    b = start(fx, 0);
+    assert_int_equal(ovp_priv_pid(a), pa);
+    assert_int_equal(ovp_priv_pid(b), pb);
+    assert_true(WIFEXITED(ovp_priv_stop(a, WAIT_MS)));
+    assert_true(WIFEXITED(ovp_priv_stop(b, WAIT_MS)));
+    assert_true(WIFEXITED(st));
+    assert_int_equal(WEXITSTATUS(st), 0);
+}
+
 static void
 null_handle__every_call_fails(void **state)
 {
@@ -1670,6 +1817,8 @@ main(int argc, char **argv)
         cmocka_unit_test(null_handle__every_call_fails),
         cmocka_unit_test_setup_teardown(start__program_that_is_no_helper_fails_and_is_reaped,
                                         setup, teardown),
+        cmocka_unit_test_setup_teardown(
+            start__helper_below_a_directory_another_user_owns_is_refused, setup, teardown),
         cmocka_unit_test(helper__run_by_hand_refuses_without_channel),
         cmocka_unit_test_setup_teardown(park__reopen_adopts_the_running_helper, setup,
                                         teardown),
@@ -1680,6 +1829,9 @@ main(int argc, char **argv)
                                         setup, teardown),
         cmocka_unit_test_setup_teardown(park__reopen_without_root_adopts_and_never_starts_one,
                                         setup, teardown),
+        cmocka_unit_test_setup_teardown(
+            park__unchanged_line_keeps_its_helper_when_another_line_changed_without_root, setup,
+            teardown),
         cmocka_unit_test_setup_teardown(kill__ends_the_helper_at_once_and_stop_still_reaps,
                                         setup, teardown),
         cmocka_unit_test(pack__round_trip),

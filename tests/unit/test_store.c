@@ -1107,6 +1107,51 @@ no_chown_child(struct t *t)
     return 0;
 }
 
+/*
+ * The database directory belongs to RunAsUser (nobody), as it must for reloads
+ * after the privilege drop. A compromised OpenVPN, running as nobody, may leave a
+ * symlink there pointing at a file only root may create (/etc/profile.d/x.sh, a
+ * systemd unit). At the next start, as root, the store must not follow it: no
+ * file is created there, and none is given to nobody.
+ */
+static void
+store__root_never_follows_a_symlink_the_run_as_user_planted(void **state)
+{
+    struct t *t = *state;
+    if (geteuid() != 0)
+    {
+        skip(); /* needs root, as OpenVPN at start */
+    }
+    char victim[64], target[128], side[160];
+    struct stat sb;
+    int degraded = 0;
+    snprintf(victim, sizeof(victim), "/tmp/ovp-test-victim-XXXXXX");
+    assert_non_null(mkdtemp(victim));
+    assert_int_equal(chmod(victim, 0755), 0); /* only root may create files here */
+    snprintf(target, sizeof(target), "%s/profile.sh", victim);
+    assert_int_equal(chown(t->dir, 65534, 65534), 0);
+    assert_int_equal(chmod(t->dir, 0755), 0);
+    assert_int_equal(symlink(target, t->path), 0); /* planted by nobody */
+
+    struct store_config c = config_for(t);
+    c.run_as_user = "nobody";
+    int rc = store_open(&c, t->log, &t->s, &degraded);
+    int created = lstat(target, &sb) == 0;
+    uid_t owner = created ? sb.st_uid : 0;
+    store_close(t->s);
+    t->s = NULL;
+    for (int i = 0; i < 3; i++)
+    {
+        snprintf(side, sizeof(side), "%s%s", target, i == 0 ? "" : i == 1 ? "-wal" : "-shm");
+        unlink(side);
+    }
+    unlink(t->path);
+    rmdir(victim);
+    assert_int_equal(owner, 0);
+    assert_false(created);
+    assert_true(rc < 0 || degraded);
+}
+
 static void
 store__new_database_belongs_to_run_as_user_without_cap_chown(void **state)
 {
@@ -1878,6 +1923,7 @@ main(void)
         T(store__read_only_database_is_reported_and_recovers),
         T(store__unopenable_database_at_open_names_what_is_not_writable),
         T(store__new_database_belongs_to_run_as_user_without_cap_chown),
+        T(store__root_never_follows_a_symlink_the_run_as_user_planted),
         T(store__restart_closes_what_a_crashed_run_left_open),
         T(store__instance_of_a_live_process_is_refused),
         T(store__retention_deletes_old_rows_in_batches_and_keeps_current_ones),

@@ -1,6 +1,7 @@
 /* ap_driver.c: a minimal OpenVPN-like host for ovp-auth-pam's integration tests. */
 #include "ovpbuild.h"
 
+#include <dirent.h>
 #include <dlfcn.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -72,6 +73,39 @@ now_ns(void)
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+/* How many processes (running or zombies) have PPID as their parent, from /proc. */
+static int
+children_of(long ppid)
+{
+    int n = 0;
+    DIR *d = opendir("/proc");
+    struct dirent *de;
+    while (d && (de = readdir(d)) != NULL)
+    {
+        char path[300], buf[512];
+        long pp = 0;
+        snprintf(path, sizeof(path), "/proc/%s/stat", de->d_name);
+        FILE *f = de->d_name[0] >= '1' && de->d_name[0] <= '9' ? fopen(path, "r") : NULL;
+        if (!f)
+        {
+            continue;
+        }
+        size_t got = fread(buf, 1, sizeof(buf) - 1, f);
+        fclose(f);
+        buf[got] = '\0';
+        const char *p = strrchr(buf, ')');
+        if (p && sscanf(p + 1, " %*c %ld", &pp) == 1 && pp == ppid)
+        {
+            n++;
+        }
+    }
+    if (d)
+    {
+        closedir(d);
+    }
+    return n;
 }
 
 static void
@@ -629,6 +663,7 @@ main(int argc, char **argv)
     if (helper_pid > 0)
     {
         printf("helper_after_close=%s\n", kill((pid_t)helper_pid, 0) == 0 ? "alive" : "gone");
+        printf("helper_children_after_close=%d\n", children_of(helper_pid));
     }
     dlclose(dl);
 

@@ -46,6 +46,11 @@ run_driver "$LOG" "$WORK/c3" --close-at 300 -- workers=3 faulty
 expect_ok "close with requests in flight"
 ms=$(sed -n 's/^close_ms=//p' "$WORK/out")
 [ "${ms:-99999}" -lt 2500 ] || fail "close took ${ms} ms"
+# the parked helper ended and reaped the PAM processes of the closed plugin before it
+# confirmed the close: no zombie is left, and none of them can still reply to the
+# plugin that adopts the helper
+grep -q '^helper_children_after_close=0$' "$WORK/out" \
+    || fail "PAM processes of the closed plugin left at the parked helper: $(grep '^helper_children_after_close=' "$WORK/out")"
 helper_parked_then_gone
 no_secrets "$LOG" Slow-Secret-3
 

@@ -50,4 +50,33 @@ for _ in $(seq 30); do gone "$a" && break; sleep 0.1; done
 gone "$a" || fail "the helper ($a) outlived the core"
 ok "reload: sighup DOWN, reopen adopts the helper, sigterm DOWN in the same helper"
 
+# 2. OpenVPN's `user nobody`: the reopen at a reload runs without root. A command only
+#    root may see (mode 0700 in a directory only root may enter, as root's scripts often
+#    are) cannot be checked from there, and need not be: the helper the reopen adopts
+#    checked it as root at the first open and runs it. The reopen must not fail (a
+#    failed reopen ends OpenVPN). The test plugin drops the core's root after the first
+#    open, as OpenVPN does. (umask 000: the core's files, made before the drop.)
+begin
+need_root "the privilege drop of OpenVPN's user/group"
+TESTPLUG="$abs_top_builddir/tests/plugin/.libs/ovp-test-plugin.so"
+NT=$(mktemp -d /tmp/ovp-down-root-nobody.XXXXXX)
+chmod 1777 "$NT"
+mkdir -m 700 "$NT/private"
+cp "$REC" "$NT/private/down.sh"
+chmod 700 "$NT/private/down.sh"
+: > "$WORK/runs"
+printf 'timeout 15s\nreload\nwait 100ms\n' > "$NT/story"
+chmod 644 "$NT/story"
+(umask 000 && exec "$REFCORE" --plugin "$PLUGIN" "$NT/private/down.sh" \
+    --plugin "$TESTPLUG" events=CLIENT_DISCONNECT drop_to=nobody -- --verb 3 \
+    --tmp-dir "$NT" --scenario "$NT/story") > "$WORK/nobody.out" 2>&1
+rc=$?
+[ $rc -eq 0 ] || { fail "after the drop to nobody the reload failed (exit $rc)"; tail -n 15 "$WORK/nobody.out"; }
+has "$WORK/nobody.out" "dropped to user nobody" "the privilege drop"
+has "$WORK/nobody.out" "kept from the first open" "the adoption without root"
+[ "$(grep -c "type=down signal=sigterm uid=0" "$WORK/runs")" -eq 1 ] ||
+    fail "DOWN at the stop after the reload did not run as root: $(cat "$WORK/runs")"
+rm -rf "$NT"
+ok "reload without root: a command only root can see is still run by the adopted helper"
+
 finish
