@@ -1646,6 +1646,65 @@ query__current_lists_open_sessions_with_their_addresses(void **state)
     sqlite3_close(db);
 }
 
+/* The statements a query ran, in order (sqlite3_trace_v2 on the reader's handle). */
+struct stmt_log
+{
+    char stmt[32][24]; /* the first word of each */
+    int n;
+};
+
+static int
+log_stmt(unsigned type, void *ctx, void *p, void *x)
+{
+    struct stmt_log *l = ctx;
+    (void)type;
+    (void)x;
+    const char *sql = sqlite3_sql((sqlite3_stmt *)p);
+    if (l->n < 32 && sql)
+    {
+        while (*sql == ' ' || *sql == '\n')
+        {
+            sql++;
+        }
+        snprintf(l->stmt[l->n], sizeof(l->stmt[0]), "%.*s", (int)strcspn(sql, " \n("), sql);
+        l->n++;
+    }
+    return 0;
+}
+
+/* Every statement behind one answer reads one snapshot: BEGIN first, COMMIT last. */
+static void
+query__statements_of_one_answer_share_one_read_transaction(void **state)
+{
+    struct t *t = *state;
+    struct qresult r;
+    char err[256];
+    struct stmt_log l;
+    story(t);
+    sqlite3 *db = open_ro(t);
+    memset(&l, 0, sizeof(l));
+    sqlite3_trace_v2(db, SQLITE_TRACE_STMT, log_stmt, &l);
+    assert_int_equal(query_current(db, &r, err, sizeof(err)), 0);
+    query_result_free(&r);
+    assert_true(l.n >= 3);
+    assert_string_equal(l.stmt[0], "BEGIN");
+    assert_string_equal(l.stmt[l.n - 1], "COMMIT");
+    for (int i = 1; i < l.n - 1; i++)
+    {
+        assert_string_not_equal(l.stmt[i], "COMMIT"); /* no snapshot ends in between */
+        assert_string_not_equal(l.stmt[i], "BEGIN");
+    }
+    memset(&l, 0, sizeof(l));
+    assert_int_equal(
+        query_history(db, QUERY_BY_CN, "alice", 0, INT64_MAX, &r, err, sizeof(err)), 0);
+    query_result_free(&r);
+    assert_true(l.n >= 3);
+    assert_string_equal(l.stmt[0], "BEGIN");
+    assert_string_equal(l.stmt[l.n - 1], "COMMIT");
+    sqlite3_trace_v2(db, 0, NULL, NULL);
+    sqlite3_close(db);
+}
+
 static void
 query__history_filters_by_user_cn_real_ip_and_time(void **state)
 {
@@ -1934,6 +1993,7 @@ main(void)
         T(query__who_after_a_clock_step_back_names_the_later_holder),
         T(query__who_over_a_second_covers_connect_disconnect_and_quick_reuse),
         T(query__current_lists_open_sessions_with_their_addresses),
+        T(query__statements_of_one_answer_share_one_read_transaction),
         T(query__history_filters_by_user_cn_real_ip_and_time),
         T(query__history_by_real_ip_finds_a_session_by_its_end_address),
         cmocka_unit_test(time__unix_seconds_and_iso8601_are_parsed),
