@@ -14,7 +14,9 @@ set -u
 
 # E2E_TAG_PREFIX (e.g. "ldap-") keeps the namespaces of several people's runs on one
 # machine apart, also under make -j.
-E2E_TAG=${E2E_TAG:-${E2E_TAG_PREFIX:-}$(basename "$0" .sh | tr -c 'a-z0-9\n' '-' | cut -c1-12)}
+# The tag is the scenario's whole name (namespace names may be long; veth names below are
+# derived): cut to 12 characters, learn_address_db and learn_address_db_float collided.
+E2E_TAG=${E2E_TAG:-${E2E_TAG_PREFIX:-}$(basename "$0" .sh | tr -c 'a-z0-9\n' '-' | cut -c1-40)}
 E2E_SRV="ovpe2e-${E2E_TAG}-srv"
 E2E_CLI="ovpe2e-${E2E_TAG}-cli"
 # veth names live in the root namespace while they are made: unique per scenario, <= 15 chars
