@@ -296,19 +296,6 @@ fail:
     return -1;
 }
 
-/* Refuses in the call: the reason file, then ERROR (OpenVPN sends AUTH_FAILED). */
-static int
-refuse_now(struct al_state *st, const struct ovp_event *ev, const char *reason)
-{
-    char err[256];
-    const char *rf = ovp_env_get_nonempty(ev->envp, "auth_failed_reason_file");
-    if (rf && ovp_auth_write_reason(rf, reason, err, sizeof(err)) < 0)
-    {
-        ovp_logf_client(st->log, &ev->who, PLOG_ERR, "cannot write the reason: %s", err);
-    }
-    return OPENVPN_PLUGIN_FUNC_ERROR;
-}
-
 static int
 al_auth(struct al_state *st, const struct ovp_event *ev)
 {
@@ -338,7 +325,7 @@ al_auth(struct al_state *st, const struct ovp_event *ev)
                         "authentication failed: empty %s (refused without asking the "
                         "directory)",
                         !user || !user[0] ? "username" : "password");
-        return refuse_now(st, ev, "authentication failed");
+        return ovp_plugin_refuse_auth(st->log, ev, "authentication failed");
     }
     /* With a cache the backend thread answers (from the cache, or TEMP at once). */
     if (st->conf.cache_ttl_ms == 0 && st->conf.neg_cache_ttl_ms == 0 &&
@@ -346,13 +333,14 @@ al_auth(struct al_state *st, const struct ovp_event *ev)
     {
         ovp_logf_client(st->log, &ev->who, PLOG_NOTE,
                         "temporary failure: every LDAP server is down (circuit breaker open)");
-        return refuse_now(st, ev, "TEMP: the directory is unreachable, try again later");
+        return ovp_plugin_refuse_auth(st->log, ev,
+                                      "TEMP: the directory is unreachable, try again later");
     }
     req = ovp_defer_req_from_env(ev->envp, err, sizeof(err));
     if (!req)
     {
         ovp_logf_client(st->log, &ev->who, PLOG_ERR, "cannot defer: %s", err);
-        return refuse_now(st, ev, "TEMP: out of resources, try again");
+        return ovp_plugin_refuse_auth(st->log, ev, "TEMP: out of resources, try again");
     }
     if (st->conf.password_is_cr)
     {
@@ -367,7 +355,7 @@ al_auth(struct al_state *st, const struct ovp_event *ev)
             ovp_logf_client(st->log, &ev->who, PLOG_NOTE,
                             "authentication failed: PasswordIsCR is true but the password is "
                             "not an SCRV1 answer with a non-empty password");
-            return refuse_now(st, ev, "authentication failed");
+            return ovp_plugin_refuse_auth(st->log, ev, "authentication failed");
         }
         ovp_free_secret(req->password);
         req->password = copy;

@@ -1330,18 +1330,6 @@ fail:
     return -1;
 }
 
-static int
-auth_refuse_now(struct ap_state *st, const struct ovp_event *ev, const char *reason)
-{
-    char err[256];
-    const char *rf = ovp_env_get_nonempty(ev->envp, "auth_failed_reason_file");
-    if (rf && ovp_auth_write_reason(rf, reason, err, sizeof(err)) < 0)
-    {
-        ovp_logf_client(st->log, &ev->who, PLOG_ERR, "cannot write the reason: %s", err);
-    }
-    return OPENVPN_PLUGIN_FUNC_ERROR;
-}
-
 /*
  * Shows REQ's client the challenge: writes the pending file (OpenVPN reads it
  * once, right after we return DEFERRED) and records the request for its
@@ -1565,13 +1553,13 @@ ap_auth(struct ap_state *st, const struct ovp_event *ev)
     {
         ovp_logf_client(st->log, &ev->who, PLOG_NOTE,
                         "authentication failed: the client sent no username");
-        return auth_refuse_now(st, ev, "authentication failed");
+        return ovp_plugin_refuse_auth(st->log, ev, "authentication failed");
     }
     if (atomic_load(&st->helper_gone))
     {
         ovp_logf_client(st->log, &ev->who, PLOG_WARN,
                         "temporary failure: the PAM helper is gone (restart OpenVPN)");
-        return auth_refuse_now(st, ev, helper_gone_reason);
+        return ovp_plugin_refuse_auth(st->log, ev, helper_gone_reason);
     }
     req = ovp_defer_req_from_env(ev->envp, err, sizeof(err));
     if (!req)
@@ -1594,7 +1582,7 @@ ap_auth(struct ap_state *st, const struct ovp_event *ev)
     if ((refusal = admit(st, ev, req, rq)) != NULL)
     {
         ovp_defer_req_free(req);
-        return auth_refuse_now(st, ev, refusal);
+        return ovp_plugin_refuse_auth(st->log, ev, refusal);
     }
     /*
      * Only a client that says it can answer: for any other OpenVPN fails the key
@@ -1604,9 +1592,10 @@ ap_auth(struct ap_state *st, const struct ovp_event *ev)
     if (st->cr_on && ap_sso_has(req->iv_sso, "crtext") && challenge(st, ev, req) == -2)
     {
         ovp_defer_req_free(req);
-        return auth_refuse_now(st, ev,
-                               "TEMP: too many clients are answering a challenge, try again "
-                               "later");
+        return ovp_plugin_refuse_auth(
+            st->log, ev,
+            "TEMP: too many clients are answering a challenge, try again "
+            "later");
     }
     rq->deadline_ms =
         mono_ms() + (uint64_t)(rq->cr ? st->conf.crtext_timeout_ms : st->conf.timeout_ms);

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "env.h"
+#include "defer.h"
 #include "plugin.h"
 
 /* -fvisibility=hidden hides everything else; the .exports fence checks this set. */
@@ -311,4 +312,16 @@ openvpn_plugin_client_destructor_v1(openvpn_plugin_handle_t handle, void *per_cl
     {
         p->desc->client_free(p, p->state, per_client_context);
     }
+}
+
+int
+ovp_plugin_refuse_auth(struct ovp_log *log, const struct ovp_event *ev, const char *reason)
+{
+    char err[256];
+    const char *rf = ev ? ovp_env_get_nonempty(ev->envp, "auth_failed_reason_file") : NULL;
+    if (rf && ovp_auth_write_reason(rf, reason, err, sizeof(err)) < 0)
+    {
+        ovp_logf_client(log, &ev->who, PLOG_ERR, "cannot write the reason: %s", err);
+    }
+    return OPENVPN_PLUGIN_FUNC_ERROR;
 }

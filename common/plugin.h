@@ -73,4 +73,12 @@ unsigned ovp_plugin_set_events(struct ovp_plugin *p, unsigned mask);
 /* Human name of an OPENVPN_PLUGIN_* event ("AUTH_USER_PASS_VERIFY"), never NULL. */
 const char *ovp_event_name(int type);
 
+/*
+ * Refuses an AUTH_USER_PASS_VERIFY in the call itself: writes REASON to the event's
+ * auth_failed_reason_file (OpenVPN then sends AUTH_FAILED,REASON; a reason starting
+ * with TEMP makes the client retry) and returns OPENVPN_PLUGIN_FUNC_ERROR. A reason
+ * that cannot be written is logged for the client; the refusal stands.
+ */
+int ovp_plugin_refuse_auth(struct ovp_log *log, const struct ovp_event *ev, const char *reason);
+
 #endif
