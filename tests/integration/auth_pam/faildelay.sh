@@ -17,10 +17,10 @@ expect_ok "a fail delay holds the answer, not the worker"
 ms=$(sed -n 's/.*refusal held for \([0-9]*\) ms (PAM fail delay).*/\1/p' "$LOG" | head -n 1)
 [ -n "$ms" ] || fail "the held refusal is not logged"
 got=$(awk '/wrong/ { for (i = 1; i <= NF; i++) if ($i ~ /^ms=/) { sub("ms=", "", $i); print $i } }' "$WORK/out" | head -n 1)
-# 2 ms of slack: the driver and the plugin read the clock in different processes, each
-# cut to whole milliseconds, and the logged delay is PAM's rounded up (seen once: 2214
-# against 2215).
-[ -n "$ms" ] && [ -n "$got" ] && [ "$got" -lt $((ms - 2)) ] &&
+# 10 ms of slack: the driver dates an answer by the control file's mtime, which the
+# kernel takes from its coarse clock (a tick, up to 4 ms, behind), and the logged delay
+# is PAM's rounded up to whole milliseconds (seen: 1469 against 1472).
+[ -n "$ms" ] && [ -n "$got" ] && [ "$got" -lt $((ms - 10)) ] &&
     fail "the refusal came after $got ms, before the $ms ms delay"
 no_secrets "$LOG" Wrong-Secret-3 Bob-Secret-2
 
