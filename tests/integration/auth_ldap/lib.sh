@@ -28,6 +28,9 @@ skip_or_fail() {
 slapd_available || skip_or_fail "slapd, ldap-utils, openssl or python3 missing (apt-get install slapd ldap-utils openssl python3)"
 
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/ovp-auth-ldap-test.XXXXXX")
+# The plugin through a short link in $WORK: a plugin line must stay under 256 characters
+# (as in an OpenVPN config), however deep the build tree is (distcheck adds 22).
+ln -s "$PLUGIN" "$WORK/ovp-auth-ldap.so" && PLUGIN="$WORK/ovp-auth-ldap.so"
 SLAPDIRS=""
 cleanup() {
     for d in $SLAPDIRS; do slapd_stop "$d"; done

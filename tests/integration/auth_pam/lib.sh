@@ -23,6 +23,9 @@ WRAPPER=$(ls /usr/lib/*/libpam_wrapper.so /usr/lib/libpam_wrapper.so 2>/dev/null
 [ -f "$OVPTEST" ] || { echo "FAIL: $OVPTEST not built"; exit 1; }
 
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/ovp-auth-pam-test.XXXXXX")
+# The plugin through a short link in $WORK: a plugin line must stay under 256 characters
+# (as in an OpenVPN config), however deep the build tree is (distcheck adds 22).
+ln -s "$PLUGIN" "$WORK/ovp-auth-pam.so" && PLUGIN="$WORK/ovp-auth-pam.so"
 SERVICES="$WORK/pam.d"
 mkdir -p "$SERVICES"
 cleanup() { rm -rf "$WORK"; }
