@@ -141,6 +141,39 @@ frame_send(int fd, size_t max_frame, uint16_t type, uint32_t id, const void *pay
     return 0;
 }
 
+int
+ovp_priv_frame_parse(const uint8_t *buf, size_t n, size_t max_frame, struct ovp_priv_frame *f,
+                     char *why, size_t whylen)
+{
+    if (n < OVP_PRIV_HDR_LEN)
+    {
+        snprintf(why, whylen, "frame of %zu bytes is shorter than the %d-byte header", n,
+                 OVP_PRIV_HDR_LEN);
+        return -1;
+    }
+    uint32_t len32;
+    memcpy(&len32, buf, 4);
+    memcpy(&f->type, buf + 4, 2);
+    memcpy(&f->flags, buf + 6, 2);
+    memcpy(&f->id, buf + 8, 4);
+    /* Why both checks: the header is the peer's claim; only the datagram's size is fact. */
+    if (len32 > max_frame)
+    {
+        snprintf(why, whylen, "oversize frame: header says %u bytes, the maximum is %zu",
+                 (unsigned)len32, max_frame);
+        return -1;
+    }
+    if ((size_t)len32 != n - OVP_PRIV_HDR_LEN)
+    {
+        snprintf(why, whylen, "frame length mismatch: header says %u bytes, %zu arrived",
+                 (unsigned)len32, n - OVP_PRIV_HDR_LEN);
+        return -1;
+    }
+    f->payload = (uint8_t *)buf + OVP_PRIV_HDR_LEN;
+    f->len = len32;
+    return 0;
+}
+
 /*
  * Reads one datagram into BUF (OVP_PRIV_HDR_LEN + MAX_FRAME bytes) and checks
  * that it is a well-formed frame. Returns RD_FRAME with F filled, RD_AGAIN when
@@ -187,33 +220,8 @@ frame_read(int fd, uint8_t *buf, size_t max_frame, int dontwait, struct ovp_priv
         snprintf(why, whylen, "frame carried ancillary data");
         return RD_BAD;
     }
-    if ((size_t)n < OVP_PRIV_HDR_LEN)
-    {
-        snprintf(why, whylen, "frame of %zd bytes is shorter than the %d-byte header", n,
-                 OVP_PRIV_HDR_LEN);
-        return RD_BAD;
-    }
-    uint32_t len32;
-    memcpy(&len32, buf, 4);
-    memcpy(&f->type, buf + 4, 2);
-    memcpy(&f->flags, buf + 6, 2);
-    memcpy(&f->id, buf + 8, 4);
-    /* Why both checks: the header is the peer's claim; only the datagram's size is fact. */
-    if (len32 > max_frame)
-    {
-        snprintf(why, whylen, "oversize frame: header says %u bytes, the maximum is %zu",
-                 (unsigned)len32, max_frame);
-        return RD_BAD;
-    }
-    if ((size_t)len32 != (size_t)n - OVP_PRIV_HDR_LEN)
-    {
-        snprintf(why, whylen, "frame length mismatch: header says %u bytes, %zd arrived",
-                 (unsigned)len32, n - OVP_PRIV_HDR_LEN);
-        return RD_BAD;
-    }
-    f->payload = buf + OVP_PRIV_HDR_LEN;
-    f->len = len32;
-    return RD_FRAME;
+    return ovp_priv_frame_parse(buf, (size_t)n, max_frame, f, why, whylen) < 0 ? RD_BAD
+                                                                               : RD_FRAME;
 }
 
 /* ------------------------------------------------------------ helper side */
@@ -587,35 +595,47 @@ priv_mark_dead(struct ovp_priv *p, const char *reason)
     shutdown(p->fd, SHUT_RDWR);
 }
 
-/* Logs a LOG frame's text under the helper's name. Returns 0, or -1 if malformed. */
-static int
-priv_forward_log(struct ovp_priv *p, const struct ovp_priv_frame *f)
+int
+ovp_priv_log_decode(const uint8_t *payload, size_t len, int *flags, char *text, size_t textlen)
 {
-    if (f->len < 4)
+    if (len < 4 || textlen == 0)
     {
         return -1;
     }
-    uint32_t flags;
-    memcpy(&flags, f->payload, 4);
+    uint32_t raw;
+    memcpy(&raw, payload, 4);
     /* Why a mask: PLOG_ERRNO was resolved in the helper; other bits are not its to set. */
-    int fl = (int)flags & (PLOG_ERR | PLOG_WARN | PLOG_NOTE | PLOG_DEBUG | PLOG_NOMUTE);
+    int fl = (int)raw & (PLOG_ERR | PLOG_WARN | PLOG_NOTE | PLOG_DEBUG | PLOG_NOMUTE);
     if (!(fl & (PLOG_ERR | PLOG_WARN | PLOG_NOTE | PLOG_DEBUG)))
     {
         fl |= PLOG_NOTE;
     }
-    char text[OVP_LOG_LINE_MAX];
-    size_t n = f->len - 4;
-    if (n > sizeof(text) - 1)
+    size_t n = len - 4;
+    if (n > textlen - 1)
     {
-        n = sizeof(text) - 1;
+        n = textlen - 1;
     }
     /* Why: the helper may log what a client typed; no control byte may forge a line. */
     for (size_t i = 0; i < n; i++)
     {
-        uint8_t c = f->payload[4 + i];
+        uint8_t c = payload[4 + i];
         text[i] = (c < 0x20 || c == 0x7f) ? '?' : (char)c;
     }
     text[n] = '\0';
+    *flags = fl;
+    return 0;
+}
+
+/* Logs a LOG frame's text under the helper's name. Returns 0, or -1 if malformed. */
+static int
+priv_forward_log(struct ovp_priv *p, const struct ovp_priv_frame *f)
+{
+    char text[OVP_LOG_LINE_MAX];
+    int fl;
+    if (ovp_priv_log_decode(f->payload, f->len, &fl, text, sizeof(text)) < 0)
+    {
+        return -1;
+    }
     ovp_logf(p->log, fl, "%s: %s", p->name, text);
     return 0;
 }

@@ -219,4 +219,22 @@ int ovp_priv_pack(struct ovp_priv_buf *b, const void *s, size_t n);
 int ovp_priv_pack_str(struct ovp_priv_buf *b, const char *s);
 int ovp_priv_unpack(const uint8_t *data, size_t len, size_t *pos, const uint8_t **s, size_t *n);
 
+/*
+ * Checks one received datagram (N bytes in BUF) as a frame: the 12-byte header
+ * (payload length, type, flags, id, host order) and a payload of exactly the
+ * length it claims, at most MAX_FRAME. Fills F (payload points into BUF).
+ * Returns 0, or -1 with the reason in WHY. Pure: the fuzzers drive it.
+ */
+int ovp_priv_frame_parse(const uint8_t *buf, size_t n, size_t max_frame,
+                         struct ovp_priv_frame *f, char *why, size_t whylen);
+
+/*
+ * Decodes a LOG frame's payload (u32 flags, then text): FLAGS keeps only the level
+ * bits and PLOG_NOMUTE (NOTE when none is set); TEXT gets at most TEXTLEN - 1
+ * bytes, each control byte replaced by '?'. Returns 0, or -1 when shorter than
+ * the flags.
+ */
+int ovp_priv_log_decode(const uint8_t *payload, size_t len, int *flags, char *text,
+                        size_t textlen);
+
 #endif

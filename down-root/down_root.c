@@ -13,6 +13,7 @@
 
 #include "config.h"
 #include "env.h"
+#include "dr_wire.h"
 #include "envfilter.h"
 #include "plugin.h"
 #include "privsep.h"
@@ -37,13 +38,6 @@ struct dr_done
 
 /* Largest request (event, arguments, environment): the channel's hard maximum. */
 #define DR_REQ_MAX OVP_PRIV_FRAME_ABSMAX
-
-/* Most words on the plugin line (OpenVPN allows 16 tokens in all). */
-#define DR_WORDS_MAX 64
-
-/* Most standard script arguments appended (dev tun_mtu link_mtu local remote init). */
-#define DR_ARGS_MAX    6
-#define DR_ARG_LEN_MAX 256
 
 struct dr_conf
 {
@@ -266,24 +260,6 @@ priv_answer_init(struct ovp_priv_chan *chan, void *ctx)
 
 #endif
 
-/* A standard script argument: bounded, no control characters. */
-static int
-arg_ok(const uint8_t *s, size_t n)
-{
-    if (n > DR_ARG_LEN_MAX)
-    {
-        return 0;
-    }
-    for (size_t i = 0; i < n; i++)
-    {
-        if (s[i] < 0x20 || s[i] == 0x7f)
-        {
-            return 0;
-        }
-    }
-    return 1;
-}
-
 #ifdef DR_HELPER_PROGRAM
 /* ----------------------------------------------------------- root helper side */
 
@@ -314,17 +290,17 @@ priv_answer_run(struct ovp_priv_chan *chan, void *ctx, const struct ovp_priv_fra
     const char *argv[64 + DR_ARGS_MAX + 1] = {0};
     char *owned[DR_ARGS_MAX] = {0};
     char **envp = calloc(DR_ENV_MAX + 2, sizeof(*envp));
-    size_t pos = 0, n, na = 0, nowned = 0, ne = 0, unfiltered = 0;
-    const uint8_t *s;
+    size_t pos = 0, na = 0, nowned = 0, ne = 0, unfiltered = 0;
     uint32_t event = 0;
     char first_unfiltered[96] = "";
 
-    if (!envp || req->len < sizeof(event) + 1)
+    struct dr_wire_run run;
+    if (!envp || dr_wire_run_decode(req->payload, req->len, &run) < 0)
     {
         goto refuse;
     }
-    memcpy(&event, req->payload, sizeof(event));
-    pos = sizeof(event);
+    event = run.event;
+    pos = run.env_pos;
     struct dr_cmd *cmd = cmd_for(st, (int)event);
     if (!cmd || !cmd->argv)
     {
@@ -336,34 +312,22 @@ priv_answer_run(struct ovp_priv_chan *chan, void *ctx, const struct ovp_priv_fra
     }
 
     /* Standard script arguments: checked, and used only when the operator asked. */
-    uint8_t nargs = req->payload[pos++];
-    if (nargs > DR_ARGS_MAX)
+    for (uint8_t i = 0; st->conf.script_args && i < run.nargs; i++)
     {
-        goto refuse;
-    }
-    for (uint8_t i = 0; i < nargs; i++)
-    {
-        if (ovp_priv_unpack(req->payload, req->len, &pos, &s, &n) < 0 || !arg_ok(s, n))
+        if (!(owned[nowned] = strndup((const char *)run.arg[i], run.arg_len[i])))
         {
             goto refuse;
         }
-        if (st->conf.script_args)
+        /* typed like the variable of the same name; a bad one is passed empty */
+        if (!envfilter_arg_ok(i + 1u, owned[nowned]))
         {
-            if (!(owned[nowned] = strndup((const char *)s, n)))
+            owned[nowned][0] = '\0';
+            if (!unfiltered++)
             {
-                goto refuse;
+                snprintf(first_unfiltered, sizeof(first_unfiltered), "argument %u", i + 1u);
             }
-            /* typed like the variable of the same name; a bad one is passed empty */
-            if (!envfilter_arg_ok(i + 1u, owned[nowned]))
-            {
-                owned[nowned][0] = '\0';
-                if (!unfiltered++)
-                {
-                    snprintf(first_unfiltered, sizeof(first_unfiltered), "argument %u", i + 1u);
-                }
-            }
-            argv[na++] = owned[nowned++];
         }
+        argv[na++] = owned[nowned++];
     }
 
     /*
@@ -385,15 +349,20 @@ priv_answer_run(struct ovp_priv_chan *chan, void *ctx, const struct ovp_priv_fra
             goto refuse;
         }
     }
-    while (pos < req->len && ne < DR_ENV_MAX)
+    while (ne < DR_ENV_MAX)
     {
-        if (ovp_priv_unpack(req->payload, req->len, &pos, &s, &n) < 0)
+        char *e;
+        int got = dr_wire_run_next_env(req->payload, req->len, &pos, &e);
+        if (got == 0)
+        {
+            break;
+        }
+        if (got == -1)
         {
             goto refuse;
         }
-        char *e = strndup((const char *)s, n);
         enum dr_env_verdict v = DR_ENV_MALFORMED;
-        if (e && strlen(e) == n)
+        if (e)
         {
             v = envfilter_check(e, (const char *const *)st->conf.env.v, st->conf.env.n);
         }
@@ -562,34 +531,6 @@ out:
 
 static struct dr_state helper_state;
 
-/* Reads the next string of a CONFIG frame as a malloc'd C string, or NULL. */
-static char *
-config_str(const uint8_t *config, size_t len, size_t *pos)
-{
-    const uint8_t *s;
-    size_t sl;
-    if (ovp_priv_unpack(config, len, pos, &s, &sl) < 0 || memchr(s, '\0', sl))
-    {
-        return NULL;
-    }
-    return strndup((const char *)s, sl);
-}
-
-/* Reads a count (a 4-byte string) of a CONFIG frame; -1 if malformed or over MAX. */
-static long
-config_count(const uint8_t *config, size_t len, size_t *pos, uint32_t max)
-{
-    const uint8_t *s;
-    size_t sl;
-    uint32_t v;
-    if (ovp_priv_unpack(config, len, pos, &s, &sl) < 0 || sl != sizeof(v))
-    {
-        return -1;
-    }
-    memcpy(&v, s, sizeof(v));
-    return v > max ? -1 : (long)v;
-}
-
 /*
  * The CONFIG frame (built by dr_open): the working directory at open, the setenv
  * variables, and the plugin's argument words. Everything is parsed and checked
@@ -600,59 +541,33 @@ dr_helper_init(struct ovp_priv_chan *chan, const uint8_t *config, size_t len, vo
                char *err, size_t errlen)
 {
     struct dr_state *st = &helper_state;
-    const char *words[DR_WORDS_MAX];
-    char *owned[DR_WORDS_MAX];
-    size_t pos = 0, n = 0;
-    long nw, ns;
-    int rc = -1;
+    struct dr_wire_config wc;
+    int rc;
 
-    st->cwd = config_str(config, len, &pos);
-    ns = config_count(config, len, &pos, DR_SETENV_MAX);
-    if (!st->cwd || ns < 0 || !(st->setenv = calloc((size_t)ns + 1, sizeof(*st->setenv))))
+    if (dr_wire_config_decode(config, len, DR_SETENV_MAX, &wc) < 0)
     {
-        goto malformed;
+        snprintf(err, errlen, "malformed configuration frame");
+        return -1;
     }
-    for (; st->nsetenv < (size_t)ns; st->nsetenv++)
+    /* the state takes the working directory and setenv variables */
+    st->cwd = wc.cwd[0] ? wc.cwd : NULL; /* "": getcwd failed at open, so no relative
+                                          * command was accepted then */
+    if (!st->cwd)
     {
-        if (!(st->setenv[st->nsetenv] = config_str(config, len, &pos)))
-        {
-            goto malformed;
-        }
+        free(wc.cwd);
     }
-    nw = config_count(config, len, &pos, DR_WORDS_MAX);
-    for (; nw >= 0 && n < (size_t)nw; n++)
-    {
-        if (!(owned[n] = config_str(config, len, &pos)))
-        {
-            goto malformed;
-        }
-        words[n] = owned[n];
-    }
-    if (nw < 0 || pos != len)
-    {
-        goto malformed;
-    }
-    if (!st->cwd[0]) /* getcwd failed at open: no relative command was accepted then */
-    {
-        free(st->cwd);
-        st->cwd = NULL;
-    }
+    wc.cwd = NULL;
+    st->setenv = wc.setenv;
+    st->nsetenv = wc.nsetenv;
+    wc.setenv = NULL;
     *ctx = st;
-    rc = dr_parse(st, words, n, err, errlen);
+    rc = dr_parse(st, (const char *const *)wc.words, wc.nwords, err, errlen);
     if (rc == 0 && priv_answer_init(chan, st) < 0)
     {
         snprintf(err, errlen, "the helper refused its configuration (see the line above)");
         rc = -1;
     }
-    goto out;
-
-malformed:
-    snprintf(err, errlen, "malformed configuration frame");
-out:
-    for (size_t i = 0; i < n; i++)
-    {
-        free(owned[i]);
-    }
+    dr_wire_config_clear(&wc);
     return rc;
 }
 
@@ -868,7 +783,7 @@ build_request(struct dr_state *st, const struct ovp_event *ev, struct ovp_priv_b
     for (size_t i = 1; i < argc && nargs < DR_ARGS_MAX; i++)
     {
         const char *a = ev->argv[i];
-        if (!arg_ok((const uint8_t *)a, strlen(a)) || !envfilter_arg_ok(i, a))
+        if (!dr_wire_arg_ok((const uint8_t *)a, strlen(a)) || !envfilter_arg_ok(i, a))
         {
             char shown[80];
             envfilter_excerpt(a, shown, sizeof(shown));
