@@ -1,0 +1,88 @@
+/* http_backend.h: ovp-auth-http's backend thread: libcurl's multi interface. */
+#ifndef OVP_AH_HTTP_BACKEND_H
+#define OVP_AH_HTTP_BACKEND_H
+
+#include "defer.h"
+#include "http_conf.h"
+#include "http_json.h"
+#include "log.h"
+
+struct ah_backend;
+
+/*
+ * One question to the service, built on OpenVPN's thread and owned by the backend
+ * once handed over: an auth call (inside a defer request, as its data) or a
+ * client-connect call (CCD set).
+ */
+struct ah_request
+{
+    char *body;               /* JSON (secret: may hold the password) */
+    size_t body_len;
+    char request_id[24];      /* X-OVP-Request-Id */
+    struct ovp_client_id who; /* for log lines */
+    void *client;             /* the client's context (a reference), or NULL */
+    void *ccd;                /* client-connect: the deferral to finish, else NULL */
+    void (*unref)(void *client); /* drops CLIENT's reference (may be NULL) */
+    struct ah_request *next;     /* the backend's submit queue */
+};
+
+/* Frees R (body wiped, client reference dropped through R->unref). NULL-safe. */
+void ah_request_free(struct ah_request *r);
+
+/*
+ * Called on the backend thread when the service allowed: CLIENT (from the request)
+ * gets CCFG (lines, maybe "") before the answer is written. For auth requests.
+ */
+typedef void (*ah_store_fn)(void *arg, void *client, const char *ccfg);
+
+/*
+ * Finishes a client-connect deferral: VERDICT (enum ovp_verdict), CCFG lines (or
+ * NULL), REASON for the log. Called on the backend thread, exactly once per
+ * request with CCD set.
+ */
+typedef void (*ah_cc_finish_fn)(void *arg, void *ccd, int verdict, const char *ccfg,
+                                const char *reason);
+
+/*
+ * Creates the backend for CONF (borrowed: it must outlive the backend), taking
+ * auth requests from D. No thread yet. Resolves the URLs' host names now (open
+ * runs as root, before threads), so libcurl never starts a resolver thread.
+ * Returns NULL with ERR set.
+ */
+struct ah_backend *ah_backend_new(const struct ah_conf *conf, struct ovp_defer *d,
+                                  struct ovp_log *log, char *err, size_t errlen);
+
+/* Sets the glue's callbacks (before ah_backend_start). */
+void ah_backend_hooks(struct ah_backend *b, ah_store_fn store,
+                      ah_cc_finish_fn cc_finish, void *arg);
+
+/* Starts the one backend thread (ovp_thread_start). Returns 0, or -1 with ERR set. */
+int ah_backend_start(struct ah_backend *b, char *err, size_t errlen);
+
+/* Tells the backend thread an auth request was submitted (curl_multi_wakeup). */
+void ah_backend_wake(struct ah_backend *b);
+
+/*
+ * Hands a client-connect request to the backend (any thread). Returns 0, or -1
+ * when MaxInFlight requests are already queued or in flight, or the backend is
+ * stopping (R is then still the caller's).
+ */
+int ah_backend_submit(struct ah_backend *b, struct ah_request *r);
+
+/* Counters for the log at close. */
+struct ah_stats
+{
+    unsigned long requests, allowed, denied, temp, failovers, bad_answers;
+};
+void ah_backend_stats(struct ah_backend *b, struct ah_stats *st);
+
+/*
+ * Stops the thread: requests it holds are answered TEMP, the thread joined
+ * (parked for the next open). Safe to call twice. Used as the engine's ops.cancel.
+ */
+void ah_backend_stop(struct ah_backend *b);
+
+/* Frees B (stopping it first). NULL-safe. */
+void ah_backend_free(struct ah_backend *b);
+
+#endif
