@@ -168,8 +168,8 @@ ah_connect_stored(struct ah_state *st, const struct ovp_event *ev)
         return OPENVPN_PLUGIN_FUNC_ERROR;
     }
     free(text);
-    ovp_logf_client(st->log, &ev->who, PLOG_DEBUG, "client config from the service: %zu line(s)",
-                    n);
+    ovp_logf_client(st->log, &ev->who, PLOG_DEBUG,
+                    "client config from the service: %zu line(s)", n);
     return OPENVPN_PLUGIN_FUNC_SUCCESS;
 }
 

@@ -345,9 +345,8 @@ start_attempt(struct ah_backend *b, struct job *j)
          * The key was read at open with the secret-file rules (and is kept across a
          * reload as nobody, who cannot read it): it goes to curl from memory.
          */
-        struct curl_blob key = {.data = c->client_key,
-                                .len = strlen(c->client_key),
-                                .flags = CURL_BLOB_NOCOPY};
+        struct curl_blob key = {
+            .data = c->client_key, .len = strlen(c->client_key), .flags = CURL_BLOB_NOCOPY};
         SETOPT(j->easy, CURLOPT_SSLCERT, c->client_cert);
         SETOPT(j->easy, CURLOPT_SSLKEY_BLOB, &key);
         SETOPT(j->easy, CURLOPT_SSLKEYTYPE, "PEM");
@@ -580,7 +579,7 @@ decide(struct ah_backend *b, struct job *j, CURLcode cc)
     }
     snprintf(why, sizeof(why), "unexpected status%s",
              status >= 300 && status < 400 ? " (a redirect, not followed: FollowRedirects no)"
-                                            : "");
+                                           : "");
     log_decision(b, j, "deny", status, ms, why);
     job_finish(b, j, OVP_DENY, NULL, "authentication failed");
 }
@@ -698,10 +697,9 @@ resolve_hosts(struct ah_backend *b, char *err, size_t errlen)
             {
                 continue;
             }
-            o += (size_t)snprintf(entry + o, sizeof(entry) - o, "%s%s%s%s",
-                                  entry[o - 1] == ':' ? "" : ",",
-                                  ai->ai_family == AF_INET6 ? "[" : "", a,
-                                  ai->ai_family == AF_INET6 ? "]" : "");
+            o += (size_t)snprintf(
+                entry + o, sizeof(entry) - o, "%s%s%s%s", entry[o - 1] == ':' ? "" : ",",
+                ai->ai_family == AF_INET6 ? "[" : "", a, ai->ai_family == AF_INET6 ? "]" : "");
         }
         freeaddrinfo(res);
         curl_free(host);
@@ -794,8 +792,7 @@ ah_backend_wake(struct ah_backend *b)
 int
 ah_backend_submit(struct ah_backend *b, struct ah_request *r)
 {
-    if (atomic_load(&b->stop) ||
-        atomic_fetch_add(&b->in_flight, 1) >= b->conf->max_in_flight)
+    if (atomic_load(&b->stop) || atomic_fetch_add(&b->in_flight, 1) >= b->conf->max_in_flight)
     {
         if (!atomic_load(&b->stop))
         {

@@ -16,12 +16,12 @@ struct ah_backend;
  */
 struct ah_request
 {
-    char *body;               /* JSON (secret: may hold the password) */
+    char *body; /* JSON (secret: may hold the password) */
     size_t body_len;
-    char request_id[24];      /* X-OVP-Request-Id */
-    struct ovp_client_id who; /* for log lines */
-    void *client;             /* the client's context (a reference), or NULL */
-    void *ccd;                /* client-connect: the deferral to finish, else NULL */
+    char request_id[24];         /* X-OVP-Request-Id */
+    struct ovp_client_id who;    /* for log lines */
+    void *client;                /* the client's context (a reference), or NULL */
+    void *ccd;                   /* client-connect: the deferral to finish, else NULL */
     void (*unref)(void *client); /* drops CLIENT's reference (may be NULL) */
     struct ah_request *next;     /* the backend's submit queue */
 };
@@ -53,8 +53,8 @@ struct ah_backend *ah_backend_new(const struct ah_conf *conf, struct ovp_defer *
                                   struct ovp_log *log, char *err, size_t errlen);
 
 /* Sets the glue's callbacks (before ah_backend_start). */
-void ah_backend_hooks(struct ah_backend *b, ah_store_fn store,
-                      ah_cc_finish_fn cc_finish, void *arg);
+void ah_backend_hooks(struct ah_backend *b, ah_store_fn store, ah_cc_finish_fn cc_finish,
+                      void *arg);
 
 /* Starts the one backend thread (ovp_thread_start). Returns 0, or -1 with ERR set. */
 int ah_backend_start(struct ah_backend *b, char *err, size_t errlen);

@@ -148,8 +148,7 @@ ah_body_build(const struct ah_body_in *in, int *replaced, char *err, size_t errl
     if (in->envp)
     {
         const char *const *e = in->envp;
-        if (((in->fields & AH_F_USERNAME) &&
-             set_env(o, "username", e, "username", &bad) < 0) ||
+        if (((in->fields & AH_F_USERNAME) && set_env(o, "username", e, "username", &bad) < 0) ||
             ((in->fields & AH_F_PASSWORD) && in->with_password &&
              set_env(o, "password", e, "password", &bad) < 0) ||
             ((in->fields & AH_F_COMMON_NAME) &&
@@ -273,7 +272,8 @@ ah_answer_parse(const char *body, size_t len, struct ah_answer *a, char *err, si
     {
         goto out;
     }
-    if ((v = json_object_get(root, "ticket")) && dup_str(v, "ticket", &a->ticket, err, errlen) < 0)
+    if ((v = json_object_get(root, "ticket")) &&
+        dup_str(v, "ticket", &a->ticket, err, errlen) < 0)
     {
         goto out;
     }

@@ -30,11 +30,11 @@ char *ah_body_build(const struct ah_body_in *in, int *replaced, char *err, size_
 /* A service's answer, parsed. */
 struct ah_answer
 {
-    char *reason;        /* "reason" (raw; sanitise before use), or NULL */
+    char *reason;         /* "reason" (raw; sanitise before use), or NULL */
     char **client_config; /* "client_config" lines, n_config of them */
     size_t n_config;
-    char *ticket;        /* "ticket" (202) */
-    char *pending_url;   /* "pending": {"url": ..., "timeout": s} */
+    char *ticket;      /* "ticket" (202) */
+    char *pending_url; /* "pending": {"url": ..., "timeout": s} */
     long pending_timeout;
     char *challenge_text; /* "challenge": {"text": ..., "echo": bool} */
     int challenge_echo;
@@ -72,7 +72,6 @@ int ah_hmac_sign(const char *key, size_t keylen, const char *timestamp, const ch
  * OpenVPN reads it whole (1,023 bytes a line). METHOD is "openurl", "webauth" or
  * "crtext". Returns 0, or -1 when the result would be cut (URL too long).
  */
-int ah_pending_text(const char *method, const char *what, int echo, char *out,
-                    size_t outlen);
+int ah_pending_text(const char *method, const char *what, int echo, char *out, size_t outlen);
 
 #endif
