@@ -491,11 +491,9 @@ ah_conf_load(const char *const *words, size_t n, struct ah_conf *c, char *err, s
             goto out;
         }
     }
-    if (c->timeout_ms < c->connect_timeout_ms)
+    if (c->connect_timeout_ms > c->timeout_ms)
     {
-        ovp_errf(err, errlen, "Timeout (%ld ms) is shorter than ConnectTimeout (%ld ms)",
-                 c->timeout_ms, c->connect_timeout_ms);
-        goto out;
+        c->connect_timeout_ms = c->timeout_ms; /* the connection is part of the attempt */
     }
     if (!c->client_cert != !c->client_key)
     {
