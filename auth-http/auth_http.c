@@ -535,9 +535,9 @@ ah_open(struct ovp_plugin *p, const char *const *argv, const char *const *envp, 
         ovp_err(log, "%s", err);
         goto fail;
     }
-    for (size_t i = 0; i < st->conf.n_warnings; i++)
+    for (size_t i = 0; i < st->conf.warnings.n; i++)
     {
-        ovp_warn(log, "%s", st->conf.warnings[i]);
+        ovp_warn(log, "%s", st->conf.warnings.v[i]);
     }
 
     /*
