@@ -1178,12 +1178,14 @@ ah_backend_wake(struct ah_backend *b)
 int
 ah_backend_submit(struct ah_backend *b, struct ah_request *r)
 {
-    if (atomic_load(&b->stop) || atomic_fetch_add(&b->in_flight, 1) >= b->conf->max_in_flight)
+    if (atomic_load(&b->stop))
     {
-        if (!atomic_load(&b->stop))
-        {
-            atomic_fetch_sub(&b->in_flight, 1);
-        }
+        return -1;
+    }
+    /* Counted until the backend answers it (job_finish): MaxInFlight bounds both kinds. */
+    if (atomic_fetch_add(&b->in_flight, 1) >= b->conf->max_in_flight)
+    {
+        atomic_fetch_sub(&b->in_flight, 1);
         return -1;
     }
     r->next = NULL;
