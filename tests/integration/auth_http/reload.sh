@@ -29,5 +29,30 @@ out=$WORK/reload.out
 [ "$(grep -c "service $HTTP_URL" "$out")" = 3 ] || fail "the plugin was not opened three times"
 [ "$(http_log_count "$WORK/main" 'e["bearer"] == "ok"')" = "$(http_log_count "$WORK/main")" ] \
     || fail "a request after the reload lacked the bearer token"
+# Threads: a served core, its tasks counted after open, after clients (libcurl must not
+# start resolver threads: the URL names "localhost") and after two SIGHUP reloads.
+LURL=$(printf '%s' "$HTTP_URL" | sed 's/127\.0\.0\.1/localhost/')
+conf "$WORK/t.conf" "URL $LURL" "BearerTokenFile $WORK/token.txt"
+"$REFCORE" --plugin "$PLUGIN" "$WORK/t.conf" -- --verb 3 --listen "unix:$WORK/core.sock" \
+    --serve > "$WORK/serve.out" 2>&1 &
+CORE=$!
+for _ in $(seq 50); do [ -S "$WORK/core.sock" ] && break; sleep 0.1; done
+tasks() { ls "/proc/$CORE/task" | wc -l; }
+drive() {
+    "$REFCORE" --drive "unix:$WORK/core.sock" --clients 20 --username "$1" \
+        --password Reload-Pass-5 > "$WORK/drive-$1.json" 2>&1 || fail "drive $1: $(cat "$WORK/drive-$1.json")"
+}
+t0=$(tasks)
+drive t1
+t1=$(tasks)
+kill -HUP "$CORE"; sleep 0.5
+kill -HUP "$CORE"; sleep 0.5
+drive t2
+t2=$(tasks)
+kill "$CORE"; wait "$CORE"
+echo "threads: after open $t0, after clients $t1, after two reloads and clients $t2"
+[ "$t0" = "$t1" ] && [ "$t1" = "$t2" ] || fail "threads changed: $t0 -> $t1 -> $t2"
+[ "$(grep -c "service $LURL" "$WORK/serve.out")" = 3 ] || fail "the served core did not reopen twice"
+no_secrets "$WORK/serve.out" Reload-Pass-5 Reload-Token-9
 no_secrets "$out" Reload-Pass-1 Reload-Pass-2 Reload-Pass-3 Reload-Pass-4 Reload-Token-9
 finish
