@@ -8,6 +8,7 @@
 #include <string.h>
 #include <sys/random.h>
 
+#include "ccdefer.h"
 #include "ccfg.h"
 #include "defer.h"
 #include "env.h"
@@ -36,6 +37,7 @@ struct ah_state
     struct ah_conf conf;
     struct ovp_defer *defer;
     struct ah_backend *backend;
+    long cc_deadline_ms; /* Hooks client-connect: the deferral's deadline */
     uint32_t id_prefix;
     atomic_ullong id_next;
 };
@@ -50,8 +52,9 @@ struct ah_client
 {
     atomic_int refs;
     pthread_mutex_t mu;
-    int have;   /* an allow answer stored a config (maybe empty) */
-    char *ccfg; /* lines, under mu */
+    int have;                /* an allow answer stored a config (maybe empty) */
+    char *ccfg;              /* lines, under mu */
+    struct ovp_ccdefer *ccd; /* Hooks client-connect: the pending answer, under mu */
 };
 
 static void
@@ -61,6 +64,7 @@ client_unref(void *data)
     if (c && atomic_fetch_sub(&c->refs, 1) == 1)
     {
         pthread_mutex_destroy(&c->mu);
+        ovp_ccdefer_unref(c->ccd);
         free(c->ccfg);
         free(c);
     }
@@ -255,6 +259,66 @@ ah_auth(struct ah_state *st, const struct ovp_event *ev)
     return OPENVPN_PLUGIN_FUNC_DEFERRED;
 }
 
+/*
+ * CLIENT_CONNECT_V2 with Hooks client-connect: ask the service (no password) and
+ * answer through the client-connect deferral; CLIENT_CONNECT_DEFER_V2 polls it.
+ */
+static int
+ah_connect_ask(struct ah_state *st, const struct ovp_event *ev)
+{
+    struct ah_client *c = ev->client;
+    struct ovp_ccdefer *d;
+    struct ah_request *r;
+    int rc;
+
+    if (!c || !(d = ovp_ccdefer_new((unsigned)st->cc_deadline_ms)))
+    {
+        ovp_logf_client(st->log, &ev->who, PLOG_ERR,
+                        "cannot defer client-connect (out of memory): refused");
+        return OPENVPN_PLUGIN_FUNC_ERROR;
+    }
+    pthread_mutex_lock(&c->mu);
+    ovp_ccdefer_unref(c->ccd); /* a reconnect's earlier round */
+    c->ccd = d;
+    pthread_mutex_unlock(&c->mu);
+    r = new_request(st, ev, "client-connect", 0);
+    if (!r)
+    {
+        ovp_ccdefer_finish(d, OVP_TEMP, NULL, "out of memory");
+    }
+    else
+    {
+        r->ccd = ovp_ccdefer_ref(d);
+        if (ah_backend_submit(st->backend, r) < 0)
+        {
+            ovp_ccdefer_finish(d, OVP_TEMP, NULL,
+                               "TEMP: too many requests in flight (MaxInFlight)");
+            ah_request_free(r);
+        }
+    }
+    /* The client's context holds D; the poll reads it (no lock needed on D itself). */
+    rc = ovp_ccdefer_poll(d, ev->return_list, st->log, &ev->who);
+    return rc;
+}
+
+static int
+ah_connect_poll(struct ah_state *st, const struct ovp_event *ev)
+{
+    struct ah_client *c = ev->client;
+    struct ovp_ccdefer *d = NULL;
+    int rc;
+
+    if (c)
+    {
+        pthread_mutex_lock(&c->mu);
+        d = ovp_ccdefer_ref(c->ccd);
+        pthread_mutex_unlock(&c->mu);
+    }
+    rc = ovp_ccdefer_poll(d, ev->return_list, st->log, &ev->who);
+    ovp_ccdefer_unref(d);
+    return rc;
+}
+
 static void
 ah_cancel(void *state)
 {
@@ -370,10 +434,17 @@ ah_open(struct ovp_plugin *p, const char *const *argv, const char *const *envp, 
     {
         want |= OPENVPN_PLUGIN_MASK(OPENVPN_PLUGIN_AUTH_USER_PASS_VERIFY);
     }
+    if (st->conf.hook_connect)
+    {
+        want |= OVP_CCDEFER_EVENTS;
+    }
+    st->cc_deadline_ms = deadline;
     if ((ovp_plugin_set_events(p, want) & want) != want)
     {
-        ovp_err(log, "this OpenVPN does not offer CLIENT_CONNECT_V2, which the client "
-                     "config from the service needs");
+        ovp_err(log,
+                "this OpenVPN does not offer CLIENT_CONNECT_V2%s, which the client "
+                "config from the service needs",
+                st->conf.hook_connect ? " and CLIENT_CONNECT_DEFER_V2" : "");
         goto fail;
     }
     st->defer = ovp_defer_new(&dc, &ops, st, log, err, sizeof(err));
@@ -383,7 +454,7 @@ ah_open(struct ovp_plugin *p, const char *const *argv, const char *const *envp, 
         ovp_err(log, "%s", err);
         goto fail;
     }
-    ah_backend_hooks(st->backend, store_ccfg, NULL, st);
+    ah_backend_hooks(st->backend, store_ccfg, st);
     if (ah_backend_start(st->backend, err, sizeof(err)) < 0)
     {
         ovp_err(log, "%s", err);
@@ -409,7 +480,11 @@ ah_event(struct ovp_plugin *p, void *state, const struct ovp_event *ev)
     }
     if (ev->type == OPENVPN_PLUGIN_CLIENT_CONNECT_V2)
     {
-        return ah_connect_stored(st, ev);
+        return st->conf.hook_connect ? ah_connect_ask(st, ev) : ah_connect_stored(st, ev);
+    }
+    if (ev->type == OPENVPN_PLUGIN_CLIENT_CONNECT_DEFER_V2)
+    {
+        return ah_connect_poll(st, ev);
     }
     return OPENVPN_PLUGIN_FUNC_ERROR;
 }

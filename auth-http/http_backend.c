@@ -75,7 +75,6 @@ struct ah_backend
 
     struct job *jobs;
     ah_store_fn store;
-    ah_cc_finish_fn cc_finish;
     void *arg;
 
     atomic_ulong n_requests, n_allowed, n_denied, n_temp, n_failovers, n_bad;
@@ -92,6 +91,11 @@ ah_request_free(struct ah_request *r)
     {
         ovp_wipe(r->body, r->body_len);
         free(r->body);
+    }
+    if (r->ccd)
+    {
+        ovp_ccdefer_finish(r->ccd, OVP_TEMP, NULL, "TEMP: the request was dropped");
+        ovp_ccdefer_unref(r->ccd);
     }
     if (r->unref && r->client)
     {
@@ -158,11 +162,8 @@ job_finish(struct ah_backend *b, struct job *j, int verdict, const char *ccfg,
     }
     else
     {
-        if (b->cc_finish)
-        {
-            b->cc_finish(b->arg, j->r->ccd, verdict, ccfg, reason);
-        }
-        ah_request_free(j->r);
+        ovp_ccdefer_finish(j->r->ccd, verdict, ccfg, reason);
+        ah_request_free(j->r); /* drops the reference */
         atomic_fetch_sub(&b->in_flight, 1);
     }
     free(j);
@@ -379,10 +380,7 @@ job_start(struct ah_backend *b, struct ovp_defer_req *req, struct ah_request *r)
         }
         else
         {
-            if (b->cc_finish)
-            {
-                b->cc_finish(b->arg, r->ccd, OVP_TEMP, NULL, "out of memory");
-            }
+            ovp_ccdefer_finish(r->ccd, OVP_TEMP, NULL, "TEMP: out of memory");
             ah_request_free(r);
             atomic_fetch_sub(&b->in_flight, 1);
         }
@@ -458,7 +456,8 @@ failed(struct ah_backend *b, struct job *j, long status, const char *why)
 
     b->urls[from].down_until_ms = now + b->conf->backoff_ms;
     job_reset_transfer(b, j);
-    if (j->attempts <= b->conf->retries && !(j->req && ovp_defer_req_answered(j->req)))
+    if (j->attempts <= b->conf->retries && !(j->req && ovp_defer_req_answered(j->req)) &&
+        !(!j->req && ovp_ccdefer_answered(j->r->ccd)))
     {
         if (start_attempt(b, j) == 0)
         {
@@ -620,7 +619,8 @@ backend_main(void *arg)
         for (struct job *j = b->jobs, *next; j; j = next)
         {
             next = j->next;
-            if (j->req && ovp_defer_req_answered(j->req))
+            if ((j->req && ovp_defer_req_answered(j->req)) ||
+                (!j->req && ovp_ccdefer_answered(j->r->ccd)))
             {
                 job_finish(b, j, OVP_TEMP, NULL, NULL);
             }
@@ -763,10 +763,9 @@ ah_backend_new(const struct ah_conf *conf, struct ovp_defer *d, struct ovp_log *
 }
 
 void
-ah_backend_hooks(struct ah_backend *b, ah_store_fn store, ah_cc_finish_fn cc_finish, void *arg)
+ah_backend_hooks(struct ah_backend *b, ah_store_fn store, void *arg)
 {
     b->store = store;
-    b->cc_finish = cc_finish;
     b->arg = arg;
 }
 
@@ -841,6 +840,12 @@ ah_backend_free(struct ah_backend *b)
         return;
     }
     ah_backend_stop(b);
+    while (b->queue)
+    {
+        struct ah_request *r = b->queue;
+        b->queue = r->next;
+        ah_request_free(r); /* a client-connect left: answered TEMP */
+    }
     curl_multi_cleanup(b->multi);
     curl_slist_free_all(b->resolve);
     pthread_mutex_destroy(&b->mu);

@@ -2,6 +2,7 @@
 #ifndef OVP_AH_HTTP_BACKEND_H
 #define OVP_AH_HTTP_BACKEND_H
 
+#include "ccdefer.h"
 #include "defer.h"
 #include "http_conf.h"
 #include "http_json.h"
@@ -26,7 +27,10 @@ struct ah_request
     struct ah_request *next;     /* the backend's submit queue */
 };
 
-/* Frees R (body wiped, client reference dropped through R->unref). NULL-safe. */
+/*
+ * Frees R (body wiped, client reference dropped through R->unref; a deferral not
+ * answered yet is answered TEMP). NULL-safe.
+ */
 void ah_request_free(struct ah_request *r);
 
 /*
@@ -34,14 +38,6 @@ void ah_request_free(struct ah_request *r);
  * gets CCFG (lines, maybe "") before the answer is written. For auth requests.
  */
 typedef void (*ah_store_fn)(void *arg, void *client, const char *ccfg);
-
-/*
- * Finishes a client-connect deferral: VERDICT (enum ovp_verdict), CCFG lines (or
- * NULL), REASON for the log. Called on the backend thread, exactly once per
- * request with CCD set.
- */
-typedef void (*ah_cc_finish_fn)(void *arg, void *ccd, int verdict, const char *ccfg,
-                                const char *reason);
 
 /*
  * Creates the backend for CONF (borrowed: it must outlive the backend), taking
@@ -53,8 +49,7 @@ struct ah_backend *ah_backend_new(const struct ah_conf *conf, struct ovp_defer *
                                   struct ovp_log *log, char *err, size_t errlen);
 
 /* Sets the glue's callbacks (before ah_backend_start). */
-void ah_backend_hooks(struct ah_backend *b, ah_store_fn store, ah_cc_finish_fn cc_finish,
-                      void *arg);
+void ah_backend_hooks(struct ah_backend *b, ah_store_fn store, void *arg);
 
 /* Starts the one backend thread (ovp_thread_start). Returns 0, or -1 with ERR set. */
 int ah_backend_start(struct ah_backend *b, char *err, size_t errlen);

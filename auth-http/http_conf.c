@@ -106,7 +106,7 @@ static const struct ovp_cfg_key http_keys[] = {
      .help = "largest response body accepted (larger: TEMP)"},
     {.name = "MaxConnections",
      .type = OVP_CFG_INT,
-     .def = "32",
+     .def = "128",
      .offset = K(max_conns),
      .min = 1,
      .max = 1024,
@@ -491,11 +491,9 @@ ah_conf_load(const char *const *words, size_t n, struct ah_conf *c, char *err, s
             goto out;
         }
     }
-    if (c->timeout_ms < c->connect_timeout_ms)
+    if (c->connect_timeout_ms > c->timeout_ms)
     {
-        ovp_errf(err, errlen, "Timeout (%ld ms) is shorter than ConnectTimeout (%ld ms)",
-                 c->timeout_ms, c->connect_timeout_ms);
-        goto out;
+        c->connect_timeout_ms = c->timeout_ms; /* the connection is part of the attempt */
     }
     if (!c->client_cert != !c->client_key)
     {
