@@ -6,7 +6,9 @@
 # service pushed (client_config) and pings across the tunnel; a denied one sees the
 # service's reason; a service outage (503, then the service gone) gives TEMP and the
 # client retries by itself until the service is back; a SIGHUP reload as nobody keeps
-# authentication (and the signatures) working. No password, token or key in the log.
+# authentication (and the signatures) working; a second SIGHUP takes up
+# "Hooks auth client-connect" and the client-connect answer's route is pushed. No password,
+# token or key in the log.
 . "$(dirname "$0")/lib.sh"
 . "$top_srcdir/tests/fixtures/http_service.sh"
 http_available || e2e_skip_or_fail "python3 or openssl missing (apt-get install python3 openssl)"
@@ -31,7 +33,12 @@ cat > "$H/script.json" <<'JSON'
               "client_config": ["push \"route 10.77.0.0 255.255.0.0\""]},
     "bob": {"action": "deny", "status": 403, "reason": "account locked until Monday"},
     "carol": {"action": "allow"}
-  }
+  },
+  "rules": [
+    {"hook": "client-connect", "username": "alice",
+     "action": {"action": "allow", "client_config": ["push \"route 10.79.0.0 255.255.0.0\""]}},
+    {"hook": "client-connect", "action": {"action": "deny", "reason": "not now"}}
+  ]
 }
 JSON
 http_start "$H" "$H/script.json" --tls "$H/pki/server.pem" "$H/pki/server.key" \
@@ -151,7 +158,27 @@ case $E2E_WHY in
 esac
 e2e_stop c5
 
-# 5. the service gone (connection refused): TEMP
+# 5. Hooks auth client-connect, taken up by a SIGHUP (the config is read again, as nobody):
+#    CLIENT_CONNECT asks the service too (no password), and its client_config is applied.
+sed -i 's/^    Retries         0$/    Retries         0\n    Hooks           auth client-connect/' "$E2E_DIR/auth-http.conf"
+grep -q "Hooks" "$E2E_DIR/auth-http.conf" || e2e_fail "could not add Hooks to the config"
+e2e_sighup
+n0=$(http_log_count "$H")
+e2e_client c7 alice alice Alice-Pass-1
+if wait_up c7 20; then
+    ip -n "$E2E_CLI" route show 10.79.0.0/16 | grep -q "dev tun" \
+        || e2e_soft_fail "the route from the client-connect answer is not in the client"
+    e2e_log "ok: with Hooks auth client-connect the client-connect answer's route is pushed"
+else
+    e2e_soft_fail "with Hooks auth client-connect alice did not connect: $E2E_WHY"
+fi
+e2e_stop c7
+cc=$(http_log_query "$H" '"%s %s %s" % (e["body"].get("username"), e["body"].get("common_name"), "password" in e["body"])' \
+    "e['seq'] > $n0 and e.get('hook') == 'client-connect'" | head -n 1)
+[ "$cc" = "alice alice False" ] \
+    || e2e_soft_fail "the client-connect request (username common_name has-password): '$cc'"
+
+# 6. the service gone (connection refused): TEMP
 http_stop "$H"
 e2e_client c6 dave alice Alice-Pass-1
 e2e_wait_log c6.log "AUTH_FAILED" 20 || e2e_soft_fail "no answer with the service gone"
