@@ -4,7 +4,7 @@
 # loopback, over HTTPS with a test CA, every request signed (HMACSecretFile) and carrying a
 # bearer token (BearerTokenFile), both 0600 root: an allowed client gets the route the
 # service pushed (client_config) and pings across the tunnel; a denied one sees the
-# service's reason; a service outage (503, then the service gone) gives TEMP and the
+# service's reason; an odd username (quotes, comma, backslash, UTF-8) arrives intact; a service outage (503, then the service gone) gives TEMP and the
 # client retries by itself until the service is back; a SIGHUP reload as nobody keeps
 # authentication (and the signatures) working; a second SIGHUP takes up
 # "Hooks auth client-connect" and the client-connect answer's route is pushed. No password,
@@ -32,7 +32,8 @@ cat > "$H/script.json" <<'JSON'
     "alice": {"action": "allow", "reason": "welcome alice",
               "client_config": ["push \"route 10.77.0.0 255.255.0.0\""]},
     "bob": {"action": "deny", "status": 403, "reason": "account locked until Monday"},
-    "carol": {"action": "allow"}
+    "carol": {"action": "allow"},
+    "o'brien \"q\", j\u00fcrgen\\x \u2603": {"action": "allow", "reason": "odd but known"}
   },
   "rules": [
     {"hook": "client-connect", "username": "alice",
@@ -103,6 +104,15 @@ n=$(http_log_query "$H" '"%s %s %s %s %s %s %s" % (e.get("hook"), e["tls"], e["h
 ct=$(http_log_field "$H" 1 headers.content-type)
 [ "$ct" = application/json ] || e2e_soft_fail "Content-Type was '$ct'"
 e2e_stop c1
+
+# 1b. an odd username (quotes, a comma, a backslash, UTF-8) arrives intact and is allowed
+ODD="o'brien \"q\", jürgen\\x ☃"
+e2e_client c1b alice "$ODD" Odd-Pass-1
+wait_up c1b 20 || e2e_soft_fail "the odd username was not allowed: $E2E_WHY"
+e2e_stop c1b
+got=$(http_log_query "$H" 'e["body"].get("username")' "e['body'].get('password') == 'Odd-Pass-1'" | head -n 1)
+[ "$got" = "$ODD" ] || e2e_soft_fail "the odd username arrived as '$got', sent '$ODD'"
+[ "$got" = "$ODD" ] && e2e_log "ok: the username $ODD arrived intact"
 
 # 2. denied with the service's reason
 e2e_client c2 bob bob Bob-Pass-2
@@ -189,7 +199,7 @@ esac
 e2e_stop c6
 
 grep "ovp-auth-http" "$E2E_DIR/server.log" \
-    | grep -q -e Alice-Pass-1 -e Bob-Pass-2 -e Carol-Pass-3 -e e2e-hmac-key-7 -e e2e-bearer-token-7 \
+    | grep -q -e Alice-Pass-1 -e Bob-Pass-2 -e Carol-Pass-3 -e Odd-Pass-1 -e e2e-hmac-key-7 -e e2e-bearer-token-7 \
     && e2e_soft_fail "a password, the token or the HMAC key reached the log"
 grep -q -e e2e-bearer-token-7 "$H/requests.jsonl" && e2e_soft_fail "the fixture logged the token"
 e2e_finish
