@@ -4,8 +4,9 @@
 # loopback, over HTTPS with a test CA, every request signed (HMACSecretFile) and carrying a
 # bearer token (BearerTokenFile), both 0600 root: an allowed client gets the route the
 # service pushed (client_config) and pings across the tunnel; a denied one sees the
-# service's reason; an odd username (quotes, comma, backslash, UTF-8) arrives intact; a service outage (503, then the service gone) gives TEMP and the
-# client retries by itself until the service is back; a SIGHUP reload as nobody keeps
+# service's reason; an odd username (quotes, comma, backslash, UTF-8) arrives intact; a
+# service outage (503, then the service gone) gives TEMP and the client retries by itself
+# until the service is back; a SIGHUP reload as nobody keeps
 # authentication (and the signatures) working; a second SIGHUP takes up
 # "Hooks auth client-connect" and the client-connect answer's route is pushed. No password,
 # token or key in the log.
