@@ -8,6 +8,8 @@
 #include <string.h>
 #include <sys/random.h>
 
+#include <openssl/evp.h>
+
 #include "ccdefer.h"
 #include "ccfg.h"
 #include "defer.h"
@@ -229,6 +231,120 @@ free_request(void *data)
     ah_request_free(data);
 }
 
+/*
+ * Round two of a 202 (see ovp-auth-http.5): this client reconnects with the
+ * credentials a 202 was kept for. The pending file is written now, before the hook
+ * returns DEFERRED (OpenVPN reads it only then), and the request becomes status
+ * polls (web sign-in) or waits for CLIENT_CRRESPONSE (challenge). Returns 0 (R
+ * changed or not), or -1 when out of memory.
+ */
+static int
+round_two(struct ah_state *st, const struct ovp_event *ev, struct ovp_defer_req *req,
+          struct ah_request *r)
+{
+    struct ah_pending p;
+    const char *method;
+    char text[1100], err[200];
+
+    if (!ah_backend_pending_take(st->backend, ev->envp, &p))
+    {
+        return 0;
+    }
+    if (p.challenge)
+    {
+        method = "crtext";
+    }
+    else
+    {
+        /* OPEN_URL where the client has it; WEB_AUTH for one with only webauth. */
+        const char *sso = req->iv_sso ? req->iv_sso : "";
+        method = strstr(sso, "openurl") ? "openurl" : "webauth";
+    }
+    if (ah_pending_text(method, p.what, p.echo, text, sizeof(text)) < 0 ||
+        ovp_auth_write_pending(req->pending_file, (unsigned)p.timeout_s, method, text, err,
+                               sizeof(err)) < 0)
+    {
+        /* The round's 202 is spent: ask the service afresh (a first question again). */
+        ovp_logf_client(st->log, &ev->who, PLOG_WARN,
+                        "cannot hand the %s to the client (%s): asking the service again",
+                        p.challenge ? "challenge" : "sign-in URL",
+                        p.challenge ? err
+                                    : "a URL too long for OpenVPN's line, or a write error");
+        ah_pending_clear(&p);
+        return 0;
+    }
+    r->kind = p.challenge ? AH_K_CR : AH_K_POLL;
+    r->url = p.url;
+    r->timeout_s = p.timeout_s;
+    r->ticket = p.ticket;
+    p.ticket = NULL;
+    if (r->body)
+    {
+        ovp_wipe(r->body, r->body_len);
+        free(r->body);
+        r->body = NULL;
+    }
+    if (!p.challenge)
+    {
+        struct ah_body_in in;
+        memset(&in, 0, sizeof(in));
+        in.fields = AH_F_REQUEST_ID;
+        in.hook = "status";
+        in.request_id = r->request_id;
+        in.ticket = r->ticket;
+        r->body = ah_body_build(&in, NULL, err, sizeof(err));
+        if (!r->body)
+        {
+            ah_pending_clear(&p);
+            return -1;
+        }
+        r->body_len = strlen(r->body);
+    }
+    /* The engine's backstop: the client's time, plus a little for the last poll. */
+    req->deadline_ms = (unsigned)(p.timeout_s * 1000 + 5000);
+    ovp_logf_client(st->log, &ev->who, PLOG_NOTE, "pending: %s sent to the client (%s, %ld s)",
+                    p.challenge ? "the challenge" : "the sign-in URL", method, p.timeout_s);
+    ah_pending_clear(&p);
+    return 0;
+}
+
+/* CLIENT_CRRESPONSE: the client's answer to a challenge, for the backend thread. */
+static int
+ah_crresponse(struct ah_state *st, const struct ovp_event *ev)
+{
+    const char *b64 = ovp_env_get(ev->envp, "crresponse");
+    const char *acf = ovp_env_get_nonempty(ev->envp, "auth_control_file");
+    unsigned char buf[1024];
+    size_t bl;
+    int n;
+
+    if (!b64 || !acf || (bl = strlen(b64)) == 0 || bl > 1024 * 4 / 3 || bl % 4 != 0)
+    {
+        ovp_logf_client(st->log, &ev->who, PLOG_WARN,
+                        "a challenge response that is missing or not base64: ignored");
+        return OPENVPN_PLUGIN_FUNC_SUCCESS;
+    }
+    n = EVP_DecodeBlock(buf, (const unsigned char *)b64, (int)bl);
+    if (n < 0)
+    {
+        ovp_logf_client(st->log, &ev->who, PLOG_WARN,
+                        "a challenge response that is not "
+                        "base64: ignored");
+        return OPENVPN_PLUGIN_FUNC_SUCCESS;
+    }
+    /* EVP_DecodeBlock counts the padding's zero bytes. */
+    n -= (bl >= 1 && b64[bl - 1] == '=') + (bl >= 2 && b64[bl - 2] == '=');
+    buf[n] = '\0';
+    if (memchr(buf, '\0', (size_t)n) ||
+        ah_backend_crresponse(st->backend, acf, (char *)buf) < 0)
+    {
+        ovp_logf_client(st->log, &ev->who, PLOG_WARN,
+                        "a challenge response with a NUL byte, or out of memory: ignored");
+    }
+    ovp_wipe(buf, sizeof(buf));
+    return OPENVPN_PLUGIN_FUNC_SUCCESS;
+}
+
 static int
 ah_auth(struct ah_state *st, const struct ovp_event *ev)
 {
@@ -251,6 +367,11 @@ ah_auth(struct ah_state *st, const struct ovp_event *ev)
     }
     req->data = r;
     req->free_data = free_request;
+    if (round_two(st, ev, req, r) < 0)
+    {
+        ovp_defer_req_free(req);
+        return ovp_plugin_refuse_auth(st->log, ev, "TEMP: out of resources, try again");
+    }
     if (ovp_defer_submit(st->defer, req) < 0)
     {
         return OPENVPN_PLUGIN_FUNC_ERROR; /* TEMP reason written and logged */
@@ -339,10 +460,11 @@ ah_free(struct ah_state *st)
         ah_backend_stats(st->backend, &s);
         if (s.requests > 0)
         {
-            ovp_note(st->log,
-                     "requests %lu: allowed %lu, denied %lu, temp %lu, failovers %lu, bad "
-                     "answers %lu",
-                     s.requests, s.allowed, s.denied, s.temp, s.failovers, s.bad_answers);
+            ovp_note(
+                st->log,
+                "requests %lu: allowed %lu, denied %lu, temp %lu, pending %lu, failovers %lu, "
+                "bad answers %lu",
+                s.requests, s.allowed, s.denied, s.temp, s.pending, s.failovers, s.bad_answers);
         }
     }
     if (st->defer)
@@ -439,7 +561,12 @@ ah_open(struct ovp_plugin *p, const char *const *argv, const char *const *envp, 
         want |= OVP_CCDEFER_EVENTS;
     }
     st->cc_deadline_ms = deadline;
-    if ((ovp_plugin_set_events(p, want) & want) != want)
+    /* CLIENT_CRRESPONSE (OpenVPN 2.6) only for challenges: optional. */
+    if ((ovp_plugin_set_events(
+             p,
+             want | (st->conf.hook_auth ? OPENVPN_PLUGIN_MASK(OPENVPN_PLUGIN_CLIENT_CRRESPONSE)
+                                        : 0)) &
+         want) != want)
     {
         ovp_err(log,
                 "this OpenVPN does not offer CLIENT_CONNECT_V2%s, which the client "
@@ -485,6 +612,10 @@ ah_event(struct ovp_plugin *p, void *state, const struct ovp_event *ev)
     if (ev->type == OPENVPN_PLUGIN_CLIENT_CONNECT_DEFER_V2)
     {
         return ah_connect_poll(st, ev);
+    }
+    if (ev->type == OPENVPN_PLUGIN_CLIENT_CRRESPONSE)
+    {
+        return ah_crresponse(st, ev);
     }
     return OPENVPN_PLUGIN_FUNC_ERROR;
 }

@@ -12,12 +12,17 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/random.h>
 #include <time.h>
+
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
 
 #include <arpa/inet.h>
 #include <sys/socket.h>
 
 #include "ccfg.h"
+#include "env.h"
 #include "http_backend.h"
 #include "secret.h"
 #include "util.h"
@@ -49,6 +54,9 @@ struct job
     int url;
     int64_t start_ms;
     size_t max_body;
+    int waiting;         /* not in curl: a poll due at next_at_ms, or a challenge */
+    int64_t next_at_ms;  /* AH_K_POLL: when the next poll goes */
+    int64_t pend_end_ms; /* AH_K_POLL: the client's pending timeout */
     struct job *prev, *next;
 };
 
@@ -77,7 +85,28 @@ struct ah_backend
     ah_store_fn store;
     void *arg;
 
-    atomic_ulong n_requests, n_allowed, n_denied, n_temp, n_failovers, n_bad;
+    atomic_ulong n_requests, n_allowed, n_denied, n_temp, n_failovers, n_bad, n_pending;
+
+    /* The 202s kept between the two rounds, and challenge answers for the thread. */
+    pthread_mutex_t pmu;
+    struct pend *pend;
+    struct crresp *crq;
+    unsigned char pend_key[32]; /* random per open: keys the table */
+};
+
+struct pend
+{
+    unsigned char key[32]; /* HMAC(pend_key, username \0 password \0 cn \0 ip) */
+    struct ah_pending p;
+    int64_t expires_ms; /* PendingReconnect */
+    struct pend *next;
+};
+
+struct crresp
+{
+    char *acf;  /* the auth's control file */
+    char *resp; /* secret */
+    struct crresp *next;
 };
 
 void
@@ -101,6 +130,7 @@ ah_request_free(struct ah_request *r)
     {
         r->unref(r->client);
     }
+    ovp_free_secret(r->ticket);
     free(r);
 }
 
@@ -203,6 +233,10 @@ pick_url(struct ah_backend *b, struct job *j)
     int64_t now = ovp_now_ms();
     int best = -1;
 
+    if (j->r->kind != AH_K_ASK)
+    {
+        return j->r->url; /* round two: the URL that gave the 202, and only that one */
+    }
     if ((j->tried & ((1u << b->conf->n_urls) - 1)) == ((1u << b->conf->n_urls) - 1))
     {
         j->tried = 0; /* every URL tried and attempts left: the list again */
@@ -396,6 +430,16 @@ job_start(struct ah_backend *b, struct ovp_defer_req *req, struct ah_request *r)
         b->jobs->prev = j;
     }
     b->jobs = j;
+    if (r->kind == AH_K_CR)
+    {
+        j->waiting = 1; /* until CLIENT_CRRESPONSE brings the answer */
+        j->url = r->url;
+        return;
+    }
+    if (r->kind == AH_K_POLL)
+    {
+        j->pend_end_ms = ovp_now_ms() + r->timeout_s * 1000;
+    }
     if (start_attempt(b, j) < 0)
     {
         ovp_logf_client(b->log, &r->who, PLOG_ERR, "cannot start a request to the service");
@@ -494,93 +538,426 @@ build_ccfg(const struct ah_answer *a, struct ovp_ccfg *cc, char *why, size_t wl)
     return 0;
 }
 
+/* 200/204: allow, with the answer's client_config (validated) for the client. */
 static void
-decide(struct ah_backend *b, struct job *j, CURLcode cc)
+answer_allow(struct ah_backend *b, struct job *j, long status, int64_t ms)
 {
-    long status = 0;
-    int64_t ms = ovp_now_ms() - j->start_ms;
     struct ah_answer a;
+    struct ovp_ccfg c = {0};
     char err[160], reason[AH_REASON_MAX + 1], why[256];
 
     memset(&a, 0, sizeof(a));
-    curl_easy_getinfo(j->easy, CURLINFO_RESPONSE_CODE, &status);
-    if (j->too_big)
+    if (j->resp_len > 0 && status == 200 &&
+        ah_answer_parse(j->resp, j->resp_len, &a, err, sizeof(err)) < 0)
     {
-        snprintf(why, sizeof(why), "the body is over MaxBody (%ld bytes)", b->conf->max_body);
         atomic_fetch_add(&b->n_bad, 1);
-        failed(b, j, status, why);
-        return;
-    }
-    if (cc != CURLE_OK)
-    {
-        snprintf(why, sizeof(why), "%s", curl_easy_strerror(cc));
-        failed(b, j, status, why);
-        return;
-    }
-    if (status >= 500 || status < 100)
-    {
-        failed(b, j, status, "server error");
-        return;
-    }
-    if (status == 200 || status == 204)
-    {
-        struct ovp_ccfg c = {0};
-        if (j->resp_len > 0 && status == 200 &&
-            ah_answer_parse(j->resp, j->resp_len, &a, err, sizeof(err)) < 0)
-        {
-            atomic_fetch_add(&b->n_bad, 1);
-            snprintf(why, sizeof(why), "a malformed answer: %s", err);
-            ah_answer_clear(&a);
-            failed(b, j, status, why);
-            return;
-        }
-        if (build_ccfg(&a, &c, why, sizeof(why)) < 0)
-        {
-            /* Fail closed: a config we cannot apply may be what limits this user. */
-            atomic_fetch_add(&b->n_bad, 1);
-            log_decision(b, j, "deny", status, ms, why);
-            job_finish(b, j, OVP_DENY, NULL,
-                       "authentication failed: the service's client configuration is invalid");
-        }
-        else
-        {
-            ah_reason_sanitize(a.reason, reason, sizeof(reason));
-            log_decision(b, j, "allow", status, ms, reason[0] ? reason : "allowed");
-            job_finish(b, j, OVP_ALLOW, c.buf ? c.buf : "", NULL);
-        }
-        ovp_ccfg_clear(&c);
+        snprintf(why, sizeof(why), "a malformed answer: %s", err);
         ah_answer_clear(&a);
+        failed(b, j, status, why);
         return;
     }
-    if (status == 401 || status == 403)
+    if (build_ccfg(&a, &c, why, sizeof(why)) < 0)
     {
-        /* JSON is optional here: a body that is not JSON is ignored (still a deny). */
-        if (j->resp_len > 0)
-        {
-            (void)ah_answer_parse(j->resp, j->resp_len, &a, err, sizeof(err));
-        }
+        /* Fail closed: a config we cannot apply may be what limits this user. */
+        atomic_fetch_add(&b->n_bad, 1);
+        log_decision(b, j, "deny", status, ms, why);
+        job_finish(b, j, OVP_DENY, NULL,
+                   "authentication failed: the service's client configuration is invalid");
+    }
+    else
+    {
         ah_reason_sanitize(a.reason, reason, sizeof(reason));
-        if (!reason[0])
-        {
-            snprintf(reason, sizeof(reason), "authentication failed");
-        }
-        log_decision(b, j, "deny", status, ms, reason);
-        job_finish(b, j, OVP_DENY, NULL, reason);
-        ah_answer_clear(&a);
-        return;
+        log_decision(b, j, "allow", status, ms, reason[0] ? reason : "allowed");
+        job_finish(b, j, OVP_ALLOW, c.buf ? c.buf : "", NULL);
     }
-    if (status == 202)
+    ovp_ccfg_clear(&c);
+    ah_answer_clear(&a);
+}
+
+/* 401/403: deny with the service's reason (JSON optional here). */
+static void
+answer_deny(struct ah_backend *b, struct job *j, long status, int64_t ms)
+{
+    struct ah_answer a;
+    char err[160], reason[AH_REASON_MAX + 1];
+
+    memset(&a, 0, sizeof(a));
+    if (j->resp_len > 0)
     {
-        /* The two-round pending design is not implemented yet: fail closed. */
-        log_decision(b, j, "deny", status, ms, "a pending answer (202), not supported yet");
-        job_finish(b, j, OVP_DENY, NULL, "authentication failed");
-        return;
+        (void)ah_answer_parse(j->resp, j->resp_len, &a, err, sizeof(err));
     }
+    ah_reason_sanitize(a.reason, reason, sizeof(reason));
+    if (!reason[0])
+    {
+        snprintf(reason, sizeof(reason), "authentication failed");
+    }
+    log_decision(b, j, "deny", status, ms, reason);
+    job_finish(b, j, OVP_DENY, NULL, reason);
+    ah_answer_clear(&a);
+}
+
+/* Any other status: deny, logged with what came back. */
+static void
+answer_other(struct ah_backend *b, struct job *j, long status, int64_t ms)
+{
+    char why[128];
     snprintf(why, sizeof(why), "unexpected status%s",
              status >= 300 && status < 400 ? " (a redirect, not followed: FollowRedirects no)"
                                            : "");
     log_decision(b, j, "deny", status, ms, why);
     job_finish(b, j, OVP_DENY, NULL, "authentication failed");
+}
+
+/* 1 when the comma-separated IV_SSO list holds METHOD. */
+static int
+sso_has(const char *iv_sso, const char *method)
+{
+    size_t ml = strlen(method);
+    for (const char *p = iv_sso; p && *p;)
+    {
+        size_t l = strcspn(p, ",");
+        if (l == ml && strncmp(p, method, ml) == 0)
+        {
+            return 1;
+        }
+        p += l;
+        p += *p == ',';
+    }
+    return 0;
+}
+
+/* The table key of a client: HMAC(pend_key, username \0 password \0 cn \0 ip). */
+static int
+pend_key_of(const struct ah_backend *b, const char *user, const char *pass, const char *cn,
+            const char *ip, unsigned char key[32])
+{
+    const char *parts[4] = {user ? user : "", pass ? pass : "", cn ? cn : "", ip ? ip : ""};
+    size_t n = 0, o = 0;
+    unsigned char *msg;
+    unsigned int len = 0;
+    int ok;
+
+    for (int i = 0; i < 4; i++)
+    {
+        n += strlen(parts[i]) + 1;
+    }
+    if (!(msg = malloc(n)))
+    {
+        return -1;
+    }
+    for (int i = 0; i < 4; i++)
+    {
+        size_t l = strlen(parts[i]) + 1;
+        memcpy(msg + o, parts[i], l);
+        o += l;
+    }
+    ok = HMAC(EVP_sha256(), b->pend_key, sizeof(b->pend_key), msg, n, key, &len) != NULL &&
+         len == 32;
+    ovp_wipe(msg, n);
+    free(msg);
+    return ok ? 0 : -1;
+}
+
+static void
+pend_free(struct pend *e)
+{
+    ah_pending_clear(&e->p);
+    free(e);
+}
+
+/* Drops expired entries (under pmu). */
+static void
+pend_expire_locked(struct ah_backend *b, int64_t now)
+{
+    for (struct pend **pp = &b->pend; *pp;)
+    {
+        if ((*pp)->expires_ms <= now)
+        {
+            struct pend *e = *pp;
+            *pp = e->next;
+            pend_free(e);
+        }
+        else
+        {
+            pp = &(*pp)->next;
+        }
+    }
+}
+
+/*
+ * 202, round one: OpenVPN read the pending file when the call returned DEFERRED,
+ * long before this answer; so the 202 is kept for the client's reconnect (same
+ * credentials), and the client told TEMP, which makes it reconnect at once.
+ */
+static void
+round_one(struct ah_backend *b, struct job *j, long status, int64_t ms)
+{
+    struct ah_answer a;
+    char err[160], why[256];
+    const char *method;
+    struct pend *e;
+    int ok;
+
+    memset(&a, 0, sizeof(a));
+    if (!j->req || j->r->kind != AH_K_ASK)
+    {
+        log_decision(b, j, "deny", status, ms,
+                     j->req ? "a second 202 for the same sign-in"
+                            : "a 202 at client-connect (pending works only at auth)");
+        job_finish(b, j, OVP_DENY, NULL, "authentication failed");
+        return;
+    }
+    if (ah_answer_parse(j->resp ? j->resp : "", j->resp_len, &a, err, sizeof(err)) < 0 ||
+        !a.ticket || (!a.pending_url == !a.challenge_text))
+    {
+        atomic_fetch_add(&b->n_bad, 1);
+        snprintf(why, sizeof(why), "a malformed 202: %s",
+                 err[0] ? err : "it needs a ticket and one of pending or challenge");
+        ah_answer_clear(&a);
+        failed(b, j, status, why);
+        return;
+    }
+    if (a.challenge_text)
+    {
+        method = "crtext";
+        ok = sso_has(j->req->iv_sso, "crtext");
+    }
+    else
+    {
+        method = "openurl";
+        ok = sso_has(j->req->iv_sso, "openurl") || sso_has(j->req->iv_sso, "webauth");
+    }
+    if (!ok || !j->req->pending_file)
+    {
+        char reason[64];
+        snprintf(reason, sizeof(reason), "this client cannot do %s", method);
+        log_decision(b, j, "deny", status, ms, reason);
+        job_finish(b, j, OVP_DENY, NULL, reason);
+        ah_answer_clear(&a);
+        return;
+    }
+    e = calloc(1, sizeof(*e));
+    if (!e || pend_key_of(b, j->req->username, j->req->password, j->req->common_name,
+                          j->req->client_ip, e->key) < 0)
+    {
+        free(e);
+        ah_answer_clear(&a);
+        failed(b, j, status, "out of memory");
+        return;
+    }
+    e->p.timeout_s = a.pending_url && a.pending_timeout > 0 ? a.pending_timeout : 120;
+    e->p.challenge = a.challenge_text != NULL;
+    e->p.ticket = a.ticket;
+    a.ticket = NULL;
+    e->p.what = a.challenge_text ? a.challenge_text : a.pending_url;
+    a.challenge_text = a.pending_url = NULL;
+    e->p.echo = a.challenge_echo;
+    e->p.url = j->url;
+    e->expires_ms = ovp_now_ms() + b->conf->pending_reconnect_ms;
+    pthread_mutex_lock(&b->pmu);
+    pend_expire_locked(b, ovp_now_ms());
+    /* A newer 202 for the same client replaces the older one. */
+    for (struct pend **pp = &b->pend; *pp; pp = &(*pp)->next)
+    {
+        if (ovp_ct_equal((*pp)->key, e->key, sizeof(e->key)))
+        {
+            struct pend *old = *pp;
+            *pp = old->next;
+            pend_free(old);
+            break;
+        }
+    }
+    e->next = b->pend;
+    b->pend = e;
+    pthread_mutex_unlock(&b->pmu);
+    ah_answer_clear(&a);
+    atomic_fetch_add(&b->n_pending, 1);
+    snprintf(why, sizeof(why), "%s required, kept for the client's reconnect",
+             e->p.challenge ? "a challenge (crtext)" : "a web sign-in");
+    log_decision(b, j, "pending", status, ms, why);
+    job_finish(b, j, OVP_TEMP, NULL, "TEMP[backoff 1]: sign-in required, reconnecting");
+}
+
+/* Round two of a "pending": the answer to a status poll. */
+static void
+poll_decide(struct ah_backend *b, struct job *j, long status, int64_t ms, const char *fail_why)
+{
+    int64_t now = ovp_now_ms();
+
+    if (!fail_why && (status == 200 || status == 204))
+    {
+        answer_allow(b, j, status, ms);
+        return;
+    }
+    if (!fail_why && (status == 401 || status == 403))
+    {
+        answer_deny(b, j, status, ms);
+        return;
+    }
+    if (!fail_why && status != 202)
+    {
+        answer_other(b, j, status, ms);
+        return;
+    }
+    /* 202 ("not yet") or the service failed: ask again in a second, until the timeout. */
+    if (fail_why)
+    {
+        ovp_logf_client(b->log, &j->r->who, PLOG_DEBUG, "status poll failed (%s): again in 1 s",
+                        fail_why);
+    }
+    if (now >= j->pend_end_ms)
+    {
+        if (fail_why)
+        {
+            log_decision(b, j, "temp", status, ms, fail_why);
+            job_finish(b, j, OVP_TEMP, NULL,
+                       "TEMP: the authentication service could not be asked, try again");
+        }
+        else
+        {
+            log_decision(b, j, "deny", status, ms, "sign-in timed out");
+            job_finish(b, j, OVP_DENY, NULL, "sign-in timed out");
+        }
+        return;
+    }
+    job_reset_transfer(b, j);
+    j->waiting = 1;
+    j->next_at_ms = now + 1000 < j->pend_end_ms ? now + 1000 : j->pend_end_ms;
+}
+
+static void
+decide(struct ah_backend *b, struct job *j, CURLcode cc)
+{
+    long status = 0;
+    int64_t ms = ovp_now_ms() - j->start_ms;
+    char why[256];
+    const char *fail_why = NULL;
+
+    curl_easy_getinfo(j->easy, CURLINFO_RESPONSE_CODE, &status);
+    if (j->too_big)
+    {
+        snprintf(why, sizeof(why), "the body is over MaxBody (%ld bytes)", b->conf->max_body);
+        atomic_fetch_add(&b->n_bad, 1);
+        fail_why = why;
+    }
+    else if (cc != CURLE_OK)
+    {
+        snprintf(why, sizeof(why), "%s", curl_easy_strerror(cc));
+        fail_why = why;
+    }
+    else if (status >= 500 || status < 100)
+    {
+        fail_why = "server error";
+    }
+    if (j->r->kind == AH_K_POLL)
+    {
+        poll_decide(b, j, status, ms, fail_why);
+    }
+    else if (fail_why)
+    {
+        failed(b, j, status, fail_why);
+    }
+    else if (status == 200 || status == 204)
+    {
+        answer_allow(b, j, status, ms);
+    }
+    else if (status == 401 || status == 403)
+    {
+        answer_deny(b, j, status, ms);
+    }
+    else if (status == 202)
+    {
+        round_one(b, j, status, ms);
+    }
+    else
+    {
+        answer_other(b, j, status, ms);
+    }
+}
+
+/* Challenge answers from CLIENT_CRRESPONSE: each to the auth waiting for it. */
+static void
+take_crresponses(struct ah_backend *b)
+{
+    struct crresp *q;
+
+    pthread_mutex_lock(&b->pmu);
+    q = b->crq;
+    b->crq = NULL;
+    pthread_mutex_unlock(&b->pmu);
+    while (q)
+    {
+        struct crresp *next = q->next;
+        struct job *j;
+        for (j = b->jobs; j; j = j->next)
+        {
+            if (j->req && j->r->kind == AH_K_CR && j->waiting &&
+                strcmp(j->req->control_file, q->acf) == 0)
+            {
+                break;
+            }
+        }
+        if (!j)
+        {
+            ovp_logf(b->log, PLOG_NOTE,
+                     "a challenge response for no authentication waiting for one: ignored");
+        }
+        else
+        {
+            struct ah_body_in in;
+            char err[128];
+            memset(&in, 0, sizeof(in));
+            in.fields = AH_F_REQUEST_ID;
+            in.hook = "crresponse";
+            in.request_id = j->r->request_id;
+            in.ticket = j->r->ticket;
+            in.response = q->resp;
+            if (j->r->body)
+            {
+                ovp_wipe(j->r->body, j->r->body_len);
+                free(j->r->body);
+            }
+            j->r->body = ah_body_build(&in, NULL, err, sizeof(err));
+            j->r->body_len = j->r->body ? strlen(j->r->body) : 0;
+            j->waiting = 0;
+            if (!j->r->body || start_attempt(b, j) < 0)
+            {
+                job_finish(b, j, OVP_TEMP, NULL, "TEMP: out of resources, try again");
+            }
+        }
+        free(q->acf);
+        ovp_free_secret(q->resp);
+        free(q);
+        q = next;
+    }
+}
+
+/* Polls that are due go out; returns the ms until the next one (at most LIMIT). */
+static long
+due_polls(struct ah_backend *b, long limit)
+{
+    int64_t now = ovp_now_ms();
+    for (struct job *j = b->jobs, *next; j; j = next)
+    {
+        next = j->next;
+        if (!j->waiting || j->r->kind != AH_K_POLL)
+        {
+            continue;
+        }
+        if (j->next_at_ms <= now)
+        {
+            j->waiting = 0;
+            if (start_attempt(b, j) < 0)
+            {
+                job_finish(b, j, OVP_TEMP, NULL, "TEMP: out of resources, try again");
+            }
+        }
+        else if (j->next_at_ms - now < limit)
+        {
+            limit = (long)(j->next_at_ms - now);
+        }
+    }
+    return limit;
 }
 
 static void
@@ -612,7 +989,9 @@ backend_main(void *arg)
 
     while (!atomic_load(&b->stop))
     {
+        long wait_ms;
         take_all(b);
+        take_crresponses(b);
         curl_multi_perform(b->multi, &running);
         drain(b);
         /* Requests the engine's deadline answered meanwhile are dropped. */
@@ -625,7 +1004,8 @@ backend_main(void *arg)
                 job_finish(b, j, OVP_TEMP, NULL, NULL);
             }
         }
-        if (curl_multi_poll(b->multi, NULL, 0, 1000, NULL) != CURLM_OK)
+        wait_ms = due_polls(b, 1000);
+        if (curl_multi_poll(b->multi, NULL, 0, (int)wait_ms, NULL) != CURLM_OK)
         {
             ovp_logf(b->log, PLOG_ERR, "HTTP backend: curl_multi_poll failed");
         }
@@ -742,7 +1122,14 @@ ah_backend_new(const struct ah_conf *conf, struct ovp_defer *d, struct ovp_log *
     b->d = d;
     b->log = log;
     pthread_mutex_init(&b->mu, NULL);
+    pthread_mutex_init(&b->pmu, NULL);
     b->queue_tail = &b->queue;
+    if (getrandom(b->pend_key, sizeof(b->pend_key), 0) != (ssize_t)sizeof(b->pend_key))
+    {
+        ovp_errf(err, errlen, "cannot get random bytes for the pending table");
+        ah_backend_free(b);
+        return NULL;
+    }
     b->urls = calloc(conf->n_urls, sizeof(*b->urls));
     b->multi = curl_multi_init();
     if (!b->urls || !b->multi)
@@ -809,6 +1196,80 @@ ah_backend_submit(struct ah_backend *b, struct ah_request *r)
 }
 
 void
+ah_pending_clear(struct ah_pending *p)
+{
+    if (!p)
+    {
+        return;
+    }
+    ovp_free_secret(p->ticket);
+    free(p->what);
+    memset(p, 0, sizeof(*p));
+}
+
+int
+ah_backend_pending_take(struct ah_backend *b, const char *const *envp, struct ah_pending *p)
+{
+    unsigned char key[32];
+    const char *ip = ovp_env_get(envp, "untrusted_ip");
+    int found = 0;
+
+    memset(p, 0, sizeof(*p));
+    if (!ip)
+    {
+        ip = ovp_env_get(envp, "untrusted_ip6");
+    }
+    if (pend_key_of(b, ovp_env_get(envp, "username"), ovp_env_get(envp, "password"),
+                    ovp_env_get(envp, "common_name"), ip, key) < 0)
+    {
+        return 0;
+    }
+    pthread_mutex_lock(&b->pmu);
+    if (!b->pend)
+    {
+        pthread_mutex_unlock(&b->pmu);
+        return 0;
+    }
+    pend_expire_locked(b, ovp_now_ms());
+    for (struct pend **pp = &b->pend; *pp; pp = &(*pp)->next)
+    {
+        if (ovp_ct_equal((*pp)->key, key, sizeof(key)))
+        {
+            struct pend *e = *pp;
+            *pp = e->next;
+            *p = e->p; /* the ticket is used once: the entry goes */
+            free(e);
+            found = 1;
+            break;
+        }
+    }
+    pthread_mutex_unlock(&b->pmu);
+    ovp_wipe(key, sizeof(key));
+    return found;
+}
+
+int
+ah_backend_crresponse(struct ah_backend *b, const char *acf, const char *response)
+{
+    struct crresp *q = calloc(1, sizeof(*q));
+    if (!q || !(q->acf = strdup(acf)) || !(q->resp = ovp_strdup_secret(response)))
+    {
+        if (q)
+        {
+            free(q->acf);
+            free(q);
+        }
+        return -1;
+    }
+    pthread_mutex_lock(&b->pmu);
+    q->next = b->crq;
+    b->crq = q;
+    pthread_mutex_unlock(&b->pmu);
+    curl_multi_wakeup(b->multi);
+    return 0;
+}
+
+void
 ah_backend_stats(struct ah_backend *b, struct ah_stats *st)
 {
     st->requests = atomic_load(&b->n_requests);
@@ -817,6 +1278,7 @@ ah_backend_stats(struct ah_backend *b, struct ah_stats *st)
     st->temp = atomic_load(&b->n_temp);
     st->failovers = atomic_load(&b->n_failovers);
     st->bad_answers = atomic_load(&b->n_bad);
+    st->pending = atomic_load(&b->n_pending);
 }
 
 void
@@ -848,6 +1310,21 @@ ah_backend_free(struct ah_backend *b)
     }
     curl_multi_cleanup(b->multi);
     curl_slist_free_all(b->resolve);
+    while (b->pend)
+    {
+        struct pend *e = b->pend;
+        b->pend = e->next;
+        pend_free(e);
+    }
+    while (b->crq)
+    {
+        struct crresp *q = b->crq;
+        b->crq = q->next;
+        free(q->acf);
+        ovp_free_secret(q->resp);
+        free(q);
+    }
+    pthread_mutex_destroy(&b->pmu);
     pthread_mutex_destroy(&b->mu);
     free(b->urls);
     free(b);

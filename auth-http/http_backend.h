@@ -10,6 +10,28 @@
 
 struct ah_backend;
 
+/* What a request is. */
+enum
+{
+    AH_K_ASK = 0, /* auth or client-connect: the first question */
+    AH_K_POLL,    /* round two of a 202 "pending": status polls every second */
+    AH_K_CR,      /* round two of a 202 "challenge": waits for CLIENT_CRRESPONSE */
+};
+
+/* A 202 kept between the two rounds (ah_backend_pending_take). */
+struct ah_pending
+{
+    int challenge;  /* 0: "pending" (web sign-in), 1: "challenge" */
+    char *ticket;   /* malloc'd */
+    char *what;     /* the URL to open, or the challenge text (malloc'd) */
+    int echo;       /* challenge: echo the answer */
+    long timeout_s; /* how long the client has */
+    int url;        /* index of the URL that answered */
+};
+
+/* Frees P's strings. NULL-safe. */
+void ah_pending_clear(struct ah_pending *p);
+
 /*
  * One question to the service, built on OpenVPN's thread and owned by the backend
  * once handed over: an auth call (inside a defer request, as its data) or a
@@ -24,6 +46,10 @@ struct ah_request
     void *client;                /* the client's context (a reference), or NULL */
     void *ccd;                   /* client-connect: the deferral to finish, else NULL */
     void (*unref)(void *client); /* drops CLIENT's reference (may be NULL) */
+    int kind;                    /* AH_K_* */
+    int url;                     /* AH_K_POLL / AH_K_CR: the URL that gave the 202 */
+    long timeout_s;              /* AH_K_POLL / AH_K_CR: the pending timeout */
+    char *ticket;                /* AH_K_POLL / AH_K_CR: the service's ticket */
     struct ah_request *next;     /* the backend's submit queue */
 };
 
@@ -64,10 +90,26 @@ void ah_backend_wake(struct ah_backend *b);
  */
 int ah_backend_submit(struct ah_backend *b, struct ah_request *r);
 
+/*
+ * Round two of the 202 design (OpenVPN's thread): the 202 kept for a client
+ * reconnecting with the same username, password, common name and address, taken
+ * (a ticket is used once) into P. Returns 1 when found, 0 when not. Never blocks
+ * for long (a mutex and a hash).
+ */
+int ah_backend_pending_take(struct ah_backend *b, const char *const *envp,
+                            struct ah_pending *p);
+
+/*
+ * CLIENT_CRRESPONSE (OpenVPN's thread): RESPONSE (secret; copied) answers the
+ * challenge of the auth whose control file is ACF. Returns 0, or -1 when out of
+ * memory.
+ */
+int ah_backend_crresponse(struct ah_backend *b, const char *acf, const char *response);
+
 /* Counters for the log at close. */
 struct ah_stats
 {
-    unsigned long requests, allowed, denied, temp, failovers, bad_answers;
+    unsigned long requests, allowed, denied, temp, failovers, bad_answers, pending;
 };
 void ah_backend_stats(struct ah_backend *b, struct ah_stats *st);
 
