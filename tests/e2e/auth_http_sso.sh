@@ -103,8 +103,9 @@ wait_mgmt() {
     done
     return 1
 }
-hooks() { # hooks USER: the hooks of the requests the service got for USER, in order
-    http_log_query "$H" 'e.get("hook")' "e.get('username') == '$1'" | tr '\n' ' '
+hooks() { # hooks USER: the hooks of the requests the service got for USER (by name, or by
+          # a ticket issued to USER), in order
+    http_log_query "$H" 'e.get("hook")' "e.get('username') == '$1' or (isinstance(e['body'], dict) and e['body'].get('ticket') in [x['answer'].get('ticket') for x in entries if x.get('username') == '$1'])" | tr '\n' ' '
 }
 
 # 1. web SSO with a GUI (management-query-passwords, management-hold, auth-retry interact)
