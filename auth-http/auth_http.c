@@ -261,7 +261,12 @@ round_two(struct ah_state *st, const struct ovp_event *ev, struct ovp_defer_req 
         method = strstr(sso, "openurl") ? "openurl" : "webauth";
     }
     if (ah_pending_text(method, p.what, p.echo, text, sizeof(text)) < 0 ||
-        ovp_auth_write_pending(req->pending_file, (unsigned)p.timeout_s, method, text, err,
+        /*
+         * OpenVPN's own timeout gets 5 s more than the service's: the plugin's last
+         * poll decides first, with a reason ("sign-in timed out"), rather than
+         * OpenVPN's generic timeout.
+         */
+        ovp_auth_write_pending(req->pending_file, (unsigned)p.timeout_s + 5, method, text, err,
                                sizeof(err)) < 0)
     {
         /* The round's 202 is spent: ask the service afresh (a first question again). */
@@ -301,7 +306,7 @@ round_two(struct ah_state *st, const struct ovp_event *ev, struct ovp_defer_req 
         r->body_len = strlen(r->body);
     }
     /* The engine's backstop: the client's time, plus a little for the last poll. */
-    req->deadline_ms = (unsigned)(p.timeout_s * 1000 + 5000);
+    req->deadline_ms = (unsigned)(p.timeout_s * 1000 + 4000);
     ovp_logf_client(st->log, &ev->who, PLOG_NOTE, "pending: %s sent to the client (%s, %ld s)",
                     p.challenge ? "the challenge" : "the sign-in URL", method, p.timeout_s);
     ah_pending_clear(&p);
@@ -530,9 +535,9 @@ ah_open(struct ovp_plugin *p, const char *const *argv, const char *const *envp, 
         ovp_err(log, "%s", err);
         goto fail;
     }
-    for (size_t i = 0; i < st->conf.n_warnings; i++)
+    for (size_t i = 0; i < st->conf.warnings.n; i++)
     {
-        ovp_warn(log, "%s", st->conf.warnings[i]);
+        ovp_warn(log, "%s", st->conf.warnings.v[i]);
     }
 
     /*

@@ -308,31 +308,6 @@ ah_url_parse(const char *url, struct ah_url *u, char *err, size_t errlen)
     return 0;
 }
 
-static int add_warning(struct ah_conf *c, const char *fmt, ...)
-    __attribute__((format(printf, 2, 3)));
-
-static int
-add_warning(struct ah_conf *c, const char *fmt, ...)
-{
-    char buf[512];
-    va_list ap;
-    char **w = realloc(c->warnings, (c->n_warnings + 1) * sizeof(*w));
-    if (!w)
-    {
-        return -1;
-    }
-    c->warnings = w;
-    va_start(ap, fmt);
-    vsnprintf(buf, sizeof(buf), fmt, ap);
-    va_end(ap);
-    if (!(w[c->n_warnings] = strdup(buf)))
-    {
-        return -1;
-    }
-    c->n_warnings++;
-    return 0;
-}
-
 static int
 split_urls(struct ah_conf *c, char *err, size_t errlen)
 {
@@ -508,15 +483,16 @@ ah_conf_load(const char *const *words, size_t n, struct ah_conf *c, char *err, s
         goto out;
     }
     if (!c->verify_peer &&
-        add_warning(c, "VerifyPeer no: the service's certificate is not checked; anyone "
-                       "on the path can read the passwords") < 0)
+        ovp_strv_addf(&c->warnings,
+                      "VerifyPeer no: the service's certificate is not checked; anyone "
+                      "on the path can read the passwords") < 0)
     {
         ovp_errf(err, errlen, "out of memory");
         goto out;
     }
     for (size_t i = 0; i < ovp_cfg_warning_count(root); i++)
     {
-        if (add_warning(c, "%s", ovp_cfg_warning(root, i)) < 0)
+        if (ovp_strv_addf(&c->warnings, "%s", ovp_cfg_warning(root, i)) < 0)
         {
             ovp_errf(err, errlen, "out of memory");
             goto out;
@@ -542,10 +518,6 @@ ah_conf_release(struct ah_conf *c)
         free(c->urls[i].shown);
     }
     free(c->urls);
-    for (size_t i = 0; i < c->n_warnings; i++)
-    {
-        free(c->warnings[i]);
-    }
-    free(c->warnings);
+    ovp_strv_clear(&c->warnings);
     memset(c, 0, sizeof(*c));
 }

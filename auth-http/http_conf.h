@@ -56,8 +56,7 @@ struct ah_conf
     size_t n_urls;
     unsigned fields; /* AH_F_* */
     int hook_auth, hook_connect;
-    char **warnings;
-    size_t n_warnings;
+    struct ovp_strv warnings; /* lines for the log */
 };
 
 /*
