@@ -4,7 +4,7 @@
 # DEFERRED. A web sign-in that completes (status polls until 200), one that times out
 # ("sign-in timed out"), a challenge answered right (allowed, with client_config) and
 # wrong (the service's reason), a client whose IV_SSO lacks the method (denied), and the
-# ticket used once.
+# ticket used once (a third connection starts a new round), a malformed 202 (TEMP).
 . "${srcdir:-.}/auth_http/lib.sh"
 
 R1="TEMP[backoff 1]: sign-in required, reconnecting"
@@ -17,7 +17,8 @@ service main '{"default": {"action": "deny"},
             "final": {"action": "allow", "client_config": ["push \"route 10.96.0.0 255.255.0.0\""]}},
   "dave": {"action": "challenge", "text": "Enter your code", "answer": "246810",
            "wrong": {"action": "deny", "reason": "wrong code"}},
-  "eve": {"action": "pending", "url": "{base}/sso/{ticket}"}
+  "eve": {"action": "pending", "url": "{base}/sso/{ticket}"},
+  "mal": {"action": "status", "status": 202, "body": {"pending": {"timeout": 5}}}
  }}'
 conf "$WORK/p.conf" "URL $HTTP_URL" "PendingReconnect 20s"
 story pending "$WORK/p.conf" --hand-window 60 <<EOS
@@ -27,6 +28,8 @@ client a2 user=alice pass=Sso-Pass-1 cn=a iv=IV_SSO=openurl,crtext
 expect a2 pending "OPEN_URL:$HTTP_BASE/sso/"
 expect a2 ok
 expect a2 push "route 10.95.0.0 255.255.0.0"
+client a3 user=alice pass=Sso-Pass-1 cn=a iv=IV_SSO=openurl,crtext
+expect a3 fail "$R1"
 client c user=carol pass=Cr-Pass-3 cn=c iv=IV_SSO=crtext
 expect c fail "$R1"
 client c2 user=carol pass=Cr-Pass-3 cn=c iv=IV_SSO=crtext
@@ -42,6 +45,8 @@ crresponse d2 MTExMTEx
 expect d2 fail "wrong code"
 client e user=eve pass=Sso-Pass-5 cn=e iv=IV_SSO=crtext
 expect e fail "this client cannot do openurl"
+client m user=mal pass=Sso-Pass-7 cn=m iv=IV_SSO=openurl
+expect m fail "TEMP: the authentication service could not be asked, try again"
 client t user=tim pass=Sso-Pass-6 cn=t iv=IV_SSO=openurl
 expect t fail "$R1"
 client t2 user=tim pass=Sso-Pass-6 cn=t iv=IV_SSO=openurl
@@ -52,6 +57,7 @@ EOS
 out=$WORK/pending.out
 has "$out" "pending by $HTTP_URL: HTTP 202 in" "round one is not logged as pending"
 has "$out" "sign-in timed out" "the sign-in timeout is not logged"
+has "$out" "a malformed 202" "a 202 without ticket is not logged as malformed"
 n=$(http_log_count "$WORK/main" 'e["hook"] == "status" and e["body"].get("ticket")')
 [ "$n" -ge 3 ] || fail "only $n status polls with a ticket"
 [ "$(http_log_count "$WORK/main" 'e["hook"] == "crresponse" and e["body"].get("response") == "246810"')" = 1 ] \
