@@ -464,7 +464,8 @@ ah_pending_text(const char *method, const char *what, int echo, char *out, size_
         char cut[1024];
         size_t max = 1023 - strlen("CR_TEXT:E,R:");
         ah_reason_sanitize(clean, cut, sizeof(cut) < max + 1 ? sizeof(cut) : max + 1);
-        n = snprintf(out, outlen, "CR_TEXT:%s,R:%s", echo ? "E" : "", cut);
+        /* flags are a comma-separated list: "E,R" (echo the answer) or "R" */
+        n = snprintf(out, outlen, "CR_TEXT:%s:%s", echo ? "E,R" : "R", cut);
     }
     else if (strcmp(method, "webauth") == 0)
     {

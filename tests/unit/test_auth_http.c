@@ -375,7 +375,7 @@ pending__texts_fit_openvpn_lines(void **state)
     assert_int_equal(ah_pending_text("webauth", "https://sso/x", 0, out, sizeof(out)), 0);
     assert_string_equal(out, "WEB_AUTH::https://sso/x");
     assert_int_equal(ah_pending_text("crtext", "Enter\nyour code", 0, out, sizeof(out)), 0);
-    assert_string_equal(out, "CR_TEXT:,R:Enteryour code");
+    assert_string_equal(out, "CR_TEXT:R:Enteryour code");
     assert_int_equal(ah_pending_text("crtext", "Code", 1, out, sizeof(out)), 0);
     assert_string_equal(out, "CR_TEXT:E,R:Code");
     /* A URL OpenVPN would cut is refused rather than sent broken. */

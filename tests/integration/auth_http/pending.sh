@@ -33,14 +33,14 @@ expect a3 fail "$R1"
 client c user=carol pass=Cr-Pass-3 cn=c iv=IV_SSO=crtext
 expect c fail "$R1"
 client c2 user=carol pass=Cr-Pass-3 cn=c iv=IV_SSO=crtext
-expect c2 pending "CR_TEXT:,R:Enter your code"
+expect c2 pending "CR_TEXT:R:Enter your code"
 crresponse c2 MjQ2ODEw
 expect c2 ok
 expect c2 push "route 10.96.0.0 255.255.0.0"
 client d user=dave pass=Cr-Pass-4 cn=d iv=IV_SSO=crtext
 expect d fail "$R1"
 client d2 user=dave pass=Cr-Pass-4 cn=d iv=IV_SSO=crtext
-expect d2 pending "CR_TEXT:,R:Enter your code"
+expect d2 pending "CR_TEXT:R:Enter your code"
 crresponse d2 MTExMTEx
 expect d2 fail "wrong code"
 client e user=eve pass=Sso-Pass-5 cn=e iv=IV_SSO=crtext
