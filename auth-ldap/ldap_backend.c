@@ -1093,7 +1093,17 @@ on_done(struct al_backend *b, struct job *j, int rc, const char *diag)
 
     if (j->stage == ST_SEARCH)
     {
-        if (rc != LDAP_SUCCESS && !(rc == LDAP_SIZELIMIT_EXCEEDED && j->entries > 1))
+        if (rc == LDAP_REFERRAL)
+        {
+            /* With FollowReferrals on, libldap chased it and the chase failed. */
+            ovp_logf_client(b->log, &j->req->who, PLOG_WARN,
+                            "LDAP user search failed: the server answered with a referral, %s",
+                            b->conf->follow_referrals
+                                ? "which could not be followed (is the server it names up?)"
+                                : "and FollowReferrals is off");
+            finish(b, j, OVP_TEMP, "TEMP: the directory could not be asked, try again");
+        }
+        else if (rc != LDAP_SUCCESS && !(rc == LDAP_SIZELIMIT_EXCEEDED && j->entries > 1))
         {
             temp(b, j, "user search", rc);
         }
@@ -1478,6 +1488,14 @@ backend_main(void *arg)
             {
                 int64_t left = j->due_ms - now;
                 wait_ms = left < 0 ? 0 : (left < wait_ms ? left : wait_ms);
+                /*
+                 * A chased referral's answer comes on a connection libldap opened
+                 * itself, whose socket is not polled here: look again soon.
+                 */
+                if (b->conf->follow_referrals && wait_ms > 20)
+                {
+                    wait_ms = 20;
+                }
             }
         }
         pfd[n].fd = b->wake_fd;
