@@ -88,7 +88,9 @@ EOS
 
 # --- a hung directory (SIGSTOP) during a deferred client-connect: ERROR after Timeout
 # (2 s) with a line naming the client, while OpenVPN's thread answers another client's
-# renegotiation at once; then a stopped directory; then a restarted one serves again.
+# renegotiation at once, and a client that hangs up meanwhile leaves its lookup to end
+# on its own (the core runs under ASan: no use after free); then a stopped directory;
+# then a restarted one serves again.
 conf "$WORK/out.conf" "$SLAPD_URL" -- "TokenSkip true" "PushAttribute description"
 cat > "$WORK/out.story" <<EOS
 timeout 15
@@ -98,10 +100,14 @@ client k user=bob pass=Bob-Pass-2 cn=k
 expect k ok
 client m user=alice pass=Alice-Pass-1 cn=m
 expect m ok
+client h user=alice pass=Alice-Pass-1 cn=h
+expect h ok
 expect file $WORK/go1 go
 mark
 roam a
+roam h
 wait 200ms
+hangup h
 timeout 800ms
 reneg k
 expect k reneg-ok
