@@ -19,13 +19,16 @@ CA13="$WORK/v13/pki/ca.pem"
 
 # The fixture really is what the test says: 1.2 only, and 1.3 on the other.
 if command -v openssl >/dev/null 2>&1; then
-    ver() { echo | openssl s_client -brief -connect "127.0.0.1:$1" -CAfile "$2" $3 2>&1 \
-        | sed -n 's/^Protocol version: *//p' | head -n 1; }
-    v=$(ver "$V12_PORT" "$CA12" "")
+    ver() {
+        p=$1; ca=$2; shift 2
+        echo | openssl s_client -brief -connect "127.0.0.1:$p" -CAfile "$ca" "$@" 2>&1 \
+            | sed -n 's/^Protocol version: *//p' | head -n 1
+    }
+    v=$(ver "$V12_PORT" "$CA12")
     [ "$v" = TLSv1.2 ] || fail "the 1.2-only server negotiated \"$v\""
     echo | openssl s_client -connect "127.0.0.1:$V12_PORT" -CAfile "$CA12" -tls1_3 \
         >/dev/null 2>&1 && fail "the 1.2-only server accepted a TLS 1.3-only client"
-    v=$(ver "$V13_PORT" "$CA13" "")
+    v=$(ver "$V13_PORT" "$CA13")
     [ "$v" = TLSv1.3 ] || fail "the other server negotiated \"$v\", not TLSv1.3"
 fi
 
