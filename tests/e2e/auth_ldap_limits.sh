@@ -77,9 +77,17 @@ pushed c1 | grep -q "route 10.50.0.0 255.255.0.0" \
 pushed c1 | grep -q "auth-token" || e2e_soft_fail "no auth-token pushed"
 e2e_log "ok: alice connected through the directory with her pushed route"
 
-# 2. alice reconnects with her token (SIGUSR1): TokenSkip, client-connect deferred.
+# 2. alice reconnects with her token (SIGUSR1): TokenSkip, client-connect deferred. The
+# directory pauses (SIGSTOP, well under Timeout) until OpenVPN has seen DEFERRED, so the
+# answer surely comes through CLIENT_CONNECT_DEFER_V2 (a lookup quicker than OpenVPN's
+# own call would be answered by CLIENT_CONNECT_V2 itself).
 n=$(grep -c "Initialization Sequence Completed" "$E2E_DIR/c1.log")
+kill -STOP "$LPID"
 kill -USR1 "$(cat "$E2E_DIR/c1.pid")"
+e2e_wait_log server.log "PLUGIN_CLIENT_CONNECT_V2 status=2" 10 \
+    || e2e_soft_fail "the token reconnect's client-connect was not deferred"
+sleep 0.5
+kill -CONT "$LPID"
 t=200
 while [ "$(grep -c "Initialization Sequence Completed" "$E2E_DIR/c1.log")" -le "$n" ] && [ $t -gt 0 ]; do
     sleep 0.1
