@@ -84,6 +84,31 @@ expect log "answered from the cache"
 expect log "client config lookup: user"
 EOS
 
+# --- another plugin defers client-connect: OpenVPN drops the lists of every round that
+# ends DEFERRED and calls CLIENT_CONNECT_DEFER_V2 on every plugin that registered it, so
+# ovp-auth-ldap must give its config again then (ccdefer re-delivers it), or the client
+# would connect without the routes the directory gives it.
+TEST_PLUGIN="$abs_top_builddir/tests/plugin/.libs/ovp-test-plugin.so"
+[ -f "$TEST_PLUGIN" ] || die "$TEST_PLUGIN not built"
+ln -s "$TEST_PLUGIN" "$WORK/tp.so"
+conf "$WORK/two.conf" "$SLAPD_URL" -- "PushAttribute description"
+cat > "$WORK/two.story" <<'EOS'
+client a user=alice pass=Alice-Pass-1
+expect a ok
+expect a push "route 10.50.0.0 255.255.0.0"
+expect a push "dhcp-option DNS 10.50.0.53"
+expect a push "route 10.99.0.0 255.255.0.0"
+expect call "CLIENT_CONNECT_V2 -> DEFERRED"
+expect call "CLIENT_CONNECT_DEFER_V2 -> SUCCESS"
+EOS
+"$REFCORE" --plugin "$PLUGIN" "$WORK/two.conf" --plugin "$WORK/tp.so" \
+    events=CLIENT_CONNECT_V2,CLIENT_CONNECT_DEFER_V2 connect_defer_ms=300 \
+    'ccfg=push "route 10.99.0.0 255.255.0.0"' -- --verb 7 --poll fast \
+    --scenario "$WORK/two.story" > "$WORK/two.out" 2>&1 \
+    || { fail "story two (exit $?)"; tail -n 30 "$WORK/two.out" | sed 's/^/    /'; }
+[ "$(grep -c "client-connect allowed (2 config lines)" "$WORK/two.out")" -eq 1 ] \
+    || fail "the re-delivered config was logged more than once (or never)"
+
 # --- a hung directory (SIGSTOP) during a deferred client-connect: ERROR after Timeout
 # (2 s) with a line naming the client, while OpenVPN's thread answers another client's
 # renegotiation at once, and a client that hangs up meanwhile leaves its lookup to end
@@ -158,5 +183,6 @@ echo "hung directory: client-connect ERROR after $a_ms ms; another client's rene
 
 no_secrets "$WORK/tok.out" Alice-Pass-1 Svc-Pass-9
 no_secrets "$WORK/cache.out" Alice-Pass-1 Svc-Pass-9
+no_secrets "$WORK/two.out" Alice-Pass-1 Svc-Pass-9
 no_secrets "$WORK/out.out" Alice-Pass-1 Bob-Pass-2 Svc-Pass-9
 finish
