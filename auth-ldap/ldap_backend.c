@@ -260,6 +260,44 @@ diag_of(LDAP *ld, char *buf, size_t len)
 }
 
 /*
+ * The TLS version the connection negotiated is at least TLSMinVersion. Why check
+ * after the handshake: libldap built with GnuTLS (Debian's) ignores
+ * LDAP_OPT_X_TLS_PROTOCOL_MIN, so the option alone would let a TLS 1.0 server
+ * through; nothing has been sent over the connection yet. Returns 0, or -1 with WHY.
+ */
+static int
+tls_version_ok(const struct al_conf *cf, LDAP *ld, char *why, size_t wl)
+{
+    static const char *const names[] = {"1.0", "1.1", "1.2", "1.3"};
+    char *v = NULL;
+    const char *p;
+    int minor = -1;
+
+    if (ldap_get_option(ld, LDAP_OPT_X_TLS_VERSION, &v) != LDAP_OPT_SUCCESS || !v)
+    {
+        snprintf(why, wl, "cannot tell which TLS version was negotiated: refused");
+        return -1;
+    }
+    /* "TLS1.2" (GnuTLS) or "TLSv1.3" (OpenSSL); "SSL3.0" and unknown names are too old. */
+    p = strstr(v, "1.");
+    if (strncasecmp(v, "TLS", 3) == 0 && p && p[2] >= '0' && p[2] <= '9')
+    {
+        minor = p[2] - '0';
+    }
+    if (minor < cf->tls_min)
+    {
+        snprintf(why, wl,
+                 "the server negotiated %.16s, below TLSMinVersion %s: refused before any "
+                 "bind",
+                 v, names[cf->tls_min]);
+        ldap_memfree(v);
+        return -1;
+    }
+    ldap_memfree(v);
+    return 0;
+}
+
+/*
  * Opens C to server S: options, TCP (and TLS for ldaps://), StartTLS when
  * TLSEnable, and for the search connection the service bind. Synchronous, each
  * step bounded by Timeout. Returns 0, or -1 with WHY set.
@@ -324,7 +362,8 @@ conn_open_to(struct al_backend *b, struct conn *c, int s, int service, char *why
         diag_of(ld, d, sizeof(d));
         snprintf(why, wl, "cannot connect: %s%s%s", ldap_err2string(rc), d,
                  ldaps ? " (or the TLS handshake failed: is the certificate signed by "
-                         "TLSCACertFile, and does it name the host of the URL?)"
+                         "TLSCACertFile, does it name the host of the URL, does the server "
+                         "speak TLSMinVersion?)"
                        : "");
         goto fail;
     }
@@ -337,10 +376,14 @@ conn_open_to(struct al_backend *b, struct conn *c, int s, int service, char *why
             diag_of(ld, d, sizeof(d));
             snprintf(why, wl,
                      "StartTLS failed: %s%s (is the certificate signed by TLSCACertFile, and "
-                     "does it name the host of the URL?)",
+                     "does it name the host of the URL? does it speak TLSMinVersion?)",
                      ldap_err2string(rc), d);
             goto fail;
         }
+    }
+    if ((ldaps || cf->tls_enable) && tls_version_ok(cf, ld, why, wl) < 0)
+    {
+        goto fail;
     }
     if (service && cf->bind_dn)
     {
@@ -1050,7 +1093,17 @@ on_done(struct al_backend *b, struct job *j, int rc, const char *diag)
 
     if (j->stage == ST_SEARCH)
     {
-        if (rc != LDAP_SUCCESS && !(rc == LDAP_SIZELIMIT_EXCEEDED && j->entries > 1))
+        if (rc == LDAP_REFERRAL)
+        {
+            /* With FollowReferrals on, libldap chased it and the chase failed. */
+            ovp_logf_client(b->log, &j->req->who, PLOG_WARN,
+                            "LDAP user search failed: the server answered with a referral, %s",
+                            b->conf->follow_referrals
+                                ? "which could not be followed (is the server it names up?)"
+                                : "and FollowReferrals is off");
+            finish(b, j, OVP_TEMP, "TEMP: the directory could not be asked, try again");
+        }
+        else if (rc != LDAP_SUCCESS && !(rc == LDAP_SIZELIMIT_EXCEEDED && j->entries > 1))
         {
             temp(b, j, "user search", rc);
         }
@@ -1435,6 +1488,14 @@ backend_main(void *arg)
             {
                 int64_t left = j->due_ms - now;
                 wait_ms = left < 0 ? 0 : (left < wait_ms ? left : wait_ms);
+                /*
+                 * A chased referral's answer comes on a connection libldap opened
+                 * itself, whose socket is not polled here: look again soon.
+                 */
+                if (b->conf->follow_referrals && wait_ms > 20)
+                {
+                    wait_ms = 20;
+                }
             }
         }
         pfd[n].fd = b->wake_fd;
