@@ -68,8 +68,8 @@ int ah_hmac_sign(const char *key, size_t keylen, const char *timestamp, const ch
 
 /*
  * Makes the pending file's third line: "OPEN_URL:<url>", "WEB_AUTH::<url>" or
- * "CR_TEXT:<E or empty>,R:<text>", with control characters dropped, capped so
- * OpenVPN reads it whole (1,023 bytes a line). METHOD is "openurl", "webauth" or
+ * "CR_TEXT:R:<text>" ("CR_TEXT:E,R:<text>" with ECHO), with control characters
+ * dropped, capped so OpenVPN reads it whole (1,023 bytes a line). METHOD is "openurl", "webauth" or
  * "crtext". Returns 0, or -1 when the result would be cut (URL too long).
  */
 int ah_pending_text(const char *method, const char *what, int echo, char *out, size_t outlen);
