@@ -262,11 +262,12 @@ round_two(struct ah_state *st, const struct ovp_event *ev, struct ovp_defer_req 
     }
     if (ah_pending_text(method, p.what, p.echo, text, sizeof(text)) < 0 ||
         /*
-         * OpenVPN's own timeout gets 5 s more than the service's: the plugin's last
-         * poll decides first, with a reason ("sign-in timed out"), rather than
-         * OpenVPN's generic timeout.
+         * OpenVPN's own timeout gets 10 s more than the service's: the plugin's last
+         * poll decides first, with a reason ("sign-in timed out"), and OpenVPN, which
+         * looks at a long-deferred answer only every 8 s (ssl_verify.c
+         * cache_intervals), still sees it before the client gives up and starts over.
          */
-        ovp_auth_write_pending(req->pending_file, (unsigned)p.timeout_s + 5, method, text, err,
+        ovp_auth_write_pending(req->pending_file, (unsigned)p.timeout_s + 10, method, text, err,
                                sizeof(err)) < 0)
     {
         /* The round's 202 is spent: ask the service afresh (a first question again). */
