@@ -7,7 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "ccfg.h"
+#include "ccdefer.h"
 #include "defer.h"
 #include "env.h"
 #include "ldap_backend.h"
@@ -34,15 +34,20 @@ struct al_state
     struct al_conf conf;
     struct ovp_defer *defer;
     struct al_backend *backend;
+    unsigned deadline_ms; /* the engine's, used for client-config lookups too */
+    int can_defer_cc;     /* the host offers CLIENT_CONNECT_DEFER_V2 */
 };
 
 /*
  * Client config from the directory (PushAttribute, IfconfigPushAttribute, <Group>
  * Push): the backend thread stores it in the client's context (OpenVPN's per-client
  * context) before it writes the auth answer; CLIENT_CONNECT_V2, which OpenVPN calls
- * only after it has seen that answer, hands it over. No I/O there, so client-connect
- * needs no deferral. The context is counted: OpenVPN's destructor and a request in
- * flight may let go of it in either order.
+ * only after it has seen that answer, hands it over at once. When the auth answer
+ * did not come from the directory (TokenSkip, or the cache), nothing is stored:
+ * CLIENT_CONNECT_V2 then has the backend thread look the config up and returns
+ * DEFERRED; CLIENT_CONNECT_DEFER_V2 gives the answer once it is there (ccdefer).
+ * The context is counted: OpenVPN's destructor and a request in flight may let go
+ * of it in either order.
  */
 struct al_client
 {
@@ -50,6 +55,8 @@ struct al_client
     pthread_mutex_t mu;
     int have;   /* a directory answer stored a config (maybe empty) */
     char *ccfg; /* lines, under mu */
+    /* OpenVPN's thread only (and the last unref): this client's client-connect answer */
+    struct ovp_ccdefer *ccd;
 };
 
 static void
@@ -59,7 +66,12 @@ client_unref(void *data)
     if (c && atomic_fetch_sub(&c->refs, 1) == 1)
     {
         pthread_mutex_destroy(&c->mu);
+        if (c->ccfg)
+        {
+            ovp_wipe(c->ccfg, strlen(c->ccfg));
+        }
         free(c->ccfg);
+        ovp_ccdefer_unref(c->ccd); /* a lookup in flight holds its own reference */
         free(c);
     }
 }
@@ -106,58 +118,109 @@ store_ccfg(void *arg, struct ovp_defer_req *req, const char *ccfg)
     pthread_mutex_unlock(&c->mu);
 }
 
-/* CLIENT_CONNECT_V2: the config the directory gave this client. */
+/*
+ * CLIENT_CONNECT_V2: the config the directory gave this client at auth, at once; or,
+ * when the auth answer skipped the directory, a lookup on the backend thread and
+ * DEFERRED. Either way the answer is kept in a ccdefer, because OpenVPN calls
+ * CLIENT_CONNECT_DEFER_V2 on every plugin while any of them defers, and throws away
+ * the lists of such rounds: ours is given again at each call.
+ */
 static int
 al_connect(struct al_state *st, const struct ovp_event *ev)
 {
     struct al_client *c = ev->client;
-    struct ovp_ccfg cc = {0};
-    char *text = NULL, *line, *save = NULL;
-    int rc = OPENVPN_PLUGIN_FUNC_SUCCESS;
+    const char *user = ovp_env_get(ev->envp, "username");
+    char *text = NULL;
+    char err[256];
+    int have;
+    int rc;
 
-    if (c)
-    {
-        pthread_mutex_lock(&c->mu);
-        text = c->have && c->ccfg ? strdup(c->ccfg) : NULL;
-        pthread_mutex_unlock(&c->mu);
-    }
-    if (!text)
-    {
-        /*
-         * Why refuse: this session was not authenticated through the directory here
-         * (an auth-gen-token reconnect with TokenSkip), so its configuration is
-         * unknown; connecting it without one could give it more than it may have.
-         */
-        ovp_logf_client(st->log, &ev->who, PLOG_WARN,
-                        "no client configuration from the directory for this session "
-                        "(reconnected with a token?): refused");
-        return OPENVPN_PLUGIN_FUNC_ERROR;
-    }
-    for (line = strtok_r(text, "\n", &save); line; line = strtok_r(NULL, "\n", &save))
-    {
-        if (ovp_ccfg_add(&cc, line) < 0)
-        {
-            rc = OPENVPN_PLUGIN_FUNC_ERROR;
-        }
-    }
-    if (rc == OPENVPN_PLUGIN_FUNC_SUCCESS && ev->return_list &&
-        ovp_ccfg_to_list(&cc, ev->return_list) < 0)
-    {
-        rc = OPENVPN_PLUGIN_FUNC_ERROR;
-    }
-    if (rc == OPENVPN_PLUGIN_FUNC_SUCCESS)
-    {
-        ovp_logf_client(st->log, &ev->who, PLOG_DEBUG,
-                        "client config from the directory: %zu line(s)", cc.lines);
-    }
-    else
+    if (!c)
     {
         ovp_logf_client(st->log, &ev->who, PLOG_ERR,
-                        "cannot hand over the client config (out of memory?): refused");
+                        "client-connect refused: no per-client context (out of memory?)");
+        return OPENVPN_PLUGIN_FUNC_ERROR;
     }
-    ovp_ccfg_clear(&cc);
-    free(text);
+    ovp_ccdefer_unref(c->ccd);
+    c->ccd = NULL;
+    pthread_mutex_lock(&c->mu);
+    have = c->have;
+    text = have && c->ccfg ? strdup(c->ccfg) : NULL;
+    pthread_mutex_unlock(&c->mu);
+
+    if (have)
+    {
+        if (!text || !(c->ccd = ovp_ccdefer_new(st->deadline_ms)))
+        {
+            free(text);
+            ovp_logf_client(st->log, &ev->who, PLOG_ERR,
+                            "client-connect refused: out of memory handing the client config "
+                            "over");
+            return OPENVPN_PLUGIN_FUNC_ERROR;
+        }
+        ovp_ccdefer_finish(c->ccd, OVP_ALLOW, text, NULL);
+        ovp_wipe(text, strlen(text));
+        free(text);
+        return ovp_ccdefer_poll(c->ccd, ev->return_list, st->log, &ev->who);
+    }
+
+    /*
+     * Why not connect it without one: the directory may give this user routes,
+     * an address or group options, and may no longer hold the user at all.
+     */
+    if (!st->can_defer_cc)
+    {
+        ovp_logf_client(st->log, &ev->who, PLOG_WARN,
+                        "client-connect refused: no client configuration from the directory "
+                        "for this session (reconnected with a token, or answered from the "
+                        "cache) and this OpenVPN cannot defer client-connect to look it up");
+        return OPENVPN_PLUGIN_FUNC_ERROR;
+    }
+    if (!user || !user[0])
+    {
+        ovp_logf_client(st->log, &ev->who, PLOG_WARN,
+                        "client-connect refused: no username to look the client "
+                        "configuration up with");
+        return OPENVPN_PLUGIN_FUNC_ERROR;
+    }
+    if (al_backend_all_down(st->backend))
+    {
+        ovp_logf_client(st->log, &ev->who, PLOG_WARN,
+                        "client-connect refused: the client configuration cannot be looked up, "
+                        "every LDAP server is down (circuit breaker open)");
+        return OPENVPN_PLUGIN_FUNC_ERROR;
+    }
+    c->ccd = ovp_ccdefer_new(st->deadline_ms);
+    if (!c->ccd)
+    {
+        ovp_logf_client(st->log, &ev->who, PLOG_ERR, "client-connect refused: out of memory");
+        return OPENVPN_PLUGIN_FUNC_ERROR;
+    }
+    if (al_backend_lookup(st->backend, c->ccd, user, &ev->who, err, sizeof(err)) < 0)
+    {
+        ovp_logf_client(st->log, &ev->who, PLOG_WARN,
+                        "client-connect refused: cannot look the client configuration up: %s",
+                        err);
+        ovp_ccdefer_unref(c->ccd);
+        c->ccd = NULL;
+        return OPENVPN_PLUGIN_FUNC_ERROR;
+    }
+    rc = ovp_ccdefer_poll(c->ccd, ev->return_list, st->log, &ev->who);
+    if (rc == OPENVPN_PLUGIN_FUNC_DEFERRED)
+    {
+        ovp_logf_client(st->log, &ev->who, PLOG_DEBUG,
+                        "the auth answer did not come from the directory: client "
+                        "configuration looked up (client-connect deferred)");
+    }
     return rc;
+}
+
+/* CLIENT_CONNECT_DEFER_V2: the answer when it is there; SUCCESS when nothing is ours. */
+static int
+al_connect_poll(struct al_state *st, const struct ovp_event *ev)
+{
+    struct al_client *c = ev->client;
+    return ovp_ccdefer_poll(c ? c->ccd : NULL, ev->return_list, st->log, &ev->who);
 }
 
 static void
@@ -252,6 +315,7 @@ al_open(struct ovp_plugin *p, const char *const *argv, const char *const *envp, 
     {
         deadline = 55000;
     }
+    st->deadline_ms = (unsigned)deadline;
     memset(&dc, 0, sizeof(dc));
     dc.workers = 0; /* event-driven: the backend thread takes and finishes */
     dc.queue_max = (unsigned)st->conf.queue;
@@ -264,12 +328,13 @@ al_open(struct ovp_plugin *p, const char *const *argv, const char *const *envp, 
     {
         unsigned want = OPENVPN_PLUGIN_MASK(OPENVPN_PLUGIN_AUTH_USER_PASS_VERIFY) |
                         OPENVPN_PLUGIN_MASK(OPENVPN_PLUGIN_CLIENT_CONNECT_V2);
-        if ((ovp_plugin_set_events(p, want) & want) != want)
+        if ((ovp_plugin_set_events(p, want | OVP_CCDEFER_EVENTS) & want) != want)
         {
             ovp_err(log, "client config from the directory needs CLIENT_CONNECT_V2, which "
                          "this OpenVPN does not offer");
             goto fail;
         }
+        st->can_defer_cc = ovp_plugin_has_event(p, OPENVPN_PLUGIN_CLIENT_CONNECT_DEFER_V2);
     }
     else
     {
@@ -388,6 +453,10 @@ al_event(struct ovp_plugin *p, void *state, const struct ovp_event *ev)
     {
         return al_connect(state, ev);
     }
+    if (ev->type == OPENVPN_PLUGIN_CLIENT_CONNECT_DEFER_V2)
+    {
+        return al_connect_poll(state, ev);
+    }
     return OPENVPN_PLUGIN_FUNC_ERROR;
 }
 
@@ -402,7 +471,7 @@ static const struct ovp_plugin_desc al_desc = {
     .name = AL_NAME,
     .events = OPENVPN_PLUGIN_MASK(OPENVPN_PLUGIN_AUTH_USER_PASS_VERIFY),
     /* Registered only with a client config in the file (al_open). */
-    .optional_events = OPENVPN_PLUGIN_MASK(OPENVPN_PLUGIN_CLIENT_CONNECT_V2),
+    .optional_events = OVP_CCDEFER_EVENTS,
     .open = al_open,
     .event = al_event,
     .close = al_close,

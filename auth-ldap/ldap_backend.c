@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <ldap.h>
 #include <poll.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdatomic.h>
 #include <stdint.h>
@@ -16,6 +17,7 @@
 
 #include <arpa/inet.h>
 
+#include "ccdefer.h"
 #include "ccfg.h"
 #include "ldap_backend.h"
 #include "ldap_cache.h"
@@ -38,6 +40,9 @@
  * completes (ldap_start_tls_s) before any bind is sent on a connection.
  *
  * A request goes: user search -> user bind -> group searches (RequireGroup only).
+ * A client-config lookup (al_backend_lookup: client-connect of a session whose auth
+ * answer did not come from the directory) goes: user search -> group searches, with
+ * no bind, and is answered through its ovp_ccdefer rather than the defer engine.
  * Each operation has a deadline of Timeout seconds; past it the operation is
  * abandoned, the server counted as failed and the client told TEMP.
  *
@@ -89,9 +94,18 @@ struct job
     int cached;  /* answered from the cache: not put back */
     char **push; /* PushAttribute values of the user */
     size_t n_push;
-    char *ifconfig;   /* IfconfigPushAttribute value */
-    size_t group_hit; /* 1 + the <Group> the user was found in; 0: none */
+    char *ifconfig;          /* IfconfigPushAttribute value */
+    size_t group_hit;        /* 1 + the <Group> the user was found in; 0: none */
+    struct ovp_ccdefer *ccd; /* a client-config lookup (borrowed from req->data); else NULL */
+    char *ccfg;              /* a lookup's directives once built */
     struct job *next;
+};
+
+/* A client-config lookup waiting for the backend thread. */
+struct lookup
+{
+    struct ovp_defer_req *req; /* username and who; data holds a reference to the ccdefer */
+    struct lookup *next;
 };
 
 struct server
@@ -124,6 +138,11 @@ struct al_backend
     int group_cc;           /* a <Group> has Push lines: groups are looked up for it */
     void (*on_allow)(void *arg, struct ovp_defer_req *req, const char *ccfg);
     void *on_allow_arg;
+    /* client-config lookups from OpenVPN's thread, under lk_mu */
+    pthread_mutex_t lk_mu;
+    struct lookup *lk_head, **lk_tail;
+    size_t lk_n;
+    int lk_closed;
 };
 
 static void finish(struct al_backend *b, struct job *j, int verdict, const char *reason);
@@ -241,6 +260,44 @@ diag_of(LDAP *ld, char *buf, size_t len)
 }
 
 /*
+ * The TLS version the connection negotiated is at least TLSMinVersion. Why check
+ * after the handshake: libldap built with GnuTLS (Debian's) ignores
+ * LDAP_OPT_X_TLS_PROTOCOL_MIN, so the option alone would let a TLS 1.0 server
+ * through; nothing has been sent over the connection yet. Returns 0, or -1 with WHY.
+ */
+static int
+tls_version_ok(const struct al_conf *cf, LDAP *ld, char *why, size_t wl)
+{
+    static const char *const names[] = {"1.0", "1.1", "1.2", "1.3"};
+    char *v = NULL;
+    const char *p;
+    int minor = -1;
+
+    if (ldap_get_option(ld, LDAP_OPT_X_TLS_VERSION, &v) != LDAP_OPT_SUCCESS || !v)
+    {
+        snprintf(why, wl, "cannot tell which TLS version was negotiated: refused");
+        return -1;
+    }
+    /* "TLS1.2" (GnuTLS) or "TLSv1.3" (OpenSSL); "SSL3.0" and unknown names are too old. */
+    p = strstr(v, "1.");
+    if (strncasecmp(v, "TLS", 3) == 0 && p && p[2] >= '0' && p[2] <= '9')
+    {
+        minor = p[2] - '0';
+    }
+    if (minor < cf->tls_min)
+    {
+        snprintf(why, wl,
+                 "the server negotiated %.16s, below TLSMinVersion %s: refused before any "
+                 "bind",
+                 v, names[cf->tls_min]);
+        ldap_memfree(v);
+        return -1;
+    }
+    ldap_memfree(v);
+    return 0;
+}
+
+/*
  * Opens C to server S: options, TCP (and TLS for ldaps://), StartTLS when
  * TLSEnable, and for the search connection the service bind. Synchronous, each
  * step bounded by Timeout. Returns 0, or -1 with WHY set.
@@ -305,7 +362,8 @@ conn_open_to(struct al_backend *b, struct conn *c, int s, int service, char *why
         diag_of(ld, d, sizeof(d));
         snprintf(why, wl, "cannot connect: %s%s%s", ldap_err2string(rc), d,
                  ldaps ? " (or the TLS handshake failed: is the certificate signed by "
-                         "TLSCACertFile, and does it name the host of the URL?)"
+                         "TLSCACertFile, does it name the host of the URL, does the server "
+                         "speak TLSMinVersion?)"
                        : "");
         goto fail;
     }
@@ -318,10 +376,14 @@ conn_open_to(struct al_backend *b, struct conn *c, int s, int service, char *why
             diag_of(ld, d, sizeof(d));
             snprintf(why, wl,
                      "StartTLS failed: %s%s (is the certificate signed by TLSCACertFile, and "
-                     "does it name the host of the URL?)",
+                     "does it name the host of the URL? does it speak TLSMinVersion?)",
                      ldap_err2string(rc), d);
             goto fail;
         }
+    }
+    if ((ldaps || cf->tls_enable) && tls_version_ok(cf, ld, why, wl) < 0)
+    {
+        goto fail;
     }
     if (service && cf->bind_dn)
     {
@@ -487,7 +549,28 @@ job_free(struct job *j)
     }
     free(j->memberof);
     free(j->dn);
+    free(j->ccfg);
     free(j);
+}
+
+/* A lookup's reason for its log line: the client-facing "TEMP: " and "try again" left out. */
+static void
+lookup_reason(char *buf, size_t len, int verdict, const char *reason)
+{
+    static const char af[] = "authentication failed";
+    const char *r = reason && reason[0] ? reason : af;
+    const char *cut;
+    int n;
+
+    if (strncmp(r, "TEMP", 4) == 0 || strncmp(r, af, sizeof(af) - 1) == 0)
+    {
+        const char *colon = strchr(r, ':');
+        r = colon ? colon + 1 : "the user was not found, or is not allowed";
+        r += strspn(r, " ");
+    }
+    cut = strstr(r, ", try again");
+    n = cut ? (int)(cut - r) : (int)strlen(r);
+    snprintf(buf, len, "%s%.*s", verdict == OVP_TEMP ? "client config lookup: " : "", n, r);
 }
 
 /* Answers J's request and forgets J. */
@@ -506,6 +589,15 @@ finish(struct al_backend *b, struct job *j, int verdict, const char *reason)
     if (j->stage == ST_BIND && j->conn)
     {
         j->conn->busy = 0;
+    }
+    if (j->ccd)
+    {
+        char why[OVP_REASON_MAX];
+        lookup_reason(why, sizeof(why), verdict, reason);
+        ovp_ccdefer_finish(j->ccd, verdict, j->ccfg, verdict == OVP_ALLOW ? NULL : why);
+        ovp_defer_req_free(j->req); /* drops the lookup's reference */
+        job_free(j);
+        return;
     }
     if (b->cache && !j->cached && (verdict == OVP_ALLOW || verdict == OVP_DENY))
     {
@@ -583,7 +675,7 @@ start_job(struct al_backend *b, struct job *j)
 {
     char *filter;
 
-    if (b->cache)
+    if (b->cache && !j->ccd)
     {
         int v = al_cache_get(b->cache, j->req->username, j->req->password, ovp_now_ms());
         if (v >= 0)
@@ -856,7 +948,25 @@ allow_job(struct al_backend *b, struct job *j)
     struct ovp_ccfg c = {0};
     char why[256];
 
-    if (b->on_allow && b->conf->client_config)
+    if (j->ccd)
+    {
+        /* A lookup: the directives go to client-connect through the ccdefer. */
+        if (build_ccfg(b, j, &c, why, sizeof(why)) < 0)
+        {
+            ovp_ccfg_clear(&c);
+            deny(b, j, "the directory's client configuration is invalid", "user \"%s\": %s",
+                 j->dn, why);
+            return;
+        }
+        if (c.buf && !(j->ccfg = strdup(c.buf)))
+        {
+            ovp_ccfg_clear(&c);
+            finish(b, j, OVP_TEMP, "TEMP: out of memory");
+            return;
+        }
+        ovp_ccfg_clear(&c);
+    }
+    else if (b->on_allow && b->conf->client_config)
     {
         if (build_ccfg(b, j, &c, why, sizeof(why)) < 0)
         {
@@ -983,7 +1093,17 @@ on_done(struct al_backend *b, struct job *j, int rc, const char *diag)
 
     if (j->stage == ST_SEARCH)
     {
-        if (rc != LDAP_SUCCESS && !(rc == LDAP_SIZELIMIT_EXCEEDED && j->entries > 1))
+        if (rc == LDAP_REFERRAL)
+        {
+            /* With FollowReferrals on, libldap chased it and the chase failed. */
+            ovp_logf_client(b->log, &j->req->who, PLOG_WARN,
+                            "LDAP user search failed: the server answered with a referral, %s",
+                            b->conf->follow_referrals
+                                ? "which could not be followed (is the server it names up?)"
+                                : "and FollowReferrals is off");
+            finish(b, j, OVP_TEMP, "TEMP: the directory could not be asked, try again");
+        }
+        else if (rc != LDAP_SUCCESS && !(rc == LDAP_SIZELIMIT_EXCEEDED && j->entries > 1))
         {
             temp(b, j, "user search", rc);
         }
@@ -1007,6 +1127,13 @@ on_done(struct al_backend *b, struct job *j, int rc, const char *diag)
                  "the search for user \"%s\" matched more than one entry: refused (fail "
                  "closed; make SearchFilter match one entry per user)",
                  shown(j, name));
+        }
+        else if (j->ccd)
+        {
+            /* A lookup: the session was authenticated already; no bind, groups next. */
+            ovp_logf_client(b->log, &j->req->who, PLOG_DEBUG,
+                            "client config lookup: user \"%s\" found", j->dn);
+            start_groups(b, j);
         }
         else
         {
@@ -1226,7 +1353,74 @@ take_all(struct al_backend *b)
         }
         start_job(b, j);
     }
+    for (;;)
+    {
+        struct lookup *lk;
+        struct job *j;
+        pthread_mutex_lock(&b->lk_mu);
+        lk = b->lk_head;
+        if (lk)
+        {
+            b->lk_head = lk->next;
+            if (!b->lk_head)
+            {
+                b->lk_tail = &b->lk_head;
+            }
+            b->lk_n--;
+        }
+        pthread_mutex_unlock(&b->lk_mu);
+        if (!lk)
+        {
+            break;
+        }
+        n++;
+        j = calloc(1, sizeof(*j));
+        if (!j)
+        {
+            ovp_ccdefer_finish(lk->req->data, OVP_TEMP, NULL,
+                               "client config lookup in the directory failed: out of memory");
+            ovp_defer_req_free(lk->req);
+            free(lk);
+            continue;
+        }
+        j->req = lk->req;
+        j->ccd = lk->req->data;
+        j->msgid = -1;
+        free(lk);
+        {
+            struct job **pp = &b->jobs;
+            while (*pp)
+            {
+                pp = &(*pp)->next;
+            }
+            *pp = j;
+        }
+        start_job(b, j);
+    }
     return n;
+}
+
+/* Answers every queued lookup TEMP (closing) and refuses new ones. */
+static void
+lookups_close(struct al_backend *b)
+{
+    struct lookup *lk;
+    pthread_mutex_lock(&b->lk_mu);
+    lk = b->lk_head;
+    b->lk_head = NULL;
+    b->lk_tail = &b->lk_head;
+    b->lk_n = 0;
+    b->lk_closed = 1;
+    pthread_mutex_unlock(&b->lk_mu);
+    while (lk)
+    {
+        struct lookup *next = lk->next;
+        ovp_ccdefer_finish(lk->req->data, OVP_TEMP, NULL,
+                           "client config lookup in the directory failed: server is reloading");
+        ovp_defer_req_free(lk->req);
+        free(lk);
+        lk = next;
+    }
 }
 
 static void *
@@ -1294,6 +1488,14 @@ backend_main(void *arg)
             {
                 int64_t left = j->due_ms - now;
                 wait_ms = left < 0 ? 0 : (left < wait_ms ? left : wait_ms);
+                /*
+                 * A chased referral's answer comes on a connection libldap opened
+                 * itself, whose socket is not polled here: look again soon.
+                 */
+                if (b->conf->follow_referrals && wait_ms > 20)
+                {
+                    wait_ms = 20;
+                }
             }
         }
         pfd[n].fd = b->wake_fd;
@@ -1330,6 +1532,7 @@ backend_main(void *arg)
     }
 
     /* Closing: what we hold gets TEMP (the engine's close may have answered already). */
+    lookups_close(b);
     while (b->jobs)
     {
         finish(b, b->jobs, OVP_TEMP, "TEMP: server is reloading, try again");
@@ -1358,6 +1561,8 @@ al_backend_new(const struct al_conf *conf, struct ovp_defer *d, struct ovp_log *
     b->conf = conf;
     b->d = d;
     b->log = log;
+    pthread_mutex_init(&b->lk_mu, NULL);
+    b->lk_tail = &b->lk_head;
     b->search.fd = -1;
     b->wake_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
     b->servers = calloc(conf->n_urls, sizeof(*b->servers));
@@ -1450,6 +1655,60 @@ al_backend_wake(struct al_backend *b)
     }
 }
 
+static void
+unref_ccdefer(void *data)
+{
+    ovp_ccdefer_unref(data);
+}
+
+int
+al_backend_lookup(struct al_backend *b, struct ovp_ccdefer *ccd, const char *username,
+                  const struct ovp_client_id *who, char *err, size_t errlen)
+{
+    struct ovp_defer_req *req = calloc(1, sizeof(*req));
+    struct lookup *lk = calloc(1, sizeof(*lk));
+    int refused = 0;
+
+    if (!req || !lk || !(req->username = strdup(username)))
+    {
+        ovp_errf(err, errlen, "out of memory");
+        goto fail;
+    }
+    if (who)
+    {
+        req->who = *who;
+    }
+    req->data = ovp_ccdefer_ref(ccd);
+    req->free_data = unref_ccdefer;
+    lk->req = req;
+    pthread_mutex_lock(&b->lk_mu);
+    /* Bounded like the auth queue: a flood of reconnects cannot grow it without end. */
+    if (b->lk_closed || b->lk_n >= (size_t)b->conf->queue)
+    {
+        refused = b->lk_closed ? 2 : 1;
+    }
+    else
+    {
+        *b->lk_tail = lk;
+        b->lk_tail = &lk->next;
+        b->lk_n++;
+    }
+    pthread_mutex_unlock(&b->lk_mu);
+    if (refused)
+    {
+        ovp_errf(err, errlen, "%s",
+                 refused == 2 ? "server is reloading" : "too many lookups waiting");
+        goto fail;
+    }
+    al_backend_wake(b);
+    return 0;
+
+fail:
+    ovp_defer_req_free(req); /* drops the reference taken, if any */
+    free(lk);
+    return -1;
+}
+
 int
 al_backend_all_down(const struct al_backend *b)
 {
@@ -1478,6 +1737,8 @@ al_backend_free(struct al_backend *b)
         return;
     }
     al_backend_stop(b);
+    lookups_close(b); /* lookups queued to a thread that never ran */
+    pthread_mutex_destroy(&b->lk_mu);
     if (b->wake_fd >= 0)
     {
         close(b->wake_fd);

@@ -2,6 +2,7 @@
 #ifndef OVP_AL_LDAP_BACKEND_H
 #define OVP_AL_LDAP_BACKEND_H
 
+#include "ccdefer.h"
 #include "defer.h"
 #include "ldap_conf.h"
 #include "log.h"
@@ -31,6 +32,17 @@ int al_backend_start(struct al_backend *b, char *err, size_t errlen);
 
 /* Tells the backend thread a request was submitted (OpenVPN's thread: one write). */
 void al_backend_wake(struct al_backend *b);
+
+/*
+ * Client-connect of a session whose auth answer did not come from the directory
+ * (TokenSkip, or the cache): queues a lookup of USERNAME's client config (user
+ * search, then the <Group> searches; no bind) and wakes the backend thread, which
+ * answers through CCD (ovp_ccdefer_finish; the directives, or TEMP/DENY with a
+ * reason). Takes its own reference to CCD. OpenVPN's thread; never blocks.
+ * Returns 0, or -1 with ERR set (queue full, closing, out of memory): CCD untouched.
+ */
+int al_backend_lookup(struct al_backend *b, struct ovp_ccdefer *ccd, const char *username,
+                      const struct ovp_client_id *who, char *err, size_t errlen);
 
 /*
  * 1 while the circuit breaker is open: every directory server failed and none is

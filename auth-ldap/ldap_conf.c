@@ -444,15 +444,6 @@ load(const char *const *words, size_t n, struct al_conf *c, int files, char *err
         goto out;
     }
     c->client_config |= c->push_attr || c->ifconfig_attr;
-    if (c->client_config && c->cache_ttl_ms > 0)
-    {
-        /* A success from the cache would connect the client without its config. */
-        ovp_errf(err, errlen,
-                 "%s: CacheTTL cannot be combined with client configuration from the "
-                 "directory (PushAttribute, IfconfigPushAttribute, <Group> Push)",
-                 root->file);
-        goto out;
-    }
     if (split_urls(c, err, errlen) < 0)
     {
         goto out;

@@ -1920,3 +1920,42 @@ cleanup:
     free(seen);
     return rc;
 }
+
+int
+ovp_strv_addf(struct ovp_strv *v, const char *fmt, ...)
+{
+    char buf[512];
+    va_list ap;
+    char **nv = realloc(v->v, (v->n + 2) * sizeof(*nv));
+    if (!nv)
+    {
+        return -1;
+    }
+    v->v = nv;
+    va_start(ap, fmt);
+    vsnprintf(buf, sizeof(buf), fmt, ap);
+    va_end(ap);
+    if (!(nv[v->n] = strdup(buf)))
+    {
+        nv[v->n] = NULL;
+        return -1;
+    }
+    nv[++v->n] = NULL;
+    return 0;
+}
+
+void
+ovp_strv_clear(struct ovp_strv *v)
+{
+    if (!v)
+    {
+        return;
+    }
+    for (size_t i = 0; i < v->n; i++)
+    {
+        free(v->v[i]);
+    }
+    free(v->v);
+    v->v = NULL;
+    v->n = 0;
+}

@@ -109,6 +109,17 @@ struct ovp_strv
 };
 
 /*
+ * Appends one printf-formatted string (cut at 511 bytes) to V, keeping it
+ * NULL-terminated; e.g. a plugin's warnings for the log. Returns 0, or -1 when out
+ * of memory (V unchanged).
+ */
+int ovp_strv_addf(struct ovp_strv *v, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+/* Frees the strings of V and zeroes it. NULL-safe. */
+void ovp_strv_clear(struct ovp_strv *v);
+
+/*
  * One key of a plugin's table. OFFSET is offsetof() into the plugin's config
  * struct; the field's C type follows from TYPE (and MULTI). DEF is a default in
  * the same text form a user would write (NULL: none; the field stays zero/NULL).

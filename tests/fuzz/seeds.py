@@ -94,6 +94,21 @@ SEEDS = {
         words("", "SCRV1:cGFzcw==:MTIz", "", "", "80090308: LdapErr: DSID-0C09044E, "
               "comment: AcceptSecurityContext error, data 773, v4563"),
     ],
+    "fuzz_http": [
+        b"\0" + b'{"reason": "welcome", "client_config": ["push \\"route 10.1.0.0 255.255.0.0\\""]}',
+        b"\0" + b'{"pending": {"url": "https://sso.example/x?s=1", "timeout": 120}, "ticket": "t1"}',
+        b"\0" + b'{"challenge": {"text": "Enter your code", "echo": false}, "ticket": "t2"}',
+        b"\0" + b'{"reason": "a", "reason": "b"}',
+        b"\0" + b'{"client_config": "not a list", "pending": {"timeout": -1}}',
+        b"\0" + b'[1, 2, {"x": "\\ud800"}]',
+        b"\1" + "Account locked \u2603\r\nsecond line".encode(),
+        b"\2" + words("username=o'brien \"q\"", "password=p\\w", "common_name=c1",
+                      "untrusted_ip=192.0.2.7", "untrusted_port=1194", "IV_SSO=openurl",
+                      "IV_VER=2.6.3", b"username=\xff\xfe"),
+        b"\3https://user:pw@auth.example:8443/vpn?x=1",
+        b"\3http://[::1]:8080/vpn",
+        b"\3username password common_name,untrusted_ip peer_info request_id hook",
+    ],
     "fuzz_addr": [
         b"10.8.0.6", b"10.8.0.0/24", b"2001:db8::1", b"2001:db8::/64",
         b"00:11:22:33:44:55", b"::ffff:192.0.2.1", b"300.1.1.1", b"fe80::1%eth0",

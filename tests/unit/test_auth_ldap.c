@@ -266,6 +266,24 @@ conf__defaults_and_url_list(void **state)
 }
 
 static void
+conf__cache_combines_with_client_config(void **state)
+{
+    struct al_conf c;
+    char err[512];
+    (void)state;
+    /* A success from the cache has its client config looked up at client-connect. */
+    assert_int_equal(load_text("<LDAP>\n URL ldap://a\n</LDAP>\n<Authorization>\n BaseDN x\n"
+                               " SearchFilter (uid=%u)\n PushAttribute description\n"
+                               " CacheTTL 1m\n TokenSkip true\n</Authorization>\n",
+                               &c, err, sizeof(err), 1),
+                     0);
+    assert_true(c.client_config);
+    assert_int_equal(c.cache_ttl_ms, 60000);
+    assert_true(c.token_skip);
+    al_conf_release(&c);
+}
+
+static void
 conf__pftable_is_accepted_with_a_warning_naming_it(void **state)
 {
     struct al_conf c;
@@ -394,6 +412,7 @@ main(void)
         cmocka_unit_test(cache__same_password_hits_until_ttl_other_password_misses),
         cmocka_unit_test(conf__debian_example_loads_unchanged),
         cmocka_unit_test(conf__defaults_and_url_list),
+        cmocka_unit_test(conf__cache_combines_with_client_config),
         cmocka_unit_test(conf__pftable_is_accepted_with_a_warning_naming_it),
         cmocka_unit_test(conf__errors_say_what_and_never_show_the_password),
         cmocka_unit_test(conf__password_from_a_secret_file_and_its_mode_rule),

@@ -1968,6 +1968,23 @@ bind__secret_file_unreadable_after_drop_is_kept_with_a_warning(void **state)
     assert_null(ovp_cfg_warning(NULL, 0));
 }
 
+static void
+strv_addf__appends_formatted_null_terminated(void **state)
+{
+    struct ovp_strv v = {0};
+    (void)state;
+    assert_int_equal(ovp_strv_addf(&v, "a %d", 1), 0);
+    assert_int_equal(ovp_strv_addf(&v, "%s", "b"), 0);
+    assert_int_equal(v.n, 2);
+    assert_string_equal(v.v[0], "a 1");
+    assert_string_equal(v.v[1], "b");
+    assert_null(v.v[2]);
+    ovp_strv_clear(&v);
+    assert_int_equal(v.n, 0);
+    assert_null(v.v);
+    ovp_strv_clear(NULL);
+}
+
 int
 main(void)
 {
@@ -2064,6 +2081,7 @@ main(void)
         cmocka_unit_test_teardown(
             bind__secret_file_unreadable_after_drop_is_kept_with_a_warning,
             testfs_regain_teardown),
+        cmocka_unit_test(strv_addf__appends_formatted_null_terminated),
     };
 
     return cmocka_run_group_tests(tests, testfs_setup, testfs_teardown);

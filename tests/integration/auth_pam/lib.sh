@@ -31,9 +31,9 @@ mkdir -p "$SERVICES"
 cleanup() { rm -rf "$WORK"; }
 trap cleanup EXIT
 
-# A sanitized driver needs the ASan runtime ahead of pam_wrapper in LD_PRELOAD.
+# A sanitized driver needs the ASan (or TSan) runtime ahead of pam_wrapper in LD_PRELOAD.
 PRELOAD="$WRAPPER"
-ASAN_RT=$(ldd "$DRIVER" 2>/dev/null | awk '/libasan/ { print $3 }')
+ASAN_RT=$(ldd "$DRIVER" 2>/dev/null | awk '/libasan|libtsan/ { print $3 }')
 [ -n "$ASAN_RT" ] && PRELOAD="$ASAN_RT:$WRAPPER"
 
 # service NAME LINES...: writes the PAM service file NAME.
