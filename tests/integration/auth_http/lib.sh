@@ -25,6 +25,7 @@ skip_or_fail() {
 [ -x "$REFCORE" ] || die "$REFCORE not built"
 [ -f "$PLUGIN" ] || die "$PLUGIN not built"
 . "$srcdir/../fixtures/http_service.sh"
+. "$srcdir/../secret_scan.sh"
 http_available || skip_or_fail "python3 or openssl missing (apt-get install python3 openssl)"
 
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/ovp-auth-http-test.XXXXXX")
@@ -32,10 +33,19 @@ WORK=$(mktemp -d "${TMPDIR:-/tmp}/ovp-auth-http-test.XXXXXX")
 # (as in an OpenVPN config), however deep the build tree is (distcheck adds 22).
 ln -s "$PLUGIN" "$WORK/ovp-auth-http.so" && PLUGIN="$WORK/ovp-auth-http.so"
 SERVICES=""
+# The secret scan (tests/secret_scan.sh) at the end of every test: the passwords of the
+# stories, the secret files' contents and every no_secrets word must appear in no file
+# under $WORK but these, where they are the payload by design:
+secret_skip '*.story' "the clients' input: the passwords they type"
+secret_skip '*/requests.jsonl' "the fixture's record of each request: the password and the bearer token the plugin sent the service"
+secret_skip '*/script.json' "the fixture's script: the credentials it expects"
 cleanup() {
     for d in $SERVICES; do http_stop "$d"; done
-    [ -n "${OVP_KEEP:-}" ] && { echo "kept $WORK"; return; }
-    rm -rf "$WORK"
+    secret_story "$WORK"/*.story
+    secret_scan "$WORK"
+    _scan=$?
+    if [ -n "${OVP_KEEP:-}" ]; then echo "kept $WORK"; else rm -rf "$WORK"; fi
+    [ $_scan -eq 0 ] || exit 1
 }
 trap cleanup EXIT
 trap 'exit 1' INT TERM
@@ -56,8 +66,10 @@ conf() {
     for l in "$@"; do printf '%s\n' "$l" >> "$f"; done
 }
 
-# secret FILE TEXT: a secret file (0600).
+# secret FILE TEXT: a secret file (0600); TEXT is declared a secret, FILE its one home.
 secret() {
+    secret_add "$2"
+    secret_skip "${1#"$WORK"/}" "a secret file the test wrote"
     : > "$1"
     chmod 600 "$1"
     printf '%s\n' "$2" > "$1"
@@ -68,7 +80,7 @@ secret() {
 story() {
     name=$1; cf=$2; shift 2
     cat > "$WORK/$name.story"
-    "$REFCORE" --plugin "$PLUGIN" "$cf" -- --verb 7 --poll fast "$@" \
+    "$REFCORE" --plugin "$PLUGIN" "$cf" -- --verb 11 --poll fast "$@" \
         --scenario "$WORK/$name.story" > "$WORK/$name.out" 2>&1
     rc=$?
     if [ $rc -ne 0 ]; then
@@ -78,9 +90,11 @@ story() {
     return $rc
 }
 
-# no_secrets FILE SECRET...: no line holds any of the secrets.
+# no_secrets FILE SECRET...: no line holds any of the secrets (checked now); the secrets
+# are also declared for the scan of every file at the end (secret_scan).
 no_secrets() {
     f=$1; shift
+    secret_add "$@"
     for s in "$@"; do
         if grep -F -q -- "$s" "$f"; then
             fail "a secret appears in $f: $(grep -F -- "$s" "$f" | head -n 1)"

@@ -32,7 +32,7 @@ expect x fail-contains TEMP
 client b user=bob pass=Bob-Pass-2 cn=b
 expect b fail-contains TEMP
 EOS
-"$REFCORE" --plugin "$PLUGIN" "$WORK/cache.conf" -- --verb 7 --poll fast \
+"$REFCORE" --plugin "$PLUGIN" "$WORK/cache.conf" -- --verb 11 --poll fast \
     --scenario "$WORK/cache.story" > "$WORK/cache.out" 2>&1 &
 core=$!
 wait_for "$WORK/cache.out" "SENT CONTROL [w]: 'AUTH_FAILED"

@@ -51,7 +51,7 @@ expect log "description value \"route \"10.51.0.0 255.255.0.0\" cannot be pushed
 expect log "client-connect refused: the directory's client configuration is invalid"
 expect call "V2 -> ERROR"
 EOS
-"$REFCORE" --plugin "$PLUGIN" "$WORK/tok.conf" -- --verb 7 --poll fast \
+"$REFCORE" --plugin "$PLUGIN" "$WORK/tok.conf" -- --verb 11 --poll fast \
     --auth-gen-token external-auth --scenario "$WORK/tok.story" > "$WORK/tok.out" 2>&1 &
 core=$!
 wait_for "$WORK/tok.out" "client-connect allowed (4 config lines)"
@@ -103,7 +103,7 @@ expect call "CLIENT_CONNECT_DEFER_V2 -> SUCCESS"
 EOS
 "$REFCORE" --plugin "$PLUGIN" "$WORK/two.conf" --plugin "$WORK/tp.so" \
     events=CLIENT_CONNECT_V2,CLIENT_CONNECT_DEFER_V2 connect_defer_ms=300 \
-    'ccfg=push "route 10.99.0.0 255.255.0.0"' -- --verb 7 --poll fast \
+    'ccfg=push "route 10.99.0.0 255.255.0.0"' -- --verb 11 --poll fast \
     --scenario "$WORK/two.story" > "$WORK/two.out" 2>&1 \
     || { fail "story two (exit $?)"; tail -n 30 "$WORK/two.out" | sed 's/^/    /'; }
 [ "$(grep -c "client-connect allowed (2 config lines)" "$WORK/two.out")" -eq 1 ] \
@@ -154,7 +154,7 @@ expect m ok
 expect m push "route 10.50.0.0 255.255.0.0"
 expect log "client config lookup: user"
 EOS
-"$REFCORE" --plugin "$PLUGIN" "$WORK/out.conf" -- --verb 7 --poll fast \
+"$REFCORE" --plugin "$PLUGIN" "$WORK/out.conf" -- --verb 11 --poll fast \
     --auth-gen-token external-auth --scenario "$WORK/out.story" > "$WORK/out.out" 2>&1 &
 core=$!
 wait_for "$WORK/out.out" "MULTI: primary virtual IP for h"

@@ -25,6 +25,7 @@ skip_or_fail() {
 [ -x "$REFCORE" ] || die "$REFCORE not built"
 [ -f "$PLUGIN" ] || die "$PLUGIN not built"
 . "$srcdir/../fixtures/slapd.sh"
+. "$srcdir/../secret_scan.sh"
 slapd_available || skip_or_fail "slapd, ldap-utils, openssl or python3 missing (apt-get install slapd ldap-utils openssl python3)"
 
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/ovp-auth-ldap-test.XXXXXX")
@@ -32,10 +33,19 @@ WORK=$(mktemp -d "${TMPDIR:-/tmp}/ovp-auth-ldap-test.XXXXXX")
 # (as in an OpenVPN config), however deep the build tree is (distcheck adds 22).
 ln -s "$PLUGIN" "$WORK/ovp-auth-ldap.so" && PLUGIN="$WORK/ovp-auth-ldap.so"
 SLAPDIRS=""
+# The secret scan (tests/secret_scan.sh) at the end of every test: the service bind
+# password, the passwords of the stories and every no_secrets word must appear in no
+# file under $WORK but these, where they are the payload by design (conf adds each
+# config file it writes: the bind password is in it):
+secret_add Svc-Pass-9
+secret_skip '*.story' "the clients' input: the passwords they type"
 cleanup() {
     for d in $SLAPDIRS; do slapd_stop "$d"; done
-    [ -n "${OVP_KEEP:-}" ] && { echo "kept $WORK"; return; }
-    rm -rf "$WORK"
+    secret_story "$WORK"/*.story
+    secret_scan "$WORK"
+    _scan=$?
+    if [ -n "${OVP_KEEP:-}" ]; then echo "kept $WORK"; else rm -rf "$WORK"; fi
+    [ $_scan -eq 0 ] || exit 1
 }
 trap cleanup EXIT
 
@@ -43,6 +53,8 @@ trap cleanup EXIT
 start_slapd() {
     mkdir -p "$WORK/$1"
     SLAPDIRS="$SLAPDIRS $WORK/$1"
+    secret_skip "$1/db/*" "the directory's database: the users' passwords are its data"
+    secret_skip "$1/*.ldif" "the directory's seed entries, passwords included"
     slapd_setup "$WORK/$1" ${2:-} && slapd_start "$WORK/$1" || die "slapd $1 did not start"
 }
 
@@ -50,6 +62,7 @@ start_slapd() {
 # as openvpn-auth-ldap reads it, service bind as uid=svc, mode 0600.
 conf() {
     f=$1; url=$2; shift 2
+    secret_skip "${f#"$WORK"/}" "a config file: the bind password is in it"
     {
         printf '<LDAP>\n    URL "%s"\n    BindDN uid=svc,ou=Services,dc=example,dc=org\n' "$url"
         printf '    Password Svc-Pass-9\n    Timeout 2\n'
@@ -68,7 +81,7 @@ conf() {
 story() {
     name=$1; cf=$2; shift 2
     cat > "$WORK/$name.story"
-    "$REFCORE" --plugin "$PLUGIN" "$cf" -- --verb 7 --poll fast "$@" \
+    "$REFCORE" --plugin "$PLUGIN" "$cf" -- --verb 11 --poll fast "$@" \
         --scenario "$WORK/$name.story" > "$WORK/$name.out" 2>&1
     rc=$?
     if [ $rc -ne 0 ]; then
@@ -78,9 +91,11 @@ story() {
     return $rc
 }
 
-# no_secrets FILE SECRET...: no line holds any of the secrets.
+# no_secrets FILE SECRET...: no line holds any of the secrets (checked now); the secrets
+# are also declared for the scan of every file at the end (secret_scan).
 no_secrets() {
     f=$1; shift
+    secret_add "$@"
     for s in "$@"; do
         if grep -F -q -- "$s" "$f"; then
             fail "a secret appears in $f: $(grep -F -- "$s" "$f" | head -n 1)"

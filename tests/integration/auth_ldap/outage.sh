@@ -40,7 +40,7 @@ expect d ok
 client e user=alice pass=Wrong-Pass-1 cn=e
 expect e fail "authentication failed"
 EOS
-"$REFCORE" --plugin "$PLUGIN" "$WORK/one.conf" -- --verb 7 --poll fast \
+"$REFCORE" --plugin "$PLUGIN" "$WORK/one.conf" -- --verb 11 --poll fast \
     --scenario "$WORK/one.story" > "$WORK/one.out" 2>&1 &
 core=$!
 wait_for "$WORK/one.out" "MULTI: primary virtual IP for alice"
@@ -73,7 +73,7 @@ expect b ok
 client c user=bob pass=Wrong-Pass-2 cn=c
 expect c fail "authentication failed"
 EOS
-"$REFCORE" --plugin "$PLUGIN" "$WORK/two.conf" -- --verb 7 --poll fast \
+"$REFCORE" --plugin "$PLUGIN" "$WORK/two.conf" -- --verb 11 --poll fast \
     --scenario "$WORK/two.story" > "$WORK/two.out" 2>&1 &
 core=$!
 wait_for "$WORK/two.out" "MULTI: primary virtual IP for alice"
@@ -97,7 +97,7 @@ expect b fail-contains TEMP
 client c user=bob pass=Bob-Pass-2 cn=c
 expect c ok
 EOS
-"$REFCORE" --plugin "$PLUGIN" "$WORK/two.conf" -- --verb 7 --poll fast \
+"$REFCORE" --plugin "$PLUGIN" "$WORK/two.conf" -- --verb 11 --poll fast \
     --scenario "$WORK/hang.story" > "$WORK/hang.out" 2>&1 &
 core=$!
 wait_for "$WORK/hang.out" "MULTI: primary virtual IP for alice"
