@@ -10,6 +10,7 @@ DRIVER="$abs_builddir/auth_pam/ap_driver"
 OVPTEST="$abs_builddir/auth_pam/.libs/pam_ovptest.so"
 MATRIX=/usr/lib/x86_64-linux-gnu/pam_wrapper/pam_matrix.so
 
+. "${srcdir:-.}/../secret_scan.sh"
 skip() { echo "SKIP: $*"; exit 77; }
 fail() { echo "FAIL: $*"; FAILED=1; }
 FAILED=0
@@ -28,7 +29,20 @@ WORK=$(mktemp -d "${TMPDIR:-/tmp}/ovp-auth-pam-test.XXXXXX")
 ln -s "$PLUGIN" "$WORK/ovp-auth-pam.so" && PLUGIN="$WORK/ovp-auth-pam.so"
 SERVICES="$WORK/pam.d"
 mkdir -p "$SERVICES"
-cleanup() { rm -rf "$WORK"; }
+# The secret scan (tests/secret_scan.sh) at the end of every test: the password= words of
+# client lines (tabs), and every no_secrets word, must appear in no file under $WORK but
+# the inputs named below and the client files run_once is given.
+secret_skip 'pam.d/*' "PAM service files (pam_ovptest arguments may carry test answers)"
+secret_skip 'passdb*' "pam_matrix's password database: the backend's data"
+secret_skip 'accept*' "pam_ovptest's accepted passwords and codes: the backend's data"
+secret_skip '*story' "refcore stories: the clients' input"
+cleanup() {
+    secret_story "$WORK"/*story
+    secret_scan "$WORK"
+    _scan=$?
+    if [ -n "${OVP_KEEP:-}" ]; then echo "kept $WORK"; else rm -rf "$WORK"; fi
+    [ $_scan -eq 0 ] || exit 1
+}
 trap cleanup EXIT
 
 # A sanitized driver needs the ASan (or TSan) runtime ahead of pam_wrapper in LD_PRELOAD.
@@ -57,6 +71,7 @@ pamwrap_broke() {
 # pam_wrapper at verb 11 unless --verb is given; its report goes to $WORK/out.
 run_once() {
     log=$1; clients=$2; shift 2
+    secret_skip "${clients#"$WORK"/}" "the clients' input: the passwords they type"
     opts=""
     while [ $# -gt 0 ] && [ "$1" != "--" ]; do opts="$opts $1"; shift; done
     [ $# -gt 0 ] && shift
@@ -103,9 +118,11 @@ helper_parked_then_gone() {
     fail "the helper (pid $hp) outlived the process that started it"
 }
 
-# no_secrets LOG SECRET...: no log line holds any of the secrets.
+# no_secrets LOG SECRET...: no log line holds any of the secrets (checked now); the
+# secrets are also declared for the scan of every file at the end (secret_scan).
 no_secrets() {
     f=$1; shift
+    secret_add "$@"
     for s in "$@"; do
         if grep -F -q -- "$s" "$f"; then
             fail "a secret appears in the log: $(grep -F -- "$s" "$f" | head -n 1)"
@@ -113,8 +130,14 @@ no_secrets() {
     done
 }
 
-# tabs: joins its arguments with TABs (one client line).
-tabs() { (IFS='	'; printf '%s\n' "$*"); }
+# tabs: joins its arguments with TABs (one client line); a password= word of 6 characters
+# or more is declared a secret (secret_scan).
+tabs() {
+    for _w in "$@"; do
+        case $_w in password=??????*) secret_add "${_w#password=}" ;; esac
+    done
+    (IFS='	'; printf '%s\n' "$*")
+}
 
 finish() {
     if [ "$FAILED" -ne 0 ]; then
