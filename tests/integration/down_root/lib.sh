@@ -8,6 +8,7 @@ set -u
 PLUGIN="$abs_top_builddir/down-root/.libs/ovp-down-root.so"
 REFCORE="$abs_top_builddir/tests/core/ovp-refcore"
 
+. "${srcdir:-.}/../secret_scan.sh"
 skip() { echo "SKIP: $*"; exit 77; }
 fail() { echo "FAIL: $*"; FAILED=$((FAILED + 1)); }
 FAILED=0
@@ -32,6 +33,10 @@ chmod 755 "$WORK"
 REFPID=""
 # Long sleeps in test commands use this odd duration, so that cleanup can tell them.
 NAP=31.4159
+# The secret scan (tests/secret_scan.sh) at the end of every test: down-root is given no
+# credentials, so only what a test declares with secret_add (or writes into a story) is
+# looked for in every file under $WORK (recorder output, environments, logs).
+secret_skip '*.story' "the clients' input: the passwords they type"
 cleanup() {
     # only what this test started: the core, and (after a failure) processes of test
     # commands recorded in pid files that still run our naps or scripts
@@ -43,7 +48,11 @@ cleanup() {
             kill -9 "$p" 2>/dev/null
         fi
     done
+    _scan=0
+    secret_story "$WORK"/*.story
+    secret_scan "$WORK" || _scan=1
     rm -rf "$WORK"
+    [ $_scan -eq 0 ] || exit 1
 }
 trap cleanup EXIT
 

@@ -13,6 +13,7 @@ LADB="$abs_top_builddir/learn-address-db/.libs/ovp-learn-address-db.so"
 ADDRDB="$abs_top_builddir/learn-address-db/ovp-addrdb"
 TPLUG="$abs_top_builddir/tests/plugin/.libs/ovp-test-plugin.so"
 
+. "${srcdir:-.}/../secret_scan.sh"
 skip() { echo "SKIP: $*"; exit 77; }
 FAILED=0
 fail() { echo "FAIL: $*"; FAILED=1; }
@@ -65,17 +66,26 @@ T=$WORK
 export T
 CORE_PID=""
 EXTRA_PIDS=""
+# The secret scan (tests/secret_scan.sh) at the end of every test: the clients'
+# passwords (the test plugin's account, alice/secret, also as typed into stories) must
+# reach no database row, log or file under $WORK but the stories themselves: the plugin
+# records addresses and identities only.
+secret_skip '*.story' "the clients' input: the passwords they type"
 lib_cleanup() {
     for p in $CORE_PID $EXTRA_PIDS; do
         kill -9 "$p" 2>/dev/null
     done
     wait 2>/dev/null
     [ -n "${CLEANUP_HOOK:-}" ] && $CLEANUP_HOOK
+    secret_story "$WORK"/*.story
+    secret_scan "$WORK"
+    _scan=$?
     if [ -n "${OVP_KEEP:-}" ]; then
         echo "kept $WORK"
     else
         rm -rf "$WORK"
     fi
+    [ $_scan -eq 0 ] || exit 1
 }
 trap lib_cleanup EXIT
 trap 'exit 1' INT TERM
