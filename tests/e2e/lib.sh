@@ -41,6 +41,19 @@ E2E_SERVER_LOG=server.log
 E2E_SERVER_NS_WRAP=""
 E2E_SERVER_LIMITS=""
 
+# The secret scan (tests/secret_scan.sh) in e2e_cleanup: the passwords e2e_client gives
+# its clients, and whatever a scenario declares with secret_add, must appear in no file
+# under $E2E_DIR (server and client logs, status files, databases, fixture logs) but
+# these, where they are the payload by design:
+. "$top_srcdir/tests/secret_scan.sh"
+secret_skip '*.creds' "a client's auth-user-pass file"
+secret_skip 'accept*' "pam_ovptest's accepted passwords: the backend's data"
+secret_skip '*.secret' "a secret file a scenario wrote (e.g. the LDAP bind password)"
+secret_skip '*/requests.jsonl' "the HTTP fixture's record of what the plugin sent it (password, token)"
+secret_skip '*/script.json' "the HTTP fixture's script: the credentials it expects"
+secret_skip '*/db/*' "slapd's database: the users' passwords are its data"
+secret_skip '*.ldif' "slapd's seed entries, passwords included"
+
 E2E_T0=${EPOCHREALTIME/[.,]/}
 # e2e_log MSG: a line on the scenario's output, with the seconds since it started.
 e2e_log() {
@@ -104,7 +117,10 @@ e2e_cleanup() {
     local f a
     for f in $E2E_PAMFILES; do rm -f "$f"; done
     for a in $E2E_ACCOUNTS; do e2e_userdel "$a" || e2e_log "WARNING: could not remove account $a"; done
+    local scan=0
+    [ -n "${E2E_DIR:-}" ] && { secret_scan "$E2E_DIR" || scan=1; }
     if [ "${E2E_KEEP:-}" != 1 ] && [ -n "${E2E_DIR:-}" ]; then rm -rf "$E2E_DIR"; fi
+    [ $scan -eq 0 ] || exit 1
 }
 
 # Creates the namespaces (after removing stale ones from a killed run) and the veth link.
@@ -406,6 +422,7 @@ e2e_sighup() {
 e2e_client() {
     local name=$1 cn=$2 user=$3 pass=$4 extra=${5:-}
     local auth=""
+    [ ${#pass} -ge 6 ] && secret_add "$pass"
     if [ -n "$user" ]; then
         printf '%s\n%s\n' "$user" "$pass" > "$E2E_DIR/$name.creds"
         chmod 600 "$E2E_DIR/$name.creds"
