@@ -163,6 +163,12 @@ job_reset_transfer(struct ah_backend *b, struct job *j)
         curl_easy_cleanup(j->easy);
         j->easy = NULL;
     }
+    /* curl_slist_append copied the Authorization line (the bearer token): curl frees
+     * its copies without wiping, so we wipe them first. */
+    for (struct curl_slist *h = j->hdrs; h; h = h->next)
+    {
+        ovp_wipe(h->data, strlen(h->data));
+    }
     curl_slist_free_all(j->hdrs);
     j->hdrs = NULL;
     free(j->resp);

@@ -130,11 +130,38 @@ set_env(json_t *o, const char *key, const char *const *envp, const char *var, in
     return j && json_object_set_new(o, key, j) == 0 ? 0 : -1;
 }
 
+/* Wipes the string value of KEY in O, if any. Why: jansson keeps its own copy of every
+ * string and frees it on json_decref without wiping; the password, the response and the
+ * ticket must not outlive the request in freed memory. */
+static void
+wipe_value(json_t *o, const char *key)
+{
+    json_t *v = json_object_get(o, key);
+    if (json_is_string(v))
+    {
+        ovp_wipe((char *)json_string_value(v), json_string_length(v));
+    }
+}
+
+/* json_decref of a request or answer object, its secret strings wiped first. */
+static void
+decref_wiped(json_t *o)
+{
+    if (json_is_object(o))
+    {
+        wipe_value(o, "password");
+        wipe_value(o, "response");
+        wipe_value(o, "ticket");
+    }
+    json_decref(o);
+}
+
 char *
 ah_body_build(const struct ah_body_in *in, int *replaced, char *err, size_t errlen)
 {
     json_t *o = json_object();
-    char *text = NULL, *out = NULL;
+    char *out = NULL;
+    size_t n;
     int bad = 0;
 
     if (!o)
@@ -205,20 +232,22 @@ ah_body_build(const struct ah_body_in *in, int *replaced, char *err, size_t errl
     {
         goto nomem;
     }
-    text = json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER);
-    if (!text)
+    /* Straight into our buffer (wiped on free by ovp_free_secret): json_dumps would grow
+     * a buffer of its own by reallocation, leaving unwiped partial bodies in freed memory. */
+    n = json_dumpb(o, NULL, 0, JSON_COMPACT | JSON_PRESERVE_ORDER);
+    if (n == 0 || !(out = malloc(n + 1)))
     {
         goto nomem;
     }
-    /* Our copy, wiped on free; jansson's buffer is wiped here. */
-    out = ovp_strdup_secret(text);
-    ovp_wipe(text, strlen(text));
-    free(text);
-    if (!out)
+    if (json_dumpb(o, out, n, JSON_COMPACT | JSON_PRESERVE_ORDER) != n)
     {
+        ovp_wipe(out, n);
+        free(out);
+        out = NULL;
         goto nomem;
     }
-    json_decref(o);
+    out[n] = '\0';
+    decref_wiped(o);
     if (replaced)
     {
         *replaced = bad;
@@ -226,7 +255,7 @@ ah_body_build(const struct ah_body_in *in, int *replaced, char *err, size_t errl
     return out;
 
 nomem:
-    json_decref(o);
+    decref_wiped(o);
     ovp_errf(err, errlen, "out of memory building the request");
     return NULL;
 }
@@ -345,7 +374,7 @@ ah_answer_parse(const char *body, size_t len, struct ah_answer *a, char *err, si
     }
     rc = 0;
 out:
-    json_decref(root);
+    decref_wiped(root);
     return rc;
 }
 

@@ -1,6 +1,7 @@
 /* test_auth_http.c: unit tests for ovp-auth-http's pure parts: config, URLs, JSON, reasons, HMAC. */
 #include "ovpbuild.h"
 
+#include <malloc.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -384,6 +385,59 @@ pending__texts_fit_openvpn_lines(void **state)
     assert_int_equal(ah_pending_text("openurl", url, 0, out, sizeof(out)), -1);
 }
 
+/* Every block jansson frees is searched for WATCHED: a copy of a secret freed unwiped. */
+static const char *watched;
+static int jansson_frees, freed_with_secret;
+
+static void
+watching_free(void *p)
+{
+    if (p && watched)
+    {
+        jansson_frees++;
+        if (memmem(p, malloc_usable_size(p), watched, strlen(watched)))
+        {
+            freed_with_secret++;
+        }
+    }
+    free(p);
+}
+
+static void
+body__no_copy_of_the_password_or_response_is_freed_unwiped(void **state)
+{
+    const char *envp[] = {"username=alice",         "password=Wipe-Pass-77", "common_name=a",
+                          "untrusted_ip=192.0.2.1", "IV_SSO=crtext",         NULL};
+    const char *secrets[] = {"Wipe-Pass-77", "Wipe-Resp-31"};
+    struct ah_body_in in;
+    char err[128];
+    (void)state;
+    for (size_t i = 0; i < 2; i++)
+    {
+        char *text;
+        memset(&in, 0, sizeof(in));
+        in.envp = envp;
+        in.fields = AH_F_USERNAME | AH_F_PASSWORD | AH_F_COMMON_NAME | AH_F_UNTRUSTED_IP |
+                    AH_F_PEER_INFO | AH_F_REQUEST_ID;
+        in.hook = i == 0 ? "auth" : "crresponse";
+        in.request_id = "00ff";
+        in.with_password = i == 0;
+        in.response = i == 1 ? "Wipe-Resp-31" : NULL;
+        watched = secrets[i];
+        jansson_frees = freed_with_secret = 0;
+        json_set_alloc_funcs(malloc, watching_free);
+        text = ah_body_build(&in, NULL, err, sizeof(err));
+        json_set_alloc_funcs(malloc, free);
+        assert_non_null(text);
+        /* The request holds the secret (it is what is sent), jansson's copies do not. */
+        assert_non_null(strstr(text, secrets[i]));
+        assert_true(jansson_frees > 0);
+        assert_int_equal(freed_with_secret, 0);
+        ovp_free_secret(text);
+    }
+    watched = NULL;
+}
+
 int
 main(void)
 {
@@ -398,6 +452,7 @@ main(void)
         cmocka_unit_test(body__fields_encoded_by_jansson_intact),
         cmocka_unit_test(body__password_never_sent_when_not_allowed),
         cmocka_unit_test(body__invalid_utf8_is_replaced_and_reported),
+        cmocka_unit_test(body__no_copy_of_the_password_or_response_is_freed_unwiped),
         cmocka_unit_test(answer__members_parsed_strictly),
         cmocka_unit_test(answer__malformed_bodies_are_errors),
         cmocka_unit_test(reason__controls_become_spaces_and_length_is_capped),
