@@ -36,6 +36,7 @@ struct ah_state
 {
     struct ovp_plugin *plugin;
     struct ovp_log *log;
+    struct ovp_log_limit cr_limit; /* complaints about CLIENT_CRRESPONSE messages */
     struct ah_conf conf;
     struct ovp_defer *defer;
     struct ah_backend *backend;
@@ -326,16 +327,16 @@ ah_crresponse(struct ah_state *st, const struct ovp_event *ev)
 
     if (!b64 || !acf || (bl = strlen(b64)) == 0 || bl > 1024 * 4 / 3 || bl % 4 != 0)
     {
-        ovp_logf_client(st->log, &ev->who, PLOG_WARN,
-                        "a challenge response that is missing or not base64: ignored");
+        /* A client can send these at will: within a budget (OpenVPN's one thread). */
+        ovp_logf_client_limited(st->log, &st->cr_limit, &ev->who, PLOG_WARN,
+                                "a challenge response that is missing or not base64: ignored");
         return OPENVPN_PLUGIN_FUNC_SUCCESS;
     }
     n = EVP_DecodeBlock(buf, (const unsigned char *)b64, (int)bl);
     if (n < 0)
     {
-        ovp_logf_client(st->log, &ev->who, PLOG_WARN,
-                        "a challenge response that is not "
-                        "base64: ignored");
+        ovp_logf_client_limited(st->log, &st->cr_limit, &ev->who, PLOG_WARN,
+                                "a challenge response that is not base64: ignored");
         return OPENVPN_PLUGIN_FUNC_SUCCESS;
     }
     /* EVP_DecodeBlock counts the padding's zero bytes. */
@@ -344,8 +345,9 @@ ah_crresponse(struct ah_state *st, const struct ovp_event *ev)
     if (memchr(buf, '\0', (size_t)n) ||
         ah_backend_crresponse(st->backend, acf, (char *)buf) < 0)
     {
-        ovp_logf_client(st->log, &ev->who, PLOG_WARN,
-                        "a challenge response with a NUL byte, or out of memory: ignored");
+        ovp_logf_client_limited(
+            st->log, &st->cr_limit, &ev->who, PLOG_WARN,
+            "a challenge response with a NUL byte, or out of memory: ignored");
     }
     ovp_wipe(buf, sizeof(buf));
     return OPENVPN_PLUGIN_FUNC_SUCCESS;
@@ -523,6 +525,7 @@ ah_open(struct ovp_plugin *p, const char *const *argv, const char *const *envp, 
         ovp_err(log, "out of memory");
         return -1;
     }
+    st->cr_limit = (struct ovp_log_limit)OVP_LOG_LIMIT_CLIENT("challenge response complaints");
     st->plugin = p;
     st->log = log;
     if (getrandom(&st->id_prefix, sizeof(st->id_prefix), 0) != sizeof(st->id_prefix))

@@ -91,7 +91,8 @@ struct ah_backend
     pthread_mutex_t pmu;
     struct pend *pend;
     struct crresp *crq;
-    unsigned char pend_key[32]; /* random per open: keys the table */
+    struct ovp_log_limit cr_limit; /* complaints about unsolicited responses */
+    unsigned char pend_key[32];    /* random per open: keys the table */
 };
 
 struct pend
@@ -905,8 +906,10 @@ take_crresponses(struct ah_backend *b)
         }
         if (!j)
         {
-            ovp_logf(b->log, PLOG_NOTE,
-                     "a challenge response for no authentication waiting for one: ignored");
+            /* Unsolicited responses cost the sender one message each: within a budget. */
+            ovp_logf_client_limited(
+                b->log, &b->cr_limit, NULL, PLOG_NOTE,
+                "a challenge response for no authentication waiting for one: ignored");
         }
         else
         {
@@ -1127,6 +1130,7 @@ ah_backend_new(const struct ah_conf *conf, struct ovp_defer *d, struct ovp_log *
     b->conf = conf;
     b->d = d;
     b->log = log;
+    b->cr_limit = (struct ovp_log_limit)OVP_LOG_LIMIT_CLIENT("unsolicited challenge responses");
     pthread_mutex_init(&b->mu, NULL);
     pthread_mutex_init(&b->pmu, NULL);
     b->queue_tail = &b->queue;

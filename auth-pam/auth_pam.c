@@ -140,6 +140,7 @@ struct ap_state
 {
     struct ovp_plugin *plugin;
     struct ovp_log *log;
+    struct ovp_log_limit cr_limit; /* complaints about CLIENT_CRRESPONSE messages */
     struct ap_conf conf;
     struct ap_args args;
     struct ovp_priv *priv;
@@ -1204,6 +1205,7 @@ ap_open(struct ovp_plugin *p, const char *const *argv, const char *const *envp, 
         ovp_err(log, "out of memory");
         return -1;
     }
+    st->cr_limit = (struct ovp_log_limit)OVP_LOG_LIMIT_CLIENT("challenge response complaints");
     st->plugin = p;
     st->log = log;
     st->wake_fd = -1;
@@ -1431,9 +1433,9 @@ ap_crresponse(struct ap_state *st, const struct ovp_event *ev)
     }
     if (!b64 || !acf)
     {
-        ovp_logf_client(st->log, &ev->who, PLOG_WARN,
-                        "challenge response without %s in the environment: ignored",
-                        b64 ? "auth_control_file" : "crresponse");
+        ovp_logf_client_limited(st->log, &st->cr_limit, &ev->who, PLOG_WARN,
+                                "challenge response without %s in the environment: ignored",
+                                b64 ? "auth_control_file" : "crresponse");
         return OPENVPN_PLUGIN_FUNC_SUCCESS;
     }
     n = ap_cr_decode(b64, buf, sizeof(buf));
@@ -1508,7 +1510,9 @@ ap_crresponse(struct ap_state *st, const struct ovp_event *ev)
     }
     if (why)
     {
-        ovp_logf_client(st->log, &ev->who, PLOG_NOTE, "challenge response ignored: %s", why);
+        /* A client can send these at will: within a budget (OpenVPN's one thread). */
+        ovp_logf_client_limited(st->log, &st->cr_limit, &ev->who, PLOG_NOTE,
+                                "challenge response ignored: %s", why);
     }
     else if (n < 0)
     {

@@ -9,6 +9,7 @@
 
 #include "env.h"
 #include "log.h"
+#include "util.h"
 
 struct qline
 {
@@ -257,6 +258,57 @@ ovp_logf_client(struct ovp_log *log, const struct ovp_client_id *who, int flags,
                 const char *fmt, ...)
 {
     va_list ap;
+    va_start(ap, fmt);
+    log_line(log, who ? who->text : NULL, flags, fmt, ap);
+    va_end(ap);
+}
+
+/*
+ * Why a budget: OpenVPN logs from its one thread, so a client that sends messages the
+ * plugin complains about (10,000 challenge responses nobody asked for) would otherwise
+ * have that thread format and write a line each, and fill the disk.
+ */
+void
+ovp_logf_client_limited(struct ovp_log *log, struct ovp_log_limit *lim,
+                        const struct ovp_client_id *who, int flags, const char *fmt, ...)
+{
+    unsigned long summary = 0;
+    int64_t now, window_s = 0;
+    va_list ap;
+
+    if (!log || !fmt)
+    {
+        return;
+    }
+    if (lim)
+    {
+        now = ovp_now_ms();
+        pthread_mutex_lock(&log->mu);
+        if (lim->start_ms == 0 || now - lim->start_ms >= lim->window_ms)
+        {
+            summary = lim->suppressed;
+            window_s = (now - lim->start_ms) / 1000;
+            lim->start_ms = now;
+            lim->used = 0;
+            lim->suppressed = 0;
+        }
+        if (lim->used >= lim->burst)
+        {
+            lim->suppressed++;
+            pthread_mutex_unlock(&log->mu);
+            return;
+        }
+        lim->used++;
+        pthread_mutex_unlock(&log->mu);
+        if (summary)
+        {
+            ovp_logf(
+                log, PLOG_WARN,
+                "%lu more %s suppressed in the last %lld s (at most %u lines every %lld s)",
+                summary, lim->what ? lim->what : "lines", (long long)window_s, lim->burst,
+                (long long)(lim->window_ms / 1000));
+        }
+    }
     va_start(ap, fmt);
     log_line(log, who ? who->text : NULL, flags, fmt, ap);
     va_end(ap);

@@ -4,6 +4,7 @@
 
 #include <stdarg.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <openvpn/openvpn-plugin.h>
 
 /* Longest single log line; longer lines are cut and end in "...". */
@@ -56,6 +57,35 @@ void ovp_vlogf(struct ovp_log *log, int flags, const char *fmt, va_list ap)
 /* Same, prefixed with the client context "[cn@ip:port] ". WHO may be NULL. */
 void ovp_logf_client(struct ovp_log *log, const struct ovp_client_id *who, int flags,
                      const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+
+/*
+ * A budget for lines a client can provoke at will (an unsolicited challenge response
+ * costs it one message): at most BURST lines every WINDOW_MS, then silence, and one
+ * summary line saying how many were suppressed when the next window opens. WHAT names
+ * them in that summary ("challenge response complaints"). One per kind of line in the
+ * plugin state; zero-initialised members, set with OVP_LOG_LIMIT_INIT. Guarded by the
+ * log's lock: usable from any thread.
+ */
+struct ovp_log_limit
+{
+    const char *what;
+    unsigned burst;
+    int64_t window_ms;
+    int64_t start_ms;         /* of the current window (0: none yet) */
+    unsigned used;            /* lines logged in the current window */
+    unsigned long suppressed; /* in the current window */
+};
+#define OVP_LOG_LIMIT_INIT(what, burst, window_ms)                                             \
+    {                                                                                          \
+        (what), (burst), (window_ms), 0, 0, 0                                                  \
+    }
+/* The budget for complaints about what one client sends: 10 lines every 10 s. */
+#define OVP_LOG_LIMIT_CLIENT(what) OVP_LOG_LIMIT_INIT((what), 10, 10000)
+
+/* ovp_logf_client within the budget LIM (NULL: no budget). */
+void ovp_logf_client_limited(struct ovp_log *log, struct ovp_log_limit *lim,
+                             const struct ovp_client_id *who, int flags, const char *fmt, ...)
+    __attribute__((format(printf, 5, 6)));
 
 /*
  * Fills WHO from an event's envp: common_name (else username, else "?") and the

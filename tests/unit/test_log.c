@@ -9,6 +9,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include <cmocka.h>
 
 #include "fakehost.h"
@@ -215,12 +216,38 @@ null_log__is_harmless(void **state)
     assert_int_equal(fakehost_count(), 0);
 }
 
+static void
+limited__burst_then_silence_then_one_summary(void **state)
+{
+    struct ovp_log *log = *state;
+    struct ovp_log_limit lim = OVP_LOG_LIMIT_INIT("complaints", 3, 200);
+    for (int i = 0; i < 10000; i++)
+    {
+        ovp_logf_client_limited(log, &lim, NULL, PLOG_NOTE, "bad message %d", i);
+    }
+    /* Three lines, then nothing for the rest of the window. */
+    assert_int_equal(fakehost_count(), 3);
+    assert_string_equal(fakehost_text(2), "bad message 2");
+    /* The next window: the summary first, then the line. */
+    usleep(250 * 1000);
+    ovp_logf_client_limited(log, &lim, NULL, PLOG_NOTE, "bad message %d", 10000);
+    assert_int_equal(fakehost_count(), 5);
+    assert_non_null(strstr(fakehost_text(3), "9997 more complaints suppressed"));
+    assert_int_equal(fakehost_flags(3), PLOG_WARN);
+    assert_string_equal(fakehost_text(4), "bad message 10000");
+    /* No budget: every line. */
+    ovp_logf_client_limited(log, NULL, NULL, PLOG_NOTE, "free");
+    assert_int_equal(fakehost_count(), 6);
+}
+
 int
 main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(
             host_thread__line_goes_straight_to_host_with_module_name, setup, teardown),
+        cmocka_unit_test_setup_teardown(limited__burst_then_silence_then_one_summary, setup,
+                                        teardown),
         cmocka_unit_test_setup_teardown(percent_in_values__is_not_reinterpreted, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(worker_thread__lines_are_queued_until_drain, setup,
