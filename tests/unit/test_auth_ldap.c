@@ -1,6 +1,7 @@
 /* test_auth_ldap.c: unit tests for ovp-auth-ldap's pure parts: filters, SCRV1, AD, config. */
 #include "ovpbuild.h"
 
+#include <malloc.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -396,6 +397,46 @@ conf__password_from_a_secret_file_and_its_mode_rule(void **state)
     }
 }
 
+/* Linked with -Wl,--wrap=free (Makefile.am): every free of the code under test passes
+ * here and is searched for WATCHED, a secret that must have been wiped first. */
+void __real_free(void *p);
+void __wrap_free(void *p);
+static const char *watched;
+static int watched_frees, freed_with_secret;
+
+void
+__wrap_free(void *p)
+{
+    if (p && watched)
+    {
+        watched_frees++;
+        if (memmem(p, malloc_usable_size(p), watched, strlen(watched)))
+        {
+            freed_with_secret++;
+        }
+    }
+    __real_free(p);
+}
+
+static void
+cache__no_copy_of_the_password_is_freed_unwiped(void **state)
+{
+    struct al_cache *c;
+    (void)state;
+    watched = "Cache-Pass-42";
+    watched_frees = freed_with_secret = 0;
+    c = al_cache_new(8);
+    assert_non_null(c);
+    al_cache_put(c, "alice", "Cache-Pass-42", 1, 5000, 1000);
+    assert_int_equal(al_cache_get(c, "alice", "Cache-Pass-42", 2000), 1);
+    assert_int_equal(al_cache_get(c, "alice", "xCache-Pass-42", 2000), -1);
+    al_cache_free(c);
+    /* tag_of's buffer (username, NUL, password) was freed twice per call, wiped. */
+    assert_true(watched_frees >= 3);
+    assert_int_equal(freed_with_secret, 0);
+    watched = NULL;
+}
+
 int
 main(void)
 {
@@ -410,6 +451,7 @@ main(void)
         cmocka_unit_test(ad_reason__diagnostic_codes_become_reasons),
         cmocka_unit_test(siphash__matches_the_reference_vectors),
         cmocka_unit_test(cache__same_password_hits_until_ttl_other_password_misses),
+        cmocka_unit_test(cache__no_copy_of_the_password_is_freed_unwiped),
         cmocka_unit_test(conf__debian_example_loads_unchanged),
         cmocka_unit_test(conf__defaults_and_url_list),
         cmocka_unit_test(conf__cache_combines_with_client_config),
