@@ -45,12 +45,15 @@ secret_story() {
 $(sed -n 's/^[[:space:]]*crresponse[[:space:]][[:space:]]*[^[:space:]]*[[:space:]][[:space:]]*\([A-Za-z0-9+\/=]*\).*/\1/p' "$_sf" \
             | while read -r _b; do printf '%s' "$_b" | base64 -d 2>/dev/null; echo; done)"
         _old_ifs=$IFS
+        _noglob=$(case $- in *f*) echo 1 ;; esac)
+        set -f # a password may hold * or ?
         IFS='
 '
         for _s in $_sv; do
             [ ${#_s} -ge 6 ] && secret_add "$_s"
         done
         IFS=$_old_ifs
+        [ -n "$_noglob" ] || set +f
     done
     return 0
 }
@@ -79,6 +82,8 @@ secret_scan() {
     _list=$(find "$_dir" -type f 2>/dev/null)
     _uniq=$(printf '%s' "$SECRETS" | LC_ALL=C sort -u)
     _old_ifs=$IFS
+    _noglob=$(case $- in *f*) echo 1 ;; esac)
+    set -f # file names and secrets may hold * or ?
     IFS='
 '
     for _f in $_list; do
@@ -101,6 +106,7 @@ secret_scan() {
         done
     done
     IFS=$_old_ifs
+    [ -n "$_noglob" ] || set +f
     [ $_hits -eq 0 ] && return 0
     echo "FAIL: secret scan: $_hits file/secret pair(s) under $_dir hold a declared secret"
     return 1
