@@ -65,6 +65,8 @@ URL="ldaps://$AD_HOST"
 
 # --- sAMAccountName: logins, wrong passwords, AD's reasons, injection attempts (each
 # client named by its cn, for the log lines)
+# AD tells why only when the password is right, except for a locked account: that one
+# is reported whatever the password (as Windows does).
 adconf "$WORK/sam.conf" "$URL" "(sAMAccountName=%u)"
 adstory sam "$WORK/sam.conf" <<'EOS'
 timeout 15
@@ -94,6 +96,12 @@ client hr user=hours pass=Hours-Pass-1 cn=hr
 expect hr fail "authentication failed: not permitted to log on at this time"
 client wk user=wks pass=Wks-Pass-1 cn=wk
 expect wk fail "authentication failed: not permitted to log on from this workstation"
+client dw user=disabled pass=Wrong-Pass-3 cn=dw
+expect dw fail "authentication failed"
+client lw user=locked pass=Wrong-Pass-3 cn=lw
+expect lw fail "authentication failed: account locked"
+client ew user=expired pass=Wrong-Pass-3 cn=ew
+expect ew fail "authentication failed"
 client i1 user=* pass=Alice-Pass-1 cn=i1
 expect i1 fail "authentication failed"
 client i2 "user=*)(sAMAccountName=*" pass=Alice-Pass-1 cn=i2
@@ -106,7 +114,7 @@ client i5 "user=alice)(objectClass=*" pass=Alice-Pass-1 cn=i5
 expect i5 fail "authentication failed"
 EOS
 # Each refusal's log line names the client and carries AD's diagnostic code.
-for c in w:52e dis:533 loc:775 mc:773 exp:701 pw:532 hr:530 wk:531; do
+for c in w:52e dw:52e lw:775 ew:52e dis:533 loc:775 mc:773 exp:701 pw:532 hr:530 wk:531; do
     grep "\[${c%%:*}@" "$WORK/sam.out" | grep -q "refused: Invalid credentials (.*data ${c#*:}," \
         || fail "no log line for client ${c%%:*} with AD's code ${c#*:}"
 done
@@ -186,6 +194,13 @@ adconf "$WORK/ipurl.conf" "ldaps://127.0.0.1" "(sAMAccountName=%u)"
 adstory ipurl "$WORK/ipurl.conf" <<'EOS'
 client a user=alice pass=Alice-Pass-1
 expect a fail-contains TEMP
+EOS
+log_has ipurl "does it name the host of the URL" "a certificate not naming 127.0.0.1"
+# ... and it is the name check that refuses it: without checks the same URL works.
+adconf "$WORK/noverify.conf" "ldaps://127.0.0.1" "(sAMAccountName=%u)" "TLSVerify never"
+adstory noverify "$WORK/noverify.conf" <<'EOS'
+client a user=alice pass=Alice-Pass-1
+expect a ok
 EOS
 
 # --- Samba stopped mid-run: TEMP; started again: answers again.
