@@ -25,10 +25,11 @@ USERS="CN=Users,$AD_BASE"
 GROUPS_BASE="OU=Groups,$AD_BASE"
 
 # adconf FILE URL FILTER [extra <LDAP> lines] [-- extra <Authorization> lines]
+# BINDDN (environment): the service account as BindDN (default its DN).
 adconf() {
     f=$1; url=$2; filter=$3; shift 3
     {
-        printf '<LDAP>\n    URL "%s"\n    BindDN "CN=svc,%s"\n' "$url" "$USERS"
+        printf '<LDAP>\n    URL "%s"\n    BindDN "%s"\n' "$url" "${BINDDN:-CN=svc,$USERS}"
         printf '    Password Svc-Pass-9\n    Timeout 3\n    TLSCACertFile "%s"\n' "$AD_CA"
         while [ $# -gt 0 ] && [ "$1" != "--" ]; do printf '    %s\n' "$1"; shift; done
         [ $# -gt 0 ] && shift
@@ -143,6 +144,16 @@ expect d fail "authentication failed: account disabled"
 client i "user=*@ovp.test" pass=Alice-Pass-1
 expect i fail "authentication failed"
 EOS
+
+# --- AD also takes the service account's userPrincipalName or DOMAIN\name as BindDN.
+(BINDDN=svc@ovp.test; adconf "$WORK/bindupn.conf" "$URL" "(sAMAccountName=%u)")
+(BINDDN='OVP\\svc'; adconf "$WORK/bindnt.conf" "$URL" "(sAMAccountName=%u)")
+for b in bindupn bindnt; do
+    adstory $b "$WORK/$b.conf" <<'EOS'
+client a user=alice pass=Alice-Pass-1
+expect a ok
+EOS
+done
 
 # --- groups: vpn holds jürgen and vpn-inner; vpn-inner holds alice and o'brien (whose
 # DN, CN=O'Brien\, Pat (ext),..., must be escaped in the in-chain filter).
