@@ -15,6 +15,7 @@ samba_ad_available || skip_or_fail "no Samba AD DC here: $AD_MISSING"
 AD="$WORK/ad"
 mkdir -p "$AD"
 trap 'samba_ad_cleanup "$AD"; cleanup' EXIT
+trap 'exit 143' HUP INT TERM # the EXIT trap then stops Samba and removes the namespace
 t0=$(date +%s)
 samba_ad_setup "$AD" || die "the Samba AD domain could not be provisioned"
 t1=$(date +%s)
