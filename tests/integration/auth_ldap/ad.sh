@@ -179,6 +179,25 @@ expect a fail "authentication failed: not in a required group"
 client j user=jürgen pass=Umlaut-Pass-6
 expect j ok
 EOS
+# NestedGroups search (level by level, as elsewhere) gives the same answers on AD.
+adconf "$WORK/nestsearch.conf" "$URL" "(sAMAccountName=%u)" -- "RequireGroup true" \
+    "<Group>" "$G" 'SearchFilter "(cn=vpn)"' "MemberAttribute member" \
+    "NestedGroups search" "</Group>"
+adstory nestsearch "$WORK/nestsearch.conf" <<'EOS'
+client o "user=o'brien (ext)" pass=Quote-Pass-7
+expect o ok
+client b user=bob pass=Bob-Pass-2
+expect b fail "authentication failed: not in a required group"
+EOS
+# A user's primary group (Domain Users) is in neither member nor memberOf: it never
+# matches, even with the in-chain rule (the man page says so).
+adconf "$WORK/primary.conf" "$URL" "(sAMAccountName=%u)" -- "RequireGroup true" \
+    "<Group>" "BaseDN \"$USERS\"" 'SearchFilter "(cn=Domain Users)"' "MemberAttribute member" \
+    "NestedGroups ad" "</Group>"
+adstory primary "$WORK/primary.conf" <<'EOS'
+client a user=alice pass=Alice-Pass-1
+expect a fail "authentication failed: not in a required group"
+EOS
 # memberOf on the user (AD keeps it; direct groups only).
 adconf "$WORK/memberof.conf" "$URL" "(sAMAccountName=%u)" -- "RequireGroup true" \
     "<Group>" "$G" 'SearchFilter "(cn=vpn-inner)"' "MemberAttribute memberOf" "</Group>"
