@@ -26,17 +26,20 @@ USERS="CN=Users,$AD_BASE"
 GROUPS_BASE="OU=Groups,$AD_BASE"
 
 # adconf FILE URL FILTER [extra <LDAP> lines] [-- extra <Authorization> lines]
-# BINDDN (environment): the service account as BindDN (default its DN).
+# BINDDN (environment): the service account as BindDN (default its DN; none: no BindDN).
+# BASEDN (environment): the user search's base (default the domain's root).
 adconf() {
     f=$1; url=$2; filter=$3; shift 3
     {
-        printf '<LDAP>\n    URL "%s"\n    BindDN "%s"\n' "$url" "${BINDDN:-CN=svc,$USERS}"
-        printf '    Password Svc-Pass-9\n    Timeout 3\n    TLSCACertFile "%s"\n' "$AD_CA"
+        printf '<LDAP>\n    URL "%s"\n' "$url"
+        [ "${BINDDN:-}" = none ] \
+            || printf '    BindDN "%s"\n    Password Svc-Pass-9\n' "${BINDDN:-CN=svc,$USERS}"
+        printf '    Timeout 3\n    TLSCACertFile "%s"\n' "$AD_CA"
         while [ $# -gt 0 ] && [ "$1" != "--" ]; do printf '    %s\n' "$1"; shift; done
         [ $# -gt 0 ] && shift
         # The domain's root: AD also answers with continuation references (Configuration,
         # DomainDnsZones, ...), which must not count as a referral or an error.
-        printf '</LDAP>\n<Authorization>\n    BaseDN "%s"\n' "$AD_BASE"
+        printf '</LDAP>\n<Authorization>\n    BaseDN "%s"\n' "${BASEDN:-$AD_BASE}"
         printf '    SearchFilter "%s"\n' "$filter"
         for l in "$@"; do printf '    %s\n' "$l"; done
         printf '</Authorization>\n'
@@ -155,6 +158,20 @@ client a user=alice pass=Alice-Pass-1
 expect a ok
 EOS
 done
+
+# --- AD refuses anonymous searches ("Operations error"), and Samba answers a base
+# outside its naming contexts with "No such object" (Windows: a referral): both are
+# the directory (or its configuration) failing, TEMP, never "authentication failed".
+(BINDDN=none; adconf "$WORK/anon.conf" "$URL" "(sAMAccountName=%u)")
+(BASEDN="DC=example,DC=org"; adconf "$WORK/badbase.conf" "$URL" "(sAMAccountName=%u)")
+for b in anon badbase; do
+    adstory $b "$WORK/$b.conf" <<'EOS'
+client a user=alice pass=Alice-Pass-1
+expect a fail-contains TEMP
+EOS
+done
+log_has anon "Operation unavailable without authentication" "an anonymous search refused by AD"
+log_has badbase "No such object" "a BaseDN outside the domain"
 
 # --- groups: vpn holds jürgen and vpn-inner; vpn-inner holds alice and o'brien (whose
 # DN, CN=O'Brien\, Pat (ext),..., must be escaped in the in-chain filter).
