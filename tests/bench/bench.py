@@ -90,13 +90,13 @@ class Bench:
         self.asan = m.group(2) if m else None
         if a.smoke:
             self.scale = dict(n=5, n_sync=(5, 3, 2), curve=[2, 5], ladb=5, mem=20, cycles=(2, 5),
-                              cg=2, http=3)
+                              cg=2, http=3, burst=100)
         elif a.quick:
             self.scale = dict(n=100, n_sync=(100, 20, 3), curve=[20, 50, 100], ladb=100,
-                              mem=1000, cycles=(3, 100), cg=5, http=20)
+                              mem=1000, cycles=(3, 100), cg=5, http=20, burst=5000)
         else:
             self.scale = dict(n=1000, n_sync=(1000, 150, 15), curve=[100, 300, 1000, 3000],
-                              ladb=1000, mem=10000, cycles=(20, 1000), cg=10, http=100)
+                              ladb=1000, mem=10000, cycles=(20, 1000), cg=10, http=100, burst=25000)
         self.repeats = a.repeats or (1 if a.smoke else (2 if a.quick else 3))
 
     # ------------------------------------------------------------------ fixtures
@@ -218,12 +218,21 @@ class Bench:
         js["exit"] = p.returncode
         js["process_s"] = elapsed
         js["peak_rss_kb"] = hwm
-        by_type = {}
+        by_type, full = {}, {}
+        js["close_ms"] = None
         if os.path.exists(stf):
             for line in open(stf):
-                t, ns = line.split()
-                by_type.setdefault(int(t), []).append(int(ns) / 1000.0)
+                w = line.split()
+                if w[0] == "CLOSE":
+                    js["close_ms"] = int(w[1]) / 1e6
+                    continue
+                t = int(w[0])
+                by_type.setdefault(t, []).append(int(w[1]) / 1000.0)
+                # wall us, cpu us, voluntary, involuntary switches, start s
+                full.setdefault(t, []).append((int(w[1]) / 1000.0, int(w[2]) / 1000.0,
+                                               int(w[3]), int(w[4]), int(w[5]) / 1e9))
         js["by_type"] = by_type
+        js["full"] = full
         return js
 
     def tmpdir(self):
@@ -251,8 +260,13 @@ class Bench:
             js = self.core(plugin, clients, user, password, env=env, opts=opts)
             auth = js["by_type"].get(AUTH, [])
             every = [x for v in js["by_type"].values() for x in v]
+            fa = js["full"].get(AUTH, [])
+            calm = [x[0] for x in fa if x[3] == 0]
             runs.append({
                 "auth_p50": pct(auth, 50), "auth_p99": pct(auth, 99), "auth_max": max(auth or [0]),
+                "auth_p99_calm": pct(calm, 99), "auth_cpu_p99": pct([x[1] for x in fa], 99),
+                "blocked_pct": 100.0 * sum(1 for x in fa if x[2]) / len(fa) if fa else None,
+                "preempted_pct": 100.0 * sum(1 for x in fa if x[3]) / len(fa) if fa else None,
                 "all_p99": pct(every, 99), "all_max": max(every or [0]),
                 "wall_s": js["wall_s"], "ok": js["authenticated"], "failed": js["failed"],
                 "auths_s": js["authenticated"] / js["wall_s"] if js["wall_s"] else None,
@@ -422,7 +436,24 @@ class Bench:
             log("ladb ovp: %d learn-address calls, p50 %.1f us, %.0f events/s (lower bound)"
                 % (len(la), runs[-1]["p50"], runs[-1]["events_s"]))
             anchor.append(self.ladb_script(len(la), i))
-        self.results["ladb"] = {"clients": n, "ovp": runs, "anchor": anchor}
+        burst = []
+        k = self.scale["burst"]
+        for i in range(self.repeats):
+            db = os.path.join(self.work, "burst-%d.sqlite" % i)
+            conf = os.path.join(self.work, "burst-%d.conf" % i)
+            with open(conf, "w") as f:
+                f.write("Database %s\nInstance burst%d\n" % (db, i))
+            r = subprocess.run([os.path.join(self.build, "tests/bench/la_burst"), self.plug["ladb"],
+                                conf, str(k)], capture_output=True, text=True)
+            js = [json.loads(x) for x in r.stdout.splitlines() if x.startswith("{")]
+            if not js:
+                raise RuntimeError("la_burst: %s" % r.stderr[-500:])
+            js = js[0]
+            js["db_rows"] = self.sql(db, "SELECT count(*) FROM address_event")
+            burst.append(js)
+            log("ladb burst: %d events, %.0f events/s into SQLite, %s rows"
+                % (js["events"], js["events_s"], js["db_rows"]))
+        self.results["ladb"] = {"clients": n, "ovp": runs, "anchor": anchor, "burst": burst}
 
     def ladb_script(self, events, i):
         """The anchor: a learn-address script running sqlite3(1) once per event."""

@@ -48,11 +48,14 @@ def auth_table(rows, n):
         if r.get("extrapolated"):
             w1000 += " (extrapolated from %d)" % r["clients"]
         body.append([r["latency_ms"], r["name"], r["clients"], f(r["auth_p50"]), f(r["auth_p99"]),
-                     f(r["auth_max"], "%.0f"), f(r["all_p99"]), wall, w1000,
-                     f(r["auths_s"], "%.0f"), f(r["failed"], "%d")])
+                     f(r["auth_max"], "%.0f"), f(r.get("auth_p99_calm")), f(r.get("auth_cpu_p99")),
+                     f(r.get("blocked_pct"), "%.0f"), f(r.get("preempted_pct"), "%.0f"),
+                     f(r["all_p99"]), wall, w1000, f(r["auths_s"], "%.0f"),
+                     f(r["failed"], "%d")])
     return table(["backend ms", "plugin", "clients", "auth stall p50 µs", "auth stall p99 µs",
-                  "auth stall max µs", "all calls p99 µs", "all answered s",
-                  "%d answered s" % n, "auths/s", "failed"], body)
+                  "auth stall max µs", "p99 of calls not preempted µs", "CPU in call p99 µs",
+                  "calls that blocked %", "calls preempted %", "all calls p99 µs",
+                  "all answered s", "%d answered s" % n, "auths/s", "failed"], body)
 
 
 def ratio_table(rows, ours, anchors):
@@ -143,6 +146,11 @@ def targets(res):
                     "worst %.1f µs (%s, %d ms)" % (med(worst["auth_p99"]), worst["name"],
                                                    worst["latency_ms"]),
                     med(worst["auth_p99"]) <= 100))
+        worst = max(rows, key=lambda r: med(r.get("auth_p99_calm")) or 0)
+        out.append(("%s: the same, calls the machine did not preempt" % plugin,
+                    "worst %.1f µs (%s, %d ms)" % (med(worst["auth_p99_calm"]), worst["name"],
+                                                   worst["latency_ms"]),
+                    med(worst["auth_p99_calm"]) <= 100))
         worst = max(rows, key=lambda r: med(r["all_p99"]))
         out.append(("%s: every call's p99 ≤ 100 µs" % plugin,
                     "worst %.1f µs (%s, %d ms)" % (med(worst["all_p99"]), worst["name"],
@@ -170,10 +178,12 @@ def targets(res):
     la = res.get("ladb")
     if la and la["ovp"]:
         p50 = sorted(r["p50"] for r in la["ovp"])[len(la["ovp"]) // 2]
-        eps = sorted(r["events_s"] for r in la["ovp"])[len(la["ovp"]) // 2]
         out.append(("ovp-learn-address-db: p50 ≤ 10 µs", "%.1f µs" % p50, p50 <= 10))
-        out.append(("ovp-learn-address-db: ≥ 50,000 events/s",
-                    "%.0f events/s (lower bound: the core's whole run)" % eps, eps >= 50000))
+        if la.get("burst"):
+            eps = sorted(r["events_s"] for r in la["burst"])[len(la["burst"]) // 2]
+            out.append(("ovp-learn-address-db: ≥ 50,000 events/s",
+                        "%.0f events/s into SQLite (la_burst, final flush included)" % eps,
+                        eps >= 50000))
     return out
 
 
@@ -296,6 +306,22 @@ def write(d):
                          sp(la["anchor"], "p50", "%.0f"), sp(la["anchor"], "p99", "%.0f"),
                          sp(la["anchor"], "max", "%.0f"), sp(la["anchor"], "events_s", "%.0f"),
                          sp(la["anchor"], "db_rows", "%d")]]))
+        if la.get("burst"):
+            b = la["burst"]
+            L.append("\nEvents/s into SQLite: tests/bench/la_burst hosts the plugin as OpenVPN "
+                     "does and calls learn-address add for N addresses, then delete for them, "
+                     "back to back on one thread, then closes the plugin (its final flush): "
+                     "events/s = 2N / (calls + close); the database is then counted.\n\n")
+
+            def sb(k, fmt):
+                v = sorted(r[k] for r in b)
+                return f((v[0], v[len(v) // 2], v[-1]), fmt)
+            L.append(table(["events", "stall p50 µs", "p99 µs", "max µs", "calls s", "close s",
+                            "events/s", "rows in DB"],
+                           [[sb("events", "%d"), sb("stall_us_p50", "%.2f"),
+                             sb("stall_us_p99", "%.2f"), sb("stall_us_max", "%.0f"),
+                             sb("calls_s", "%.3f"), sb("close_s", "%.3f"),
+                             sb("events_s", "%.0f"), sb("db_rows", "%d")]]))
         if la["ovp"] and la["anchor"]:
             o = sorted(r["p50"] for r in la["ovp"])[len(la["ovp"]) // 2]
             a = sorted(r["p50"] for r in la["anchor"])[len(la["anchor"]) // 2]

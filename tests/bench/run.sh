@@ -20,6 +20,6 @@ while [ $# -gt 0 ]; do
     esac
 done
 [ -x "$build/tests/core/ovp-refcore" ] || { echo "run.sh: $build is not a built tree" >&2; exit 2; }
-make -s -C "$build/tests/bench" pam_wait.la stall_shim.la >/dev/null
+make -s -C "$build/tests/bench" pam_wait.la stall_shim.la la_burst >/dev/null
 # shellcheck disable=SC2086
 exec python3 "$here/bench.py" --build "$build" --out "$out" $args
