@@ -330,14 +330,17 @@ def write(d):
     mem = res.get("memory")
     if mem:
         L.append("\n## Memory\n")
-        L.append("Peak RSS (VmHWM) of the core with ovp-auth-ldap and %d clients arriving at "
-                 "once, directory 100 ms away (`BindConnections 64`, `Queue` raised to hold "
-                 "them all): all of them in flight at the peak. The synchronous anchors never "
-                 "have more than one auth in flight, so there is nothing to compare.\n\n"
-                 % mem["clients"])
-        L.append(table(["run", "peak RSS kB", "authenticated", "all answered s"],
-                       [[i + 1, r["peak_rss_kb"], r["ok"], "%.2f" % r["wall_s"]]
-                        for i, r in enumerate(mem["runs"])]))
+        L.append("Peak RSS (VmHWM) of one core (serve mode) with ovp-auth-ldap, fed %d "
+                 "clients by %d drivers started together (one driver keeps at most 1,024 "
+                 "handshakes open), the directory 100 ms away (`BindConnections 64`, `Queue` "
+                 "raised to hold them all). *Pending at most*: the most auth control files "
+                 "seen at once in the core's tmp dir, i.e. authentications deferred and not "
+                 "yet answered. The synchronous anchors never have more than one auth in "
+                 "flight, so there is nothing to compare.\n\n" % (mem["clients"], mem["drivers"]))
+        L.append(table(["run", "idle RSS kB", "peak RSS kB", "pending at most", "authenticated",
+                        "all answered s"],
+                       [[i + 1, r["base_rss_kb"], r["peak_rss_kb"], r["max_pending"], r["ok"],
+                         "%.2f" % r["wall_s"]] for i, r in enumerate(mem["runs"])]))
     cyc = res.get("cycles")
     if cyc and cyc["rss_kb"]:
         r = cyc["rss_kb"]
