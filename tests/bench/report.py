@@ -24,11 +24,20 @@ def f(t, fmt="%.1f"):
 
 
 def med(t):
-    return None if t is None else (t if isinstance(t, (int, float)) else t[1])
+    """The median of a spread; NaN when there is none (so comparisons stay false)."""
+    if t is None:
+        return float("nan")
+    return t if isinstance(t, (int, float)) else t[1]
+
+
+def worst_of(rows, key):
+    """The row whose median KEY is largest (rows without the figure last)."""
+    return max(rows, key=lambda r: med(r.get(key)) if med(r.get(key)) == med(r.get(key))
+               else float("-inf"))
 
 
 def ratio(a, b):
-    if a is None or b is None or not b:
+    if a is None or b is None or not b or a != a or b != b:
         return "–"
     r = a / b
     return ("%.0fx" if r >= 100 else "%.1fx") % r
@@ -141,23 +150,23 @@ def targets(res):
         rows = [r for r in res["sections"].get(sec, []) if r["name"].startswith(plugin)]
         if not rows:
             continue
-        worst = max(rows, key=lambda r: med(r["auth_p99"]))
+        worst = worst_of(rows, "auth_p99")
         out.append(("%s: auth-call p99 ≤ 100 µs at 0/10/100 ms" % plugin,
                     "worst %.1f µs (%s, %d ms)" % (med(worst["auth_p99"]), worst["name"],
                                                    worst["latency_ms"]),
                     med(worst["auth_p99"]) <= 100))
-        worst = max(rows, key=lambda r: med(r.get("auth_p99_calm")) or 0)
+        worst = worst_of(rows, "auth_p99_calm")
         out.append(("%s: the same, calls the machine did not preempt" % plugin,
-                    "worst %.1f µs (%s, %d ms)" % (med(worst["auth_p99_calm"]), worst["name"],
+                    "worst %.1f µs (%s, %d ms)" % (med(worst.get("auth_p99_calm")), worst["name"],
                                                    worst["latency_ms"]),
-                    med(worst["auth_p99_calm"]) <= 100))
-        worst = max(rows, key=lambda r: med(r["all_p99"]))
+                    med(worst.get("auth_p99_calm")) <= 100))
+        worst = worst_of(rows, "all_p99")
         out.append(("%s: every call's p99 ≤ 100 µs" % plugin,
                     "worst %.1f µs (%s, %d ms)" % (med(worst["all_p99"]), worst["name"],
                                                    worst["latency_ms"]),
                     med(worst["all_p99"]) <= 100))
         if sec == "ldap":
-            worst = max(rows, key=lambda r: med(r["auth_p50"]))
+            worst = worst_of(rows, "auth_p50")
             out.append(("ovp-auth-ldap: auth-call p50 ≤ 20 µs",
                         "worst %.1f µs (%s, %d ms)" % (med(worst["auth_p50"]), worst["name"],
                                                        worst["latency_ms"]),
