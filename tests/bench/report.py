@@ -106,7 +106,7 @@ def plots(d, data):
                     fh.write("%g %g\n" % (max(x, 0.01), (k + 1) / len(v)))
             files.append((fn, n))
         png = "stall-%s.png" % group
-        gp = ["set terminal pngcairo size 900,500", "set output '%s'" % os.path.join(d, png),
+        gp = ["set terminal pngcairo noenhanced size 900,500", "set output '%s'" % os.path.join(d, png),
               "set logscale x", "set xlabel 'main-thread stall per auth call (µs, log)'",
               "set ylabel 'fraction of calls'", "set yrange [0:1]", "set key bottom right", "set grid",
               "set title 'auth-%s: stall per auth call, backend 10 ms away'" % group,
@@ -127,9 +127,9 @@ def plots(d, data):
                     fh.write("%d %g\n" % (r[1], r[2]))
             files.append((fn, n))
         # a synchronous plugin answers one client per backend round trip or more
-        gp = ["set terminal pngcairo size 900,500",
+        gp = ["set terminal pngcairo noenhanced size 900,500",
               "set output '%s'" % os.path.join(d, "answer-vs-clients.png"),
-              "set logscale xy", "set xlabel 'clients arriving at once'",
+              "set logscale xy", "set autoscale xfix", "set xlabel 'clients arriving at once'",
               "set ylabel 'time until all are answered (s, log)'", "set key top left",
               "set grid", "set title 'time to answer everyone, backend 100 ms away'",
               "plot " + ", ".join("'%s' using 1:2 with linespoints lw 2 title '%s'" % (fn, n)
