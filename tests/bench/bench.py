@@ -680,12 +680,39 @@ class Bench:
             log("http anchor %d ms: p50 %s us" % (lat, rows[-1]["p50"]))
         self.results["http_anchor"] = rows
 
+    def sec_connect(self):
+        """Item 4: a real OpenVPN server and client, time to Initialization Sequence
+        Completed, per plugin (connect.sh, in network namespaces)."""
+        if os.geteuid() != 0 or not os.path.exists("/dev/net/tun") or not shutil.which("openvpn"):
+            self.results["skipped"].append("real client connect time: needs root, /dev/net/tun "
+                                           "and openvpn")
+            return
+        n = 1 if self.a.smoke else (3 if self.a.quick else 5)
+        outf = os.path.join(self.work, "connect.txt")
+        r = subprocess.run(["bash", os.path.join(HERE, "connect.sh"), self.build, str(n), outf],
+                           capture_output=True, text=True, timeout=600)
+        rows = {}
+        fails = {}
+        for line in open(outf) if os.path.exists(outf) else []:
+            name, _, v = line.strip().rpartition(" ")
+            if " FAIL" in line:
+                name = line.split(" FAIL")[0]
+                fails[name] = fails.get(name, 0) + 1
+                continue
+            rows.setdefault(name, []).append(int(v))
+        if r.returncode != 0:
+            log("connect.sh exited %d: %s" % (r.returncode, r.stdout[-300:] + r.stderr[-300:]))
+        self.results["connect"] = [{"name": k, "n": len(v), "ms": spread(v),
+                                    "fail": fails.get(k, 0)} for k, v in rows.items()]
+        for k, v in rows.items():
+            log("connect %s: %s ms" % (k, spread(v)))
+
     # ------------------------------------------------------------------ run
     def run(self):
         only = set(self.a.only.split(",")) if self.a.only else None
         t0 = time.monotonic()
         for name in ("pam", "pamwrap", "ldap", "curve", "ladb", "memory", "callgrind",
-                     "http_anchor"):
+                     "http_anchor", "connect"):
             if only and name not in only:
                 continue
             s = time.monotonic()
