@@ -698,6 +698,7 @@ class Bench:
             if " FAIL" in line:
                 name = line.split(" FAIL")[0]
                 fails[name] = fails.get(name, 0) + 1
+                log("connect %s failed:%s" % (name, line.split(" FAIL", 1)[1].rstrip()))
                 continue
             rows.setdefault(name, []).append(int(v))
         if r.returncode != 0:

@@ -47,25 +47,30 @@ measure() {
     local name=$1 user=$2 pass=$3 line=$4 i t0 ms t
     e2e_server_conf "$line"
     e2e_start_server
+    n_case=$((n_case + 1))
     for i in $(seq "$repeats"); do
+        # a fresh name and log for every client: never a line of an earlier one
+        c="k${n_case}c$i"
+        rm -f "$E2E_DIR/$c.log"
         t0=$(date +%s%N)
-        e2e_client "c$i" alice "$user" "$pass"
+        e2e_client "$c" alice "$user" "$pass"
         t=2000
-        while ! grep -q "Initialization Sequence Completed" "$E2E_DIR/c$i.log" 2>/dev/null; do
-            if grep -q "AUTH_FAILED" "$E2E_DIR/c$i.log" 2>/dev/null || [ $t -le 0 ]; then
-                echo "$name FAIL $(grep -m1 -o 'AUTH_FAILED.*' "$E2E_DIR/c$i.log")" >> "$out"
+        while ! grep -q "Initialization Sequence Completed" "$E2E_DIR/$c.log" 2>/dev/null; do
+            if grep -q "AUTH_FAILED" "$E2E_DIR/$c.log" 2>/dev/null || [ $t -le 0 ]; then
+                echo "$name FAIL $(grep -m1 -o 'AUTH_FAILED.*' "$E2E_DIR/$c.log" || echo "no connection in 20 s")" >> "$out"
                 break
             fi
             sleep 0.01
             t=$((t - 1))
         done
         ms=$(( ($(date +%s%N) - t0) / 1000000 ))
-        [ $t -gt 0 ] && echo "$name $ms" >> "$out"
-        e2e_stop "c$i"
+        [ $t -gt 0 ] && ! grep -q "AUTH_FAILED" "$E2E_DIR/$c.log" && echo "$name $ms" >> "$out"
+        e2e_stop "$c"
     done
     e2e_stop server
 }
 
+n_case=0
 measure "no auth plugin" alice x ""
 measure "openvpn-plugin-auth-pam (sync)" ovpe2e-benchconn Bench-Pass-1 \
     "plugin $BUNDLED ovpe2e-benchconn"
