@@ -214,11 +214,17 @@ def write(d):
              % (m.get("cpu"), m.get("cpus"), m.get("mem"), m.get("os"), m.get("kernel"),
                 m.get("pkg_openvpn"), m.get("pkg_openvpn-auth-ldap"), m.get("pkg_slapd"),
                 m.get("pkg_valgrind"), " ".join(m.get("load_before", []))))
-    L.append("> **This run was taken on a loaded machine**: 2 cores shared with other builds "
-             "and test suites running at the same time. Timings (stalls, answer times, "
-             "throughput) are noisy and pessimistic; the spreads show how much. Instruction "
-             "counts (callgrind) do not depend on the load. Rerun on a quiet machine with "
-             "`scripts/ovp-dev bench`.\n")
+    try:
+        load = float(m.get("load_before", ["0"])[0])
+    except ValueError:
+        load = 0.0
+    if load > 0.5:
+        L.append("> **This run was taken on a loaded machine** (load average %.1f on %s CPUs "
+                 "when it started: other builds and test suites were running). Timings "
+                 "(stalls, answer times, throughput) are noisy and pessimistic; the spreads "
+                 "show how much. Instruction counts (callgrind), CPU time inside a call and "
+                 "whether a call blocked do not depend on the load. Rerun on a quiet machine "
+                 "with `scripts/ovp-dev bench`.\n" % (load, m.get("cpus")))
     L.append("## How it is measured\n")
     L.append("- Every figure comes from the reference core (tests/core/ovp-refcore) in its load "
              "mode with `--poll fast`: N clients arrive at once and go through OpenVPN 2.6's "
@@ -405,6 +411,8 @@ def write(d):
         L.extend("- %s\n" % s for s in res["skipped"])
     L.append("\n## Section times\n")
     L.append(", ".join("%s %.0f s" % kv for kv in res.get("section_s", {}).items()) + "\n")
+    for n in res.get("notes", []):
+        L.append("- %s\n" % n)
     notes = os.path.join(d, "notes.md")
     if os.path.exists(notes):
         L.append("\n" + open(notes).read())
