@@ -711,6 +711,7 @@ class Bench:
     # ------------------------------------------------------------------ run
     def run(self):
         only = set(self.a.only.split(",")) if self.a.only else None
+        self.results["machine"] = machine()
         t0 = time.monotonic()
         for name in ("pam", "pamwrap", "ldap", "curve", "ladb", "memory", "callgrind",
                      "http_anchor", "connect"):
@@ -725,7 +726,7 @@ class Bench:
             self.results.setdefault("section_s", {})[name] = time.monotonic() - s
             log("section %s: %.1f s" % (name, time.monotonic() - s))
         self.results["total_s"] = time.monotonic() - t0
-        self.results["machine"] = machine()
+        self.results["machine"]["load_after"] = open("/proc/loadavg").read().split()[:3]
         self.results["scale"] = self.scale
         self.results["repeats"] = self.repeats
         self.results["mode"] = "smoke" if self.a.smoke else ("quick" if self.a.quick else "full")

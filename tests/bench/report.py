@@ -210,17 +210,19 @@ def write(d):
                 time.strftime("%Y-%m-%d %H:%M", time.gmtime()), res.get("mode"),
                 res.get("repeats", 1), res.get("total_s", 0)))
     L.append("**Machine**: %s, %s CPUs, %s RAM, %s, kernel %s; OpenVPN %s, openvpn-auth-ldap %s, "
-             "slapd %s, valgrind %s. Load average before the run: %s.\n"
+             "slapd %s, valgrind %s. Load average (1, 5, 15 min) before the run: %s; at its "
+             "end: %s (the benchmark's own processes included).\n"
              % (m.get("cpu"), m.get("cpus"), m.get("mem"), m.get("os"), m.get("kernel"),
                 m.get("pkg_openvpn"), m.get("pkg_openvpn-auth-ldap"), m.get("pkg_slapd"),
-                m.get("pkg_valgrind"), " ".join(m.get("load_before", []))))
+                m.get("pkg_valgrind"), " ".join(m.get("load_before", ["not recorded"])),
+                " ".join(m.get("load_after", ["not recorded"]))))
     try:
-        load = float(m.get("load_before", ["0"])[0])
+        load = float((m.get("load_before") or m.get("load_after") or ["0"])[0])
     except ValueError:
         load = 0.0
     if load > 0.5:
-        L.append("> **This run was taken on a loaded machine** (load average %.1f on %s CPUs "
-                 "when it started: other builds and test suites were running). Timings "
+        L.append("> **This run was taken on a loaded machine** (load average %.1f on %s CPUs: "
+                 "other builds and test suites were running). Timings "
                  "(stalls, answer times, throughput) are noisy and pessimistic; the spreads "
                  "show how much. Instruction counts (callgrind), CPU time inside a call and "
                  "whether a call blocked do not depend on the load. Rerun on a quiet machine "
