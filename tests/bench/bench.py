@@ -630,27 +630,50 @@ class Bench:
             log("callgrind %s: %s Ir per client" % (name, row["ir_per_client"]))
         self.results["callgrind"] = rows
 
+    def http_ok_port(self):
+        """A trivial HTTP service on loopback that answers every POST with 204 (started once)."""
+        if getattr(self, "_http_port", None):
+            return self._http_port
+        srv = os.path.join(self.work, "http_ok.py")
+        with open(srv, "w") as f:
+            f.write("import http.server, socketserver, sys\n"
+                    "class H(http.server.BaseHTTPRequestHandler):\n"
+                    "    protocol_version = 'HTTP/1.1'\n"
+                    "    def do_POST(self):\n"
+                    "        self.rfile.read(int(self.headers.get('Content-Length', 0)))\n"
+                    "        self.send_response(204); self.end_headers()\n"
+                    "    def log_message(self, *a): pass\n"
+                    "class S(http.server.ThreadingHTTPServer):\n"
+                    "    request_queue_size = 4096\n"
+                    "s = S(('127.0.0.1', 0), H)\n"
+                    "print(s.server_address[1], flush=True)\n"
+                    "s.serve_forever()\n")
+        p = subprocess.Popen([sys.executable, srv], stdout=subprocess.PIPE, text=True)
+        self.procs.append(p)
+        self._http_port = int(p.stdout.readline())
+        return self._http_port
+
+    def sec_http(self):
+        """ovp-auth-http against the trivial service, 0/10/100 ms away (delay_proxy)."""
+        if not self.plug["http"]:
+            self.results["skipped"].append("ovp-auth-http: not built")
+            return
+        port = self.http_ok_port()
+        n = self.scale["n"]
+        for lat in (0, 10, 100):
+            pport = self.proxy(port, lat)
+            # inline words (no secrets): the URL on loopback, room for every client at once
+            self.auth_case("http", "ovp-auth-http", [
+                self.plug["http"], "url=http://127.0.0.1:%d/auth" % pport,
+                "maxinflight=%d" % max(256, 2 * n), "timeout=30s"], n, "alice", "secret", lat,
+                keep_samples=lat == 10)
+
     def sec_http_anchor(self):
         """The auth-http anchor: an auth-user-pass-verify script calling curl, per auth."""
         if not shutil.which("curl"):
             self.results["skipped"].append("auth-http anchor: curl missing")
             return
-        srv = os.path.join(self.work, "http_ok.py")
-        with open(srv, "w") as f:
-            f.write("import http.server, sys\n"
-                    "class H(http.server.BaseHTTPRequestHandler):\n"
-                    "    protocol_version = 'HTTP/1.1'\n"
-                    "    def do_POST(self):\n"
-                    "        self.rfile.read(int(self.headers.get('Content-Length', 0)))\n"
-                    "        self.send_response(200); self.send_header('Content-Length', '2')\n"
-                    "        self.end_headers(); self.wfile.write(b'ok')\n"
-                    "    def log_message(self, *a): pass\n"
-                    "s = http.server.ThreadingHTTPServer(('127.0.0.1', 0), H)\n"
-                    "print(s.server_address[1], flush=True)\n"
-                    "s.serve_forever()\n")
-        p = subprocess.Popen([sys.executable, srv], stdout=subprocess.PIPE, text=True)
-        self.procs.append(p)
-        port = int(p.stdout.readline())
+        port = self.http_ok_port()
         script = os.path.join(self.work, "auth-curl.sh")
         with open(script, "w") as f:
             f.write('#!/bin/sh\n# auth-user-pass-verify via-file: $1 holds username and password\n'
@@ -714,7 +737,7 @@ class Bench:
         self.results["machine"] = machine()
         t0 = time.monotonic()
         for name in ("pam", "pamwrap", "ldap", "curve", "ladb", "memory", "callgrind",
-                     "http_anchor", "connect"):
+                     "http", "http_anchor", "connect"):
             if only and name not in only:
                 continue
             s = time.monotonic()
@@ -730,7 +753,25 @@ class Bench:
         self.results["scale"] = self.scale
         self.results["repeats"] = self.repeats
         self.results["mode"] = "smoke" if self.a.smoke else ("quick" if self.a.quick else "full")
-        with open(os.path.join(self.out, "results.json"), "w") as f:
+        old = os.path.join(self.out, "results.json")
+        if self.a.merge and os.path.exists(old):
+            # --only S --merge: the sections run now replace theirs in the earlier results
+            prev = json.load(open(old))
+            res, samples = prev["results"], prev.get("samples", {})
+            res["sections"].update(self.results["sections"])
+            for k in ("http_anchor", "curve", "ladb", "memory", "callgrind", "connect"):
+                if k in self.results:
+                    res[k] = self.results[k]
+            res["skipped"] = sorted(set(res.get("skipped", []) + self.results["skipped"]))
+            res.setdefault("section_s", {}).update(self.results.get("section_s", {}))
+            res.setdefault("notes", []).append(
+                "sections %s rerun on %s (load after: %s)" % (
+                    ",".join(sorted(only or [])), time.strftime("%Y-%m-%d %H:%M UTC",
+                                                                time.gmtime()),
+                    " ".join(self.results["machine"]["load_after"])))
+            samples.update(self.samples)
+            self.results, self.samples = res, samples
+        with open(old, "w") as f:
             json.dump({"results": self.results, "samples": self.samples}, f, indent=1,
                       default=list)
 
@@ -764,6 +805,8 @@ def main():
     ap.add_argument("--repeats", type=int)
     ap.add_argument("--only")
     ap.add_argument("--keep", action="store_true")
+    ap.add_argument("--merge", action="store_true",
+                    help="with --only: keep the other sections of OUT/results.json")
     a = ap.parse_args()
     b = Bench(a)
     for s in (signal.SIGTERM, signal.SIGINT):
