@@ -4,10 +4,12 @@
 # with the CA Samba generated (TLSVerify stays demand: the URL names dc1.ovp.test, the
 # name in Samba's certificate). sAMAccountName and userPrincipalName logins, names with
 # odd characters, AD's bind diagnostics (disabled, locked, must change, account expired,
-# password expired, logon hours, workstation) as reasons, nested groups through AD's
-# in-chain matching rule (NestedGroups ad) and memberOf, injection attempts, a plain
-# ldap:// simple bind that AD refuses, StartTLS, a certificate that does not name the
-# URL's host, and Samba stopped mid-run (TEMP) and started again.
+# password expired, logon hours, workstation) as reasons, injection attempts, a UPN or
+# DOMAIN\name as BindDN, anonymous searches and a BaseDN outside the domain (TEMP),
+# nested groups through AD's in-chain matching rule (NestedGroups ad) and level by level,
+# memberOf, the primary group that never matches, a plain ldap:// simple bind that AD
+# refuses, StartTLS, a certificate that does not name the URL's host, and Samba stopped
+# mid-run (TEMP) and started again. Takes about 15 s (provisioning about 10 s).
 . "${srcdir:-.}/auth_ldap/lib.sh"
 . "$srcdir/../fixtures/samba_ad.sh"
 
