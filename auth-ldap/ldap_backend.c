@@ -626,11 +626,15 @@ deny(struct al_backend *b, struct job *j, const char *reason, const char *fmt, .
     finish(b, j, OVP_DENY, reason ? reason : "authentication failed");
 }
 
+/* The directory could not answer: log why (with the server's diagnostic DIAG, if any:
+ * Active Directory explains its "Operations error" there), the client gets TEMP. */
 static void
-temp(struct al_backend *b, struct job *j, const char *what, int rc)
+temp(struct al_backend *b, struct job *j, const char *what, int rc, const char *diag)
 {
-    ovp_logf_client(b->log, &j->req->who, PLOG_WARN, "LDAP %s failed: %s", what,
-                    ldap_err2string(rc));
+    int d = diag && diag[0];
+
+    ovp_logf_client(b->log, &j->req->who, PLOG_WARN, "LDAP %s failed: %s%s%s%s", what,
+                    ldap_err2string(rc), d ? " (" : "", d ? diag : "", d ? ")" : "");
     finish(b, j, OVP_TEMP, "TEMP: the directory could not be asked, try again");
 }
 
@@ -661,7 +665,7 @@ send_search(struct al_backend *b, struct job *j, const char *base, const char *f
         {
             server_down(b, b->search.server, ldap_err2string(rc));
         }
-        temp(b, j, what, rc);
+        temp(b, j, what, rc, NULL);
         return -1;
     }
     j->conn = &b->search;
@@ -744,7 +748,7 @@ try_bind(struct al_backend *b, struct job *j)
         {
             conn_close(c);
         }
-        temp(b, j, "user bind", rc);
+        temp(b, j, "user bind", rc, NULL);
         return;
     }
     c->busy = 1;
@@ -1105,7 +1109,7 @@ on_done(struct al_backend *b, struct job *j, int rc, const char *diag)
         }
         else if (rc != LDAP_SUCCESS && !(rc == LDAP_SIZELIMIT_EXCEEDED && j->entries > 1))
         {
-            temp(b, j, "user search", rc);
+            temp(b, j, "user search", rc, diag);
         }
         else if (j->entries == 0)
         {
@@ -1166,7 +1170,7 @@ on_done(struct al_backend *b, struct job *j, int rc, const char *diag)
         }
         else
         {
-            temp(b, j, "user bind", rc);
+            temp(b, j, "user bind", rc, diag);
         }
         next_binds(b);
         return;
@@ -1175,7 +1179,7 @@ on_done(struct al_backend *b, struct job *j, int rc, const char *diag)
     {
         if (rc != LDAP_SUCCESS && !(rc == LDAP_SIZELIMIT_EXCEEDED && j->member))
         {
-            temp(b, j, "group search", rc);
+            temp(b, j, "group search", rc, diag);
         }
         else if (j->member)
         {
@@ -1204,7 +1208,7 @@ on_done(struct al_backend *b, struct job *j, int rc, const char *diag)
         }
         else if (rc != LDAP_SUCCESS && rc != LDAP_SIZELIMIT_EXCEEDED)
         {
-            temp(b, j, "nested group search", rc);
+            temp(b, j, "nested group search", rc, diag);
         }
         else
         {

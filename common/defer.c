@@ -664,8 +664,11 @@ answer(struct ovp_defer *d, struct ovp_defer_req *r, int verdict, const char *re
     }
     else
     {
-        ovp_logf_client(d->log, &r->who, PLOG_NOTE, "authentication failed%s%s (%llu ms)",
-                        generic ? "" : ": ", generic ? "" : body, ms);
+        /* Why the prefix test: most reasons already say so ("authentication failed: ..."). */
+        int said = strncmp(body, "authentication failed", 21) == 0;
+        ovp_logf_client(d->log, &r->who, PLOG_NOTE, "%s%s%s (%llu ms)",
+                        said ? "" : "authentication failed", generic || said ? "" : ": ",
+                        generic && !said ? "" : body, ms);
     }
 }
 
