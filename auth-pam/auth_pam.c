@@ -784,6 +784,19 @@ dispatch(struct ap_state *st, struct ovp_defer_req *req)
     }
     if (rc < 0)
     {
+        /*
+         * Why wake the receiver: a send can be the first to find the helper dead; the
+         * channel is then closed and the receiver, which alone handles the loss
+         * (helper_lost, on_helper_loss), would only look at its next timeout.
+         */
+        if (!ovp_priv_alive(st->priv))
+        {
+            uint64_t one = 1;
+            if (write(st->wake_fd, &one, sizeof(one)) < 0)
+            {
+                ovp_err(st->log, "cannot wake the PAM receiver thread");
+            }
+        }
         /* Whoever removes it from the map finishes it (helper_lost may have). */
         pthread_mutex_lock(&st->mu);
         req = slot_take_locked(st, id);
