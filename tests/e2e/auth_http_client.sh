@@ -26,6 +26,8 @@ e2e_pki alice bob carol dave
 GUI="$top_srcdir/tests/e2e/auth_http_gui.py"
 OUT="$E2E_DIR/out"
 mkdir -m 777 "$OUT" # the scripts run as nobody
+# the verify script plays the plugin and the service: it records the credentials it got
+secret_skip 'out/verify.log' "the test's own verify script records the credentials it got"
 
 cat > "$E2E_DIR/verify.sh" <<SH
 #!/bin/sh

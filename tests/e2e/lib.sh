@@ -401,6 +401,14 @@ e2e_start_server() {
         [ $t -gt 0 ] || e2e_fail "server did not start in 20 s"
         sleep 0.1
     done
+    # Why wait for the pid file too: scenarios signal the pid in it, and OpenVPN may write
+    # it a moment after its log says it started (seen on a loaded machine: an empty file).
+    t=50
+    while [ ! -s "$E2E_DIR/run/server.pid" ]; do
+        t=$((t - 1))
+        [ $t -gt 0 ] || e2e_fail "the server wrote no pid file"
+        sleep 0.1
+    done
 }
 
 # e2e_sighup [SECONDS]: sends SIGHUP to the server and waits (default 20 s) until it has
