@@ -36,7 +36,11 @@ conf "$WORK/t.conf" "URL $LURL" "BearerTokenFile $WORK/token.txt"
 "$REFCORE" --plugin "$PLUGIN" "$WORK/t.conf" -- --verb 3 --listen "unix:$WORK/core.sock" \
     --serve > "$WORK/serve.out" 2>&1 &
 CORE=$!
-for _ in $(seq 50); do [ -S "$WORK/core.sock" ] && break; sleep 0.1; done
+# the socket can appear before the plugin is open: wait for the plugin's open line too
+for _ in $(seq 50); do
+    [ -S "$WORK/core.sock" ] && grep -q "service $LURL" "$WORK/serve.out" && break
+    sleep 0.1
+done
 tasks() { ls "/proc/$CORE/task" | wc -l; }
 drive() {
     "$REFCORE" --drive "unix:$WORK/core.sock" --clients 20 --username "$1" \

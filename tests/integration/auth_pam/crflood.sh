@@ -21,11 +21,20 @@ for _ in $(seq 50); do [ -S "$WORK/core.sock" ] && break; sleep 0.1; done
 [ -S "$WORK/core.sock" ] || { echo "FAIL: the core did not start"; tail -n 5 "$WORK/serve.out"; exit 1; }
 
 # drive NAME: 100 clients at once, all answered; how long that took (ms) in $WORK/NAME.ms.
+# A run that pam_wrapper's own race broke (see lib.sh, pamwrap_broke) is driven again.
 drive() {
-    _t0=$(date +%s%N)
-    "$REFCORE" --drive "unix:$WORK/core.sock" --clients 100 --username alice \
-        --password Flood-Secret-1 > "$WORK/$1.drive" 2>&1 || fail "drive $1: $(cat "$WORK/$1.drive")"
-    echo $((($(date +%s%N) - _t0) / 1000000)) > "$WORK/$1.ms"
+    for _try in 1 2 3; do
+        _t0=$(date +%s%N)
+        if "$REFCORE" --drive "unix:$WORK/core.sock" --clients 100 --username alice \
+            --password Flood-Secret-1 > "$WORK/$1.drive" 2>&1; then
+            echo $((($(date +%s%N) - _t0) / 1000000)) > "$WORK/$1.ms"
+            return 0
+        fi
+        pamwrap_broke "$WORK/serve.out" || break
+        echo "note: pam_wrapper race (see lib.sh); driving $1 again"
+    done
+    fail "drive $1: $(cat "$WORK/$1.drive")"
+    echo 0 > "$WORK/$1.ms"
 }
 
 drive base

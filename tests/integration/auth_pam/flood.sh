@@ -46,7 +46,13 @@ others() {
     for p in $_pids; do wait "$p"; done
     echo $((($(date +%s%N) - _t1) / 1000000)) > "$WORK/$1.ms"
     for i in $(seq 40); do
-        [ -s "$WORK/$1-$i.drive" ] && fail "$1: user$i: $(cat "$WORK/$1-$i.drive")"
+        [ -s "$WORK/$1-$i.drive" ] || continue
+        # pam_wrapper's own race (see lib.sh, pamwrap_broke): that user once more, alone
+        if pamwrap_broke "$WORK/serve.out" && drive "$1-$i-again" 1 "user$i" Flood-Secret-3 ok; then
+            echo "note: pam_wrapper race for user$i (see lib.sh); answered when driven again"
+            continue
+        fi
+        fail "$1: user$i: $(cat "$WORK/$1-$i.drive")"
     done
 }
 
