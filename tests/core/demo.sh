@@ -3,6 +3,9 @@
 set -u
 : "${REFCORE:?}" "${TEST_PLUGIN:?}"
 : "${OPENVPN_PLUGINDIR:=/usr/lib/x86_64-linux-gnu/openvpn/plugins}"
+# OpenVPN's auth-pam under pam_wrapper: a /tmp of our own (see tests/private_tmp.sh).
+. "$(dirname "$0")/../private_tmp.sh"
+ovp_private_tmp "$0" "$@"
 T=$(mktemp -d "${TMPDIR:-/tmp}/ovp-demo.XXXXXX") || exit 1
 trap 'rm -rf "$T"' EXIT INT TERM
 

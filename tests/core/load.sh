@@ -3,6 +3,9 @@
 # and OpenVPN's own auth-pam; every run must print the JSON line and exit as expected.
 set -u
 : "${REFCORE:?}" "${TEST_PLUGIN:?}"
+# OpenVPN's auth-pam under pam_wrapper: a /tmp of our own (see tests/private_tmp.sh).
+. "$(dirname "$0")/../private_tmp.sh"
+ovp_private_tmp "$0" "$@"
 T=$(mktemp -d "${TMPDIR:-/tmp}/ovp-load.XXXXXX") || exit 99
 trap 'rm -rf "$T"' EXIT INT TERM
 failures=0

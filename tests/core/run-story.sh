@@ -18,6 +18,12 @@ skip() { echo "SKIP: $name: $*"; exit 77; }
 [ -x "$REFCORE" ] || skip "no ovp-refcore at $REFCORE"
 [ -f "$TEST_PLUGIN" ] || skip "no test plugin at $TEST_PLUGIN (make -C tests/plugin ovp-test-plugin.la)"
 
+# A story under pam_wrapper gets a /tmp of its own (see tests/private_tmp.sh).
+if grep -q '^# needs: .*pam' "$story"; then
+    . "$(dirname "$0")/../private_tmp.sh"
+    ovp_private_tmp "$0" "$@"
+fi
+
 T=$(mktemp -d "${TMPDIR:-/tmp}/ovp-story.XXXXXX") || exit 99
 trap 'rm -rf "$T"' EXIT INT TERM
 export T OPENVPN_PLUGINDIR

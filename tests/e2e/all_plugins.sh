@@ -4,6 +4,7 @@
 # down command runs as root; after a SIGHUP (plugins reopened without root) clients still
 # authenticate and both root helpers are adopted by the reopened plugins.
 . "$(dirname "$0")/lib.sh"
+e2e_private_tmp "$@"
 e2e_init
 e2e_pki alice
 B="$top_builddir"

@@ -3,6 +3,7 @@
 # pam_wrapper: right / wrong password, and a 5-second PAM stack for one user that does not
 # hold up a second client.
 . "$(dirname "$0")/lib.sh"
+e2e_private_tmp "$@"
 e2e_init
 e2e_pki alice slow
 PLUGIN=$(e2e_so "$top_builddir/auth-pam/.libs/ovp-auth-pam.so")

@@ -4,6 +4,7 @@
 # would), and the answer reaches the PAM stack's second question; a wrong code and a
 # client without crtext are refused with a reason.
 . "$(dirname "$0")/lib.sh"
+e2e_private_tmp "$@"
 e2e_init
 e2e_pki alice
 PLUGIN=$(e2e_so "$top_builddir/auth-pam/.libs/ovp-auth-pam.so")

@@ -164,6 +164,13 @@ e2e_pki() {
     chmod 644 "$d"/*.crt "$d"/*.key
 }
 
+# e2e_private_tmp "$@": a scenario whose server runs PAM under pam_wrapper calls this
+# first, before e2e_init: it runs again with a /tmp of its own (tests/private_tmp.sh).
+e2e_private_tmp() {
+    . "$top_srcdir/tests/private_tmp.sh"
+    ovp_private_tmp "$0" "$@"
+}
+
 # Starts E2E_DIR so that it is reachable by nobody (SIGHUP reopens as nobody).
 e2e_init() {
     e2e_require

@@ -4,6 +4,7 @@
 # $E2E_DIR but the inputs (client credentials, the PAM module's accept file) may hold
 # either password.
 . "$(dirname "$0")/lib.sh"
+e2e_private_tmp "$@"
 e2e_init
 e2e_pki alice
 PLUGIN=$(e2e_so "$top_builddir/auth-pam/.libs/ovp-auth-pam.so")

@@ -23,6 +23,10 @@ WRAPPER=$(ls /usr/lib/*/libpam_wrapper.so /usr/lib/libpam_wrapper.so 2>/dev/null
 [ -f "$PLUGIN" ] || { echo "FAIL: $PLUGIN not built"; exit 1; }
 [ -f "$OVPTEST" ] || { echo "FAIL: $OVPTEST not built"; exit 1; }
 
+# A /tmp of this test's own: pam_wrapper's service copies race across processes otherwise.
+. "${srcdir:-.}/../private_tmp.sh"
+ovp_private_tmp "$0" "$@"
+
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/ovp-auth-pam-test.XXXXXX")
 # The plugin through a short link in $WORK: a plugin line must stay under 256 characters
 # (as in an OpenVPN config), however deep the build tree is (distcheck adds 22).
