@@ -12,13 +12,12 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
-#include <sys/random.h>
 #include <time.h>
 #include <unistd.h>
 
+#include "admit.h"
 #include "defer.h"
 #include "env.h"
-#include "pam_admit.h"
 #include "pam_args.h"
 #include "pam_wire.h"
 #include "plugin.h"
@@ -101,12 +100,11 @@ struct ap_rq
 {
     struct ap_state *st;
     struct ovp_defer_req *req;
-    struct ap_cr *cr; /* the challenge, or NULL */
-    int adm_addr;     /* admission entries held, or -1 */
-    int adm_user;
-    uint64_t deadline_ms;  /* monotonic: when the engine answers TEMP */
-    struct ap_rq *delayed; /* next in the fail-delay list (receiver thread) */
-    uint64_t due_ms;       /* when the held refusal goes out */
+    struct ap_cr *cr;          /* the challenge, or NULL */
+    struct ovp_admit_hold adm; /* admission counts held */
+    uint64_t deadline_ms;      /* monotonic: when the engine answers TEMP */
+    struct ap_rq *delayed;     /* next in the fail-delay list (receiver thread) */
+    uint64_t due_ms;           /* when the held refusal goes out */
     int verdict;
     char *reason; /* NULL: generic */
 };
@@ -166,8 +164,7 @@ struct ap_state
     unsigned long cr_waiting; /* challenged clients that have not answered (cr_mu) */
 
     /* admission: requests in flight per address and per username */
-    pthread_mutex_t adm_mu;
-    struct ap_admit *admit;
+    struct ovp_admit_gate *admit;
 
     struct ap_rq *delayed; /* refusals held for PAM's fail delay, by due time (receiver) */
 
@@ -500,13 +497,8 @@ rq_release(void *data)
     struct ap_rq *rq = data;
     struct ap_state *st = rq->st;
 
-    if (rq->adm_addr >= 0 || rq->adm_user >= 0)
-    {
-        pthread_mutex_lock(&st->adm_mu);
-        ap_admit_give(st->admit, rq->adm_addr);
-        ap_admit_give(st->admit, rq->adm_user);
-        pthread_mutex_unlock(&st->adm_mu);
-    }
+    (void)st;
+    ovp_admit_gate_give(&rq->adm);
     if (rq->cr)
     {
         cr_release(rq->cr);
@@ -538,63 +530,18 @@ static const char *
 admit(struct ap_state *st, const struct ovp_event *ev, struct ovp_defer_req *req,
       struct ap_rq *rq)
 {
-    unsigned long na = 0, nu = 0;
-    uint64_t ka, ku;
-    int ia = -1, iu = -1;
-    const char *why = NULL;
+    char msg[256];
+    int rc = ovp_admit_gate_take(st->admit, req->client_ip, req->username, &rq->adm, msg,
+                                 sizeof(msg));
 
-    /* (The keys need no lock: the seed never changes after open.) */
-    ka = ap_admit_key(st->admit, AP_ADMIT_ADDR, req->client_ip);
-    ku = ap_admit_key(st->admit, AP_ADMIT_USER, req->username);
-    pthread_mutex_lock(&st->adm_mu);
-    /* (No address in the environment: not counted, rather than all such in one.) */
-    if (req->client_ip[0])
+    if (rc == OVP_ADMIT_IN)
     {
-        ia = ap_admit_take(st->admit, ka, (unsigned long)st->conf.per_address, &na);
+        return NULL;
     }
-    if (ia != -1 || !req->client_ip[0])
-    {
-        iu =
-            ia == -2 ? -2 : ap_admit_take(st->admit, ku, (unsigned long)st->conf.per_user, &nu);
-        if (iu < 0 && ia >= 0)
-        {
-            ap_admit_give(st->admit, ia);
-        }
-    }
-    pthread_mutex_unlock(&st->adm_mu);
-
-    if (ia == -1 && req->client_ip[0])
-    {
-        char ip[64];
-        clean(ip, sizeof(ip), req->client_ip);
-        ovp_logf_client(st->log, &ev->who, PLOG_WARN,
-                        "authentication refused without PAM: %lu authentications in progress "
-                        "from %s (per_address=%ld)",
-                        na, ip, st->conf.per_address);
-        why = "TEMP: too many authentications in progress from this address, try again later";
-    }
-    else if (ia == -2 || iu == -2)
-    {
-        ovp_logf_client(st->log, &ev->who, PLOG_WARN,
-                        "authentication refused without PAM: the admission table is full");
-        why = "TEMP: too many PAM authentications in progress, try again";
-    }
-    else if (iu == -1)
-    {
-        char user[128];
-        clean(user, sizeof(user), req->username);
-        ovp_logf_client(st->log, &ev->who, PLOG_WARN,
-                        "authentication refused without PAM: %lu authentications in progress "
-                        "for user \"%s\" (per_user=%ld)",
-                        nu, user, st->conf.per_user);
-        why = "TEMP: too many authentications in progress for this user, try again later";
-    }
-    else
-    {
-        rq->adm_addr = ia;
-        rq->adm_user = iu;
-    }
-    return why;
+    ovp_logf_client(st->log, &ev->who, PLOG_WARN, "authentication refused without PAM: %s",
+                    msg);
+    return rc == OVP_ADMIT_FULL ? "TEMP: too many PAM authentications in progress, try again"
+                                : ovp_admit_reason(rc);
 }
 
 /*
@@ -1088,9 +1035,8 @@ ap_free(struct ap_state *st)
         pthread_cond_destroy(&st->slot_cv);
         pthread_mutex_destroy(&st->mu);
         pthread_mutex_destroy(&st->cr_mu);
-        pthread_mutex_destroy(&st->adm_mu);
     }
-    ap_admit_free(st->admit);
+    ovp_admit_gate_free(st->admit);
     free(st->cr_tab);
     free(st->slots);
     free(st->spare);
@@ -1298,29 +1244,15 @@ ap_open(struct ovp_plugin *p, const char *const *argv, const char *const *envp, 
     }
     pthread_mutex_init(&st->mu, NULL);
     pthread_mutex_init(&st->cr_mu, NULL);
-    pthread_mutex_init(&st->adm_mu, NULL);
     pthread_cond_init(&st->slot_cv, NULL);
     st->sync_ok = 1;
+    st->admit = ovp_admit_gate_new((unsigned long)st->conf.per_address,
+                                   (unsigned long)st->conf.per_user, (size_t)st->conf.queue,
+                                   "per_address=", "per_user=");
+    if (!st->admit)
     {
-        /*
-         * Why a random seed: the keys are hashes of names clients choose, and a
-         * client that could make them collide could lengthen our chains. Two
-         * entries per request (address and user), for every request the engine
-         * can own, plus what requests being freed still hold.
-         */
-        unsigned char seed[16];
-        if (getrandom(seed, sizeof(seed), GRND_NONBLOCK) != (ssize_t)sizeof(seed))
-        {
-            uint64_t mix[2] = {mono_ms() ^ (uint64_t)getpid() << 32, (uint64_t)(uintptr_t)st};
-            memcpy(seed, mix, sizeof(seed));
-        }
-        st->admit = ap_admit_new(2 * (size_t)st->conf.queue + 128, seed);
-        ovp_wipe(seed, sizeof(seed));
-        if (!st->admit)
-        {
-            ovp_err(log, "out of memory");
-            goto fail;
-        }
+        ovp_err(log, "out of memory");
+        goto fail;
     }
 
     memset(&dc, 0, sizeof(dc));
@@ -1593,7 +1525,7 @@ ap_auth(struct ap_state *st, const struct ovp_event *ev)
     }
     rq->st = st;
     rq->req = req;
-    rq->adm_addr = rq->adm_user = -1;
+    rq->adm = (struct ovp_admit_hold)OVP_ADMIT_HOLD_INIT;
     req->data = rq;
     req->free_data = rq_release; /* from here on, freeing REQ gives back what it counted */
     if ((refusal = admit(st, ev, req, rq)) != NULL)

@@ -10,7 +10,6 @@
 #include <string.h>
 #include <cmocka.h>
 
-#include "../../auth-pam/pam_admit.h"
 #include "../../auth-pam/pam_args.h"
 #include "../../auth-pam/pam_wire.h"
 #include "defer.h"
@@ -1114,92 +1113,6 @@ user_vouched__pam_user_must_be_the_clients_or_a_username_mapping(void **state)
     assert_int_equal(ap_user_vouched("mallory", NULL, named, 0), 0);
 }
 
-/* ------------------------------------------------------------ admission */
-
-static void
-siphash__matches_the_reference_vectors(void **state)
-{
-    unsigned char key[16], msg[15];
-    (void)state;
-
-    for (int i = 0; i < 16; i++)
-    {
-        key[i] = (unsigned char)i;
-    }
-    for (int i = 0; i < 15; i++)
-    {
-        msg[i] = (unsigned char)i;
-    }
-    assert_true(ap_siphash(key, msg, 0) == 0x726fdb47dd0e0e31ull);
-    assert_true(ap_siphash(key, msg, 15) == 0xa129ca6149be45e5ull);
-}
-
-static void
-admit__caps_count_per_key_and_come_back(void **state)
-{
-    unsigned char seed[16] = {1, 2, 3};
-    struct ap_admit *a = ap_admit_new(4, seed);
-    unsigned long n = 99;
-    uint64_t alice, alice2, bob, ip;
-    int e1, e2, e3;
-    (void)state;
-
-    assert_non_null(a);
-    alice = ap_admit_key(a, AP_ADMIT_USER, "alice");
-    alice2 = ap_admit_key(a, AP_ADMIT_USER, "ALICE");
-    bob = ap_admit_key(a, AP_ADMIT_USER, "bob");
-    ip = ap_admit_key(a, AP_ADMIT_ADDR, "alice");
-    assert_true(alice == alice2); /* ASCII case folded for users */
-    assert_true(alice != bob);
-    assert_true(alice != ip); /* an address never counts as a user */
-    e1 = ap_admit_take(a, alice, 2, &n);
-    assert_true(e1 >= 0);
-    assert_int_equal(n, 0);
-    e2 = ap_admit_take(a, alice2, 2, &n);
-    assert_int_equal(e2, e1);
-    assert_int_equal(n, 1);
-    assert_int_equal(ap_admit_take(a, alice, 2, &n), -1); /* over the cap */
-    assert_int_equal(n, 2);
-    assert_true(ap_admit_take(a, bob, 2, NULL) >= 0);
-    ap_admit_give(a, e1);
-    e3 = ap_admit_take(a, alice, 2, NULL); /* one came back */
-    assert_int_equal(e3, e1);
-    ap_admit_give(a, e1);
-    ap_admit_give(a, e1);
-    ap_admit_give(a, e1); /* one more than taken: ignored */
-    /* at 0 the entry was freed: alice starts again from nothing */
-    assert_true(ap_admit_take(a, alice, 1, &n) >= 0);
-    assert_int_equal(n, 0);
-    ap_admit_free(a);
-}
-
-static void
-admit__ipv6_counts_by_64_and_the_table_is_bounded(void **state)
-{
-    unsigned char seed[16] = {9};
-    struct ap_admit *a = ap_admit_new(2, seed);
-    uint64_t k1, k2, k3;
-    (void)state;
-
-    assert_non_null(a);
-    k1 = ap_admit_key(a, AP_ADMIT_ADDR, "2001:db8:1:2::10");
-    k2 = ap_admit_key(a, AP_ADMIT_ADDR, "2001:db8:1:2:ffff::1");
-    k3 = ap_admit_key(a, AP_ADMIT_ADDR, "2001:db8:1:3::10");
-    assert_true(k1 == k2);
-    assert_true(k1 != k3);
-    assert_true(ap_admit_key(a, AP_ADMIT_ADDR, "192.0.2.7") !=
-                ap_admit_key(a, AP_ADMIT_ADDR, "192.0.2.8"));
-    /* IPv4-mapped: one IPv4 client each, not one /64 for all of them */
-    assert_true(ap_admit_key(a, AP_ADMIT_ADDR, "::ffff:192.0.2.7") !=
-                ap_admit_key(a, AP_ADMIT_ADDR, "::ffff:192.0.2.8"));
-    assert_true(ap_admit_take(a, k1, 5, NULL) >= 0);
-    assert_true(ap_admit_take(a, k3, 5, NULL) >= 0);
-    /* two keys fill this table: a third is refused, not grown */
-    assert_int_equal(ap_admit_take(a, ap_admit_key(a, AP_ADMIT_USER, "x"), 5, NULL), -2);
-    ap_admit_free(a);
-    ap_admit_free(NULL);
-}
-
 int
 main(void)
 {
@@ -1253,9 +1166,6 @@ main(void)
         cmocka_unit_test(wire_cr__bad_frames_are_refused),
         cmocka_unit_test(names_user__only_values_that_expand_username_alone),
         cmocka_unit_test(user_vouched__pam_user_must_be_the_clients_or_a_username_mapping),
-        cmocka_unit_test(siphash__matches_the_reference_vectors),
-        cmocka_unit_test(admit__caps_count_per_key_and_come_back),
-        cmocka_unit_test(admit__ipv6_counts_by_64_and_the_table_is_bounded),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
