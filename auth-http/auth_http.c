@@ -10,6 +10,7 @@
 
 #include <openssl/evp.h>
 
+#include "admit.h"
 #include "ccdefer.h"
 #include "ccfg.h"
 #include "defer.h"
@@ -24,7 +25,12 @@
 /*
  * OpenVPN's thread only copies: the auth hook builds the JSON body (jansson, a few
  * microseconds), hands it to the defer engine, wakes the backend thread
- * (curl_multi_wakeup) and returns DEFERRED. Threads in OpenVPN's process: the one
+ * (curl_multi_wakeup) and returns DEFERRED. Admission (MaxPerAddress, MaxPerUser):
+ * the request is first counted under its client address and its username
+ * (common/admit.c); over a cap it is answered TEMP at once, without the service.
+ * The counts stay with the request (struct ah_request) and go back when it is
+ * freed, whoever answered it (service, deadline, close), so one client cannot
+ * hold every transfer (MaxInFlight, MaxConnections). Threads in OpenVPN's process: the one
  * backend thread and the engine's deadline thread, two in all, started at open and
  * parked across a reload (ovp_thread_start); libcurl starts none (host names are
  * resolved at open).
@@ -36,7 +42,9 @@ struct ah_state
 {
     struct ovp_plugin *plugin;
     struct ovp_log *log;
-    struct ovp_log_limit cr_limit; /* complaints about CLIENT_CRRESPONSE messages */
+    struct ovp_log_limit cr_limit;  /* complaints about CLIENT_CRRESPONSE messages */
+    struct ovp_log_limit adm_limit; /* admission refusals: a flood cannot flood the log */
+    struct ovp_admit_gate *admit;   /* MaxPerAddress, MaxPerUser */
     struct ah_conf conf;
     struct ovp_defer *defer;
     struct ah_backend *backend;
@@ -359,6 +367,7 @@ ah_auth(struct ah_state *st, const struct ovp_event *ev)
     struct ovp_defer_req *req;
     struct ah_request *r;
     char err[256];
+    int rc;
 
     req = ovp_defer_req_from_env(ev->envp, err, sizeof(err));
     if (!req)
@@ -374,7 +383,15 @@ ah_auth(struct ah_state *st, const struct ovp_event *ev)
         return ovp_plugin_refuse_auth(st->log, ev, "TEMP: out of resources, try again");
     }
     req->data = r;
-    req->free_data = free_request;
+    req->free_data = free_request; /* from here on, freeing REQ gives back what it counted */
+    if ((rc = ovp_admit_gate_take(st->admit, req->client_ip, req->username, &r->adm, err,
+                                  sizeof(err))) != OVP_ADMIT_IN)
+    {
+        ovp_defer_req_free(req);
+        ovp_logf_client_limited(st->log, &st->adm_limit, &ev->who, PLOG_WARN,
+                                "authentication refused without the service: %s", err);
+        return ovp_plugin_refuse_auth(st->log, ev, ovp_admit_reason(rc));
+    }
     if (round_two(st, ev, req, r) < 0)
     {
         ovp_defer_req_free(req);
@@ -480,6 +497,7 @@ ah_free(struct ah_state *st)
         ovp_defer_close(st->defer); /* answers what is left; cancel stops our thread */
     }
     ah_backend_free(st->backend);
+    ovp_admit_gate_close(st->admit, st->log);
     ah_conf_release(&st->conf);
     free(st);
 }
@@ -570,6 +588,15 @@ ah_open(struct ovp_plugin *p, const char *const *argv, const char *const *envp, 
         want |= OVP_CCDEFER_EVENTS;
     }
     st->cc_deadline_ms = deadline;
+    st->adm_limit = (struct ovp_log_limit)OVP_LOG_LIMIT_CLIENT("admission refusals");
+    st->admit = ovp_admit_gate_new(
+        (unsigned long)st->conf.per_address, (unsigned long)st->conf.per_user,
+        (size_t)st->conf.max_in_flight, "MaxPerAddress ", "MaxPerUser ");
+    if (!st->admit)
+    {
+        ovp_err(log, "out of memory");
+        goto fail;
+    }
     /* CLIENT_CRRESPONSE (OpenVPN 2.6) only for challenges: optional. */
     if ((ovp_plugin_set_events(
              p,

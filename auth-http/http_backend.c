@@ -132,6 +132,7 @@ ah_request_free(struct ah_request *r)
         r->unref(r->client);
     }
     ovp_free_secret(r->ticket);
+    ovp_admit_gate_give(&r->adm);
     free(r);
 }
 

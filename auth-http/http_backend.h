@@ -2,6 +2,7 @@
 #ifndef OVP_AH_HTTP_BACKEND_H
 #define OVP_AH_HTTP_BACKEND_H
 
+#include "admit.h"
 #include "ccdefer.h"
 #include "defer.h"
 #include "http_conf.h"
@@ -51,6 +52,7 @@ struct ah_request
     long timeout_s;              /* AH_K_POLL / AH_K_CR: the pending timeout */
     char *ticket;                /* AH_K_POLL / AH_K_CR: the service's ticket */
     struct ah_request *next;     /* the backend's submit queue */
+    struct ovp_admit_hold adm;   /* auth: the admission counts, given back when freed */
 };
 
 /*

@@ -45,6 +45,8 @@ struct ah_conf
     char *hmac_key;     /* HMACSecretFile: the key */
     char *fields_text;  /* Fields */
     long max_in_flight; /* MaxInFlight */
+    long per_address;   /* MaxPerAddress: auths in progress from one address (IPv6 /64) */
+    long per_user;      /* MaxPerUser: auths in progress for one username */
     long max_body;      /* MaxBody */
     long max_conns;     /* MaxConnections */
     char *hooks_text;   /* Hooks */

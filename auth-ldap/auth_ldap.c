@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "admit.h"
 #include "ccdefer.h"
 #include "defer.h"
 #include "env.h"
@@ -21,7 +22,12 @@
  * username or password (an empty password would be an anonymous bind, which a
  * directory "accepts"), answers TEMP at once while every server is down, else
  * copies the request into the defer engine, wakes the backend thread and returns
- * DEFERRED. Threads in OpenVPN's process: the backend thread and the engine's
+ * DEFERRED. Admission (MaxPerAddress, MaxPerUser): before that, the request is
+ * counted under its client address and its username (common/admit.c); over a cap
+ * it is answered TEMP at once, without LDAP. The counts stay with the request
+ * (struct al_rq) and go back when the engine frees it, whoever answered it
+ * (directory, deadline, close), so they also bound what the backend thread holds
+ * for one client. Threads in OpenVPN's process: the backend thread and the engine's
  * deadline thread, two in all, started at open and parked across a reload.
  */
 
@@ -34,8 +40,10 @@ struct al_state
     struct al_conf conf;
     struct ovp_defer *defer;
     struct al_backend *backend;
-    unsigned deadline_ms; /* the engine's, used for client-config lookups too */
-    int can_defer_cc;     /* the host offers CLIENT_CONNECT_DEFER_V2 */
+    struct ovp_admit_gate *admit;   /* MaxPerAddress, MaxPerUser */
+    struct ovp_log_limit adm_limit; /* refusal lines: a flood cannot flood the log */
+    unsigned deadline_ms;           /* the engine's, used for client-config lookups too */
+    int can_defer_cc;               /* the host offers CLIENT_CONNECT_DEFER_V2 */
 };
 
 /*
@@ -76,6 +84,25 @@ client_unref(void *data)
     }
 }
 
+/*
+ * What the plugin keeps with every auth request (req->data), freed with it by the
+ * engine (rq_free): the client's context and the admission counts.
+ */
+struct al_rq
+{
+    struct al_client *c; /* a reference, or NULL */
+    struct ovp_admit_hold adm;
+};
+
+static void
+rq_free(void *data)
+{
+    struct al_rq *rq = data;
+    ovp_admit_gate_give(&rq->adm);
+    client_unref(rq->c);
+    free(rq);
+}
+
 static void *
 al_client_new(struct ovp_plugin *p, void *state)
 {
@@ -103,7 +130,8 @@ al_client_free(struct ovp_plugin *p, void *state, void *client)
 static void
 store_ccfg(void *arg, struct ovp_defer_req *req, const char *ccfg)
 {
-    struct al_client *c = req->data;
+    struct al_rq *rq = req->data;
+    struct al_client *c = rq ? rq->c : NULL;
     char *copy;
     (void)arg;
     if (!c)
@@ -242,6 +270,7 @@ al_free(struct al_state *st)
         ovp_defer_close(st->defer); /* answers what is left; cancel stops our thread */
     }
     al_backend_free(st->backend);
+    ovp_admit_gate_close(st->admit, st->log);
     al_conf_release(&st->conf);
     free(st);
 }
@@ -294,6 +323,7 @@ al_open(struct ovp_plugin *p, const char *const *argv, const char *const *envp, 
     }
     st->plugin = p;
     st->log = log;
+    st->adm_limit = (struct ovp_log_limit)OVP_LOG_LIMIT_CLIENT("admission refusals");
     if (al_conf_load(n > 1 ? argv + 1 : argv + n, n > 1 ? n - 1 : 0, &st->conf, err,
                      sizeof(err)) < 0)
     {
@@ -316,6 +346,14 @@ al_open(struct ovp_plugin *p, const char *const *argv, const char *const *envp, 
         deadline = 55000;
     }
     st->deadline_ms = (unsigned)deadline;
+    st->admit = ovp_admit_gate_new((unsigned long)st->conf.per_address,
+                                   (unsigned long)st->conf.per_user, (size_t)st->conf.queue,
+                                   "MaxPerAddress ", "MaxPerUser ");
+    if (!st->admit)
+    {
+        ovp_err(log, "out of memory");
+        goto fail;
+    }
     memset(&dc, 0, sizeof(dc));
     dc.workers = 0; /* event-driven: the backend thread takes and finishes */
     dc.queue_max = (unsigned)st->conf.queue;
@@ -368,7 +406,9 @@ al_auth(struct al_state *st, const struct ovp_event *ev)
     const char *pass = ovp_env_get(ev->envp, "password");
     const char *state = ovp_env_get(ev->envp, "session_state");
     struct ovp_defer_req *req;
+    struct al_rq *rq;
     char err[256];
+    int rc;
 
     /*
      * OpenVPN checked the token's HMAC and lifetime itself (auth-gen-token ...
@@ -402,10 +442,23 @@ al_auth(struct al_state *st, const struct ovp_event *ev)
                                       "TEMP: the directory is unreachable, try again later");
     }
     req = ovp_defer_req_from_env(ev->envp, err, sizeof(err));
-    if (!req)
+    if (!req || !(rq = calloc(1, sizeof(*rq))))
     {
-        ovp_logf_client(st->log, &ev->who, PLOG_ERR, "cannot defer: %s", err);
+        ovp_defer_req_free(req);
+        ovp_logf_client(st->log, &ev->who, PLOG_ERR, "cannot defer: %s",
+                        req ? "out of memory" : err);
         return ovp_plugin_refuse_auth(st->log, ev, "TEMP: out of resources, try again");
+    }
+    rq->adm = (struct ovp_admit_hold)OVP_ADMIT_HOLD_INIT;
+    req->data = rq;
+    req->free_data = rq_free; /* from here on, freeing REQ gives back what it counted */
+    if ((rc = ovp_admit_gate_take(st->admit, req->client_ip, req->username, &rq->adm, err,
+                                  sizeof(err))) != OVP_ADMIT_IN)
+    {
+        ovp_defer_req_free(req);
+        ovp_logf_client_limited(st->log, &st->adm_limit, &ev->who, PLOG_WARN,
+                                "authentication refused without LDAP: %s", err);
+        return ovp_plugin_refuse_auth(st->log, ev, ovp_admit_reason(rc));
     }
     if (st->conf.password_is_cr)
     {
@@ -430,8 +483,7 @@ al_auth(struct al_state *st, const struct ovp_event *ev)
         /* The request holds the client's context until it is freed. */
         struct al_client *c = ev->client;
         atomic_fetch_add(&c->refs, 1);
-        req->data = c;
-        req->free_data = client_unref;
+        rq->c = c;
     }
     if (ovp_defer_submit(st->defer, req) < 0)
     {

@@ -60,6 +60,8 @@ struct al_conf
     int tls_min;      /* AL_TLS_* */
     long bind_conns;  /* connections for user binds */
     long queue;       /* requests in flight or waiting */
+    long per_address; /* MaxPerAddress: in progress from one address (IPv6 /64) */
+    long per_user;    /* MaxPerUser: in progress for one username */
     long retry_max_s; /* longest backoff of a server found down */
     /* <Authorization> */
     char *base_dn;

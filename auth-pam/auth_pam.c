@@ -1036,7 +1036,7 @@ ap_free(struct ap_state *st)
         pthread_mutex_destroy(&st->mu);
         pthread_mutex_destroy(&st->cr_mu);
     }
-    ovp_admit_gate_free(st->admit);
+    ovp_admit_gate_close(st->admit, st->log);
     free(st->cr_tab);
     free(st->slots);
     free(st->spare);

@@ -344,6 +344,22 @@ ovp_admit_gate_free(struct ovp_admit_gate *g)
     }
 }
 
+void
+ovp_admit_gate_close(struct ovp_admit_gate *g, struct ovp_log *log)
+{
+    unsigned long n = ovp_admit_gate_held(g);
+
+    if (n > 0)
+    {
+        ovp_logf(log, PLOG_ERR,
+                 "admission: %lu authentication(s) still counted at close: their table is "
+                 "kept (a bug, please report it)",
+                 n);
+        return;
+    }
+    ovp_admit_gate_free(g);
+}
+
 /* Copies SRC for a message: control bytes replaced (names are the client's). */
 static void
 clean(char *dst, size_t cap, const char *src)

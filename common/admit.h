@@ -6,6 +6,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "log.h"
+
 /*
  * A fixed-size table of counters keyed by 64-bit keyed hashes (SipHash-2-4
  * under a random seed chosen at open), so that a client can neither make two
@@ -98,6 +100,13 @@ struct ovp_admit_gate *ovp_admit_gate_new(unsigned long per_address, unsigned lo
 
 /* Frees G. Every hold must have been given back. NULL-safe. */
 void ovp_admit_gate_free(struct ovp_admit_gate *g);
+
+/*
+ * At a plugin's close, after every request is freed: frees G, unless a request
+ * is still counted (a bug): then G is kept (never freed under a hold that may
+ * still be given back) and LOG says so. NULL-safe.
+ */
+void ovp_admit_gate_close(struct ovp_admit_gate *g, struct ovp_log *log);
 
 /*
  * Counts one request from ADDRESS (may be "" or NULL: then only the username

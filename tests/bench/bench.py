@@ -371,6 +371,9 @@ class Bench:
                  "    Timeout 30"] + ["    " + x for x in extra]
         if anchor:
             lines.append("    TLSEnable no")
+        else:
+            # every bench client is one user from one address: the admission caps aside
+            lines += ["    MaxPerAddress 1000000", "    MaxPerUser 1000000"]
         lines += ["</LDAP>", "<Authorization>", '    BaseDN "dc=example,dc=org"',
                   '    SearchFilter "(uid=%u)"']
         if anchor:
@@ -665,7 +668,8 @@ class Bench:
             # inline words (no secrets): the URL on loopback, room for every client at once
             self.auth_case("http", "ovp-auth-http", [
                 self.plug["http"], "url=http://127.0.0.1:%d/auth" % pport,
-                "maxinflight=%d" % max(256, 2 * n), "timeout=30s"], n, "alice", "secret", lat,
+                "maxinflight=%d" % max(256, 2 * n), "maxperaddress=1000000",
+                "maxperuser=1000000", "timeout=30s"], n, "alice", "secret", lat,
                 keep_samples=lat == 10)
 
     def sec_http_anchor(self):

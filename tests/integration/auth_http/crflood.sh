@@ -7,7 +7,8 @@
 . "${srcdir:-.}/auth_http/lib.sh"
 
 service main '{"default": {"action": "allow"}}'
-conf "$WORK/f.conf" "URL $HTTP_URL" "Timeout 5s"
+conf "$WORK/f.conf" "URL $HTTP_URL" "Timeout 5s" \
+    "MaxPerAddress 1000000" "MaxPerUser 1000000" # one user, one address: caps aside
 "$REFCORE" --plugin "$PLUGIN" "$WORK/f.conf" -- --verb 11 --poll fast \
     --listen "unix:$WORK/core.sock" --serve > "$WORK/serve.out" 2>&1 &
 CORE=$!

@@ -17,7 +17,8 @@ for _ in $(seq 50); do
         "$PORT" 2>/dev/null && break
     sleep 0.1
 done
-conf "$WORK/h.conf" "URL https://127.0.0.1:$PORT/vpn" "CACertFile $P/ca.pem" "MaxInFlight 100"
+conf "$WORK/h.conf" "URL https://127.0.0.1:$PORT/vpn" "CACertFile $P/ca.pem" "MaxInFlight 100" \
+    "MaxPerAddress 1000000" "MaxPerUser 1000000" # one user, one address: caps aside
 "$REFCORE" --plugin "$PLUGIN" "$WORK/h.conf" -- --verb 4 --poll fast --clients 50 \
     --username h2 --password H2-Pass-1 > "$WORK/h2.json" 2> "$WORK/h2.err" \
     || fail "not every client was allowed over HTTP/2: $(cat "$WORK/h2.json") $(grep -m3 'ovp-auth-http' "$WORK/h2.err")"

@@ -6,7 +6,8 @@
 . "${srcdir:-.}/auth_http/lib.sh"
 
 service main '{"default": {"action": "allow", "delay_ms": 100}}'
-conf "$WORK/l.conf" "URL $HTTP_URL" "MaxInFlight 2000" "Timeout 20s"
+conf "$WORK/l.conf" "URL $HTTP_URL" "MaxInFlight 2000" "Timeout 20s" \
+    "MaxPerAddress 1000000" "MaxPerUser 1000000" # one user, one address: caps aside
 "$REFCORE" --plugin "$PLUGIN" "$WORK/l.conf" -- --quiet --poll fast --clients 1000 \
     --username load --password Load-Pass-1 --timeout 90 > "$WORK/load.json" 2> "$WORK/load.err" \
     || fail "not every client was authenticated: $(cat "$WORK/load.json") $(tail -n 5 "$WORK/load.err")"
@@ -16,7 +17,8 @@ n=$(http_log_count "$WORK/main")
 
 # Overflow: MaxInFlight 20, a slow service: the rest get TEMP at once.
 service slow '{"default": {"action": "allow", "delay_ms": 1500}}'
-conf "$WORK/o.conf" "URL $HTTP_URL" "MaxInFlight 20" "Timeout 5s"
+conf "$WORK/o.conf" "URL $HTTP_URL" "MaxInFlight 20" "Timeout 5s" \
+    "MaxPerAddress 1000000" "MaxPerUser 1000000" # one user, one address: caps aside
 "$REFCORE" --plugin "$PLUGIN" "$WORK/o.conf" -- --verb 3 --poll fast --clients 100 \
     --username over --password Over-Pass-1 --timeout 60 > "$WORK/over.json" 2> "$WORK/over.err"
 auth=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["authenticated"])' "$WORK/over.json")

@@ -9,7 +9,8 @@ secret "$WORK/token.txt" "Reload-Token-9"
 service main '{"default": {"action": "allow", "client_config": ["push \"route 10.80.0.0 255.255.0.0\""]},
  "users": {"slow": {"action": "allow", "delay_ms": 3000}}}' \
     --bearer-token-file "$WORK/token.txt"
-conf "$WORK/r.conf" "URL $HTTP_URL" "Timeout 10s" "BearerTokenFile $WORK/token.txt"
+conf "$WORK/r.conf" "URL $HTTP_URL" "Timeout 10s" "BearerTokenFile $WORK/token.txt" \
+    "MaxPerAddress 1000000" "MaxPerUser 1000000" # one user, one address: caps aside
 story reload "$WORK/r.conf" <<'EOS'
 client a user=alice pass=Reload-Pass-1 cn=a
 expect a ok
@@ -32,7 +33,8 @@ out=$WORK/reload.out
 # Threads: a served core, its tasks counted after open, after clients (libcurl must not
 # start resolver threads: the URL names "localhost") and after two SIGHUP reloads.
 LURL=$(printf '%s' "$HTTP_URL" | sed 's/127\.0\.0\.1/localhost/')
-conf "$WORK/t.conf" "URL $LURL" "BearerTokenFile $WORK/token.txt"
+conf "$WORK/t.conf" "URL $LURL" "BearerTokenFile $WORK/token.txt" \
+    "MaxPerAddress 1000000" "MaxPerUser 1000000" # one user, one address: caps aside
 "$REFCORE" --plugin "$PLUGIN" "$WORK/t.conf" -- --verb 3 --listen "unix:$WORK/core.sock" \
     --serve > "$WORK/serve.out" 2>&1 &
 CORE=$!
