@@ -52,6 +52,33 @@ conf__inline_url_and_defaults(void **state)
 }
 
 static void
+conf__admission_caps_default_and_bad_values_name_the_key(void **state)
+{
+    struct ah_conf c;
+    char err[512];
+    (void)state;
+    assert_int_equal(load(&c, err, sizeof(err), "url=https://a.example/x", NULL, NULL), 0);
+    assert_int_equal(c.per_address, 32);
+    assert_int_equal(c.per_user, 8);
+    ah_conf_release(&c);
+    assert_int_equal(load(&c, err, sizeof(err), "url=https://a.example/x", "maxperaddress=500",
+                          "MaxPerUser=3"),
+                     0);
+    assert_int_equal(c.per_address, 500);
+    assert_int_equal(c.per_user, 3);
+    ah_conf_release(&c);
+    assert_int_equal(
+        load(&c, err, sizeof(err), "url=https://a.example/x", "MaxPerAddress=0", NULL), -1);
+    assert_non_null(strstr(err, "MaxPerAddress"));
+    ah_conf_release(&c);
+    assert_int_equal(
+        load(&c, err, sizeof(err), "url=https://a.example/x", "MaxPerUser=2000000", NULL), -1);
+    assert_non_null(strstr(err, "MaxPerUser"));
+    assert_non_null(strstr(err, "2000000"));
+    ah_conf_release(&c);
+}
+
+static void
 conf__several_urls_hooks_and_fields(void **state)
 {
     struct ah_conf c;
@@ -443,6 +470,7 @@ main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(conf__inline_url_and_defaults),
+        cmocka_unit_test(conf__admission_caps_default_and_bad_values_name_the_key),
         cmocka_unit_test(conf__several_urls_hooks_and_fields),
         cmocka_unit_test(conf__plain_http_to_another_host_is_refused_unless_allowed),
         cmocka_unit_test(conf__bad_values_are_errors_that_say_what),

@@ -267,6 +267,42 @@ conf__defaults_and_url_list(void **state)
 }
 
 static void
+conf__admission_caps_default_and_bad_values_name_the_key(void **state)
+{
+    struct al_conf c;
+    char err[512];
+    (void)state;
+    assert_int_equal(load_text(minimal, &c, err, sizeof(err), 1), 0);
+    assert_int_equal(c.per_address, 32);
+    assert_int_equal(c.per_user, 8);
+    al_conf_release(&c);
+    assert_int_equal(load_text("<LDAP>\n URL ldap://a\n MaxPerAddress 200\n MaxPerUser 50\n"
+                               "</LDAP>\n<Authorization>\n BaseDN x\n SearchFilter (uid=%u)\n"
+                               "</Authorization>\n",
+                               &c, err, sizeof(err), 1),
+                     0);
+    assert_int_equal(c.per_address, 200);
+    assert_int_equal(c.per_user, 50);
+    al_conf_release(&c);
+    assert_int_equal(load_text("<LDAP>\n URL ldap://a\n MaxPerUser 0\n</LDAP>\n"
+                               "<Authorization>\n BaseDN x\n SearchFilter (uid=%u)\n"
+                               "</Authorization>\n",
+                               &c, err, sizeof(err), 1),
+                     -1);
+    assert_non_null(strstr(err, "MaxPerUser"));
+    assert_non_null(strstr(err, "a.conf:3"));
+    al_conf_release(&c);
+    assert_int_equal(load_text("<LDAP>\n URL ldap://a\n MaxPerAddress lots\n</LDAP>\n"
+                               "<Authorization>\n BaseDN x\n SearchFilter (uid=%u)\n"
+                               "</Authorization>\n",
+                               &c, err, sizeof(err), 1),
+                     -1);
+    assert_non_null(strstr(err, "MaxPerAddress"));
+    assert_non_null(strstr(err, "lots"));
+    al_conf_release(&c);
+}
+
+static void
 conf__cache_combines_with_client_config(void **state)
 {
     struct al_conf c;
@@ -454,6 +490,7 @@ main(void)
         cmocka_unit_test(cache__no_copy_of_the_password_is_freed_unwiped),
         cmocka_unit_test(conf__debian_example_loads_unchanged),
         cmocka_unit_test(conf__defaults_and_url_list),
+        cmocka_unit_test(conf__admission_caps_default_and_bad_values_name_the_key),
         cmocka_unit_test(conf__cache_combines_with_client_config),
         cmocka_unit_test(conf__pftable_is_accepted_with_a_warning_naming_it),
         cmocka_unit_test(conf__errors_say_what_and_never_show_the_password),
