@@ -366,8 +366,8 @@ ah_auth(struct ah_state *st, const struct ovp_event *ev)
 {
     struct ovp_defer_req *req;
     struct ah_request *r;
+    const char *why;
     char err[256];
-    int rc;
 
     req = ovp_defer_req_from_env(ev->envp, err, sizeof(err));
     if (!req)
@@ -384,13 +384,11 @@ ah_auth(struct ah_state *st, const struct ovp_event *ev)
     }
     req->data = r;
     req->free_data = free_request; /* from here on, freeing REQ gives back what it counted */
-    if ((rc = ovp_admit_gate_take(st->admit, req->client_ip, req->username, &r->adm, err,
-                                  sizeof(err))) != OVP_ADMIT_IN)
+    if ((why = ovp_admit_request(st->admit, req, &r->adm, st->log, &st->adm_limit,
+                                 "the service")))
     {
         ovp_defer_req_free(req);
-        ovp_logf_client_limited(st->log, &st->adm_limit, &ev->who, PLOG_WARN,
-                                "authentication refused without the service: %s", err);
-        return ovp_plugin_refuse_auth(st->log, ev, ovp_admit_reason(rc));
+        return ovp_plugin_refuse_auth(st->log, ev, why);
     }
     if (round_two(st, ev, req, r) < 0)
     {

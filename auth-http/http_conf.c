@@ -10,6 +10,7 @@
 #include <strings.h>
 #include <unistd.h>
 
+#include "admit.h"
 #include "config.h"
 #include "http_conf.h"
 #include "secret.h"
@@ -97,21 +98,7 @@ static const struct ovp_cfg_key http_keys[] = {
      .min = 1,
      .max = 100000,
      .help = "requests waiting or in flight; more are answered TEMP at once"},
-    {.name = "MaxPerAddress",
-     .type = OVP_CFG_INT,
-     .def = "32",
-     .offset = K(per_address),
-     .min = 1,
-     .max = 1000000,
-     .help = "authentications in progress from one client address (IPv6: one /64) before "
-             "more fail with TEMP"},
-    {.name = "MaxPerUser",
-     .type = OVP_CFG_INT,
-     .def = "8",
-     .offset = K(per_user),
-     .min = 1,
-     .max = 1000000,
-     .help = "authentications in progress for one username before more fail with TEMP"},
+    OVP_ADMIT_CFG_KEYS(K(per_address), K(per_user)),
     {.name = "MaxBody",
      .type = OVP_CFG_SIZE,
      .def = "64k",

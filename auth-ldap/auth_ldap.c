@@ -407,8 +407,8 @@ al_auth(struct al_state *st, const struct ovp_event *ev)
     const char *state = ovp_env_get(ev->envp, "session_state");
     struct ovp_defer_req *req;
     struct al_rq *rq;
+    const char *why;
     char err[256];
-    int rc;
 
     /*
      * OpenVPN checked the token's HMAC and lifetime itself (auth-gen-token ...
@@ -452,13 +452,10 @@ al_auth(struct al_state *st, const struct ovp_event *ev)
     rq->adm = (struct ovp_admit_hold)OVP_ADMIT_HOLD_INIT;
     req->data = rq;
     req->free_data = rq_free; /* from here on, freeing REQ gives back what it counted */
-    if ((rc = ovp_admit_gate_take(st->admit, req->client_ip, req->username, &rq->adm, err,
-                                  sizeof(err))) != OVP_ADMIT_IN)
+    if ((why = ovp_admit_request(st->admit, req, &rq->adm, st->log, &st->adm_limit, "LDAP")))
     {
         ovp_defer_req_free(req);
-        ovp_logf_client_limited(st->log, &st->adm_limit, &ev->who, PLOG_WARN,
-                                "authentication refused without LDAP: %s", err);
-        return ovp_plugin_refuse_auth(st->log, ev, ovp_admit_reason(rc));
+        return ovp_plugin_refuse_auth(st->log, ev, why);
     }
     if (st->conf.password_is_cr)
     {

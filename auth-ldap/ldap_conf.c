@@ -9,6 +9,7 @@
 #include <strings.h>
 #include <unistd.h>
 
+#include "admit.h"
 #include "config.h"
 #include "ldap_conf.h"
 #include "ldap_filter.h"
@@ -97,21 +98,7 @@ static const struct ovp_cfg_key ldap_keys[] = {
      .min = 1,
      .max = 1000000,
      .help = "authentications in flight or waiting"},
-    {.name = "MaxPerAddress",
-     .type = OVP_CFG_INT,
-     .def = "32",
-     .offset = LK(per_address),
-     .min = 1,
-     .max = 1000000,
-     .help = "authentications in progress from one client address (IPv6: one /64) before "
-             "more fail with TEMP"},
-    {.name = "MaxPerUser",
-     .type = OVP_CFG_INT,
-     .def = "8",
-     .offset = LK(per_user),
-     .min = 1,
-     .max = 1000000,
-     .help = "authentications in progress for one username before more fail with TEMP"},
+    OVP_ADMIT_CFG_KEYS(LK(per_address), LK(per_user)),
     {.name = "RetryMax",
      .type = OVP_CFG_INT,
      .def = "30",

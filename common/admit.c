@@ -470,6 +470,24 @@ ovp_admit_gate_held(struct ovp_admit_gate *g)
 }
 
 const char *
+ovp_admit_request(struct ovp_admit_gate *g, const struct ovp_defer_req *req,
+                  struct ovp_admit_hold *hold, struct ovp_log *log, struct ovp_log_limit *lim,
+                  const char *what)
+{
+    char msg[256];
+    int rc = ovp_admit_gate_take(g, req->client_ip, req->username ? req->username : "", hold,
+                                 msg, sizeof(msg));
+
+    if (rc == OVP_ADMIT_IN)
+    {
+        return NULL;
+    }
+    ovp_logf_client_limited(log, lim, &req->who, PLOG_WARN,
+                            "authentication refused without %s: %s", what, msg);
+    return ovp_admit_reason(rc);
+}
+
+const char *
 ovp_admit_reason(int result)
 {
     switch (result)

@@ -6,6 +6,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "defer.h"
 #include "log.h"
 
 /*
@@ -127,6 +128,41 @@ void ovp_admit_gate_give(struct ovp_admit_hold *hold);
 
 /* Requests counted in G now (tests, and a check at close). */
 unsigned long ovp_admit_gate_held(struct ovp_admit_gate *g);
+
+/*
+ * The auth hook's admission step for REQ (not submitted yet): counts its address
+ * and username in HOLD (kept with REQ's data, given back when REQ is freed).
+ * Returns NULL when admitted; else logs one line "authentication refused without
+ * WHAT: <which cap>" for REQ's client within the budget LIM (NULL: none) and
+ * returns the TEMP reason to refuse with (the caller frees REQ). OpenVPN's thread.
+ */
+const char *ovp_admit_request(struct ovp_admit_gate *g, const struct ovp_defer_req *req,
+                              struct ovp_admit_hold *hold, struct ovp_log *log,
+                              struct ovp_log_limit *lim, const char *what);
+
+/*
+ * MaxPerAddress and MaxPerUser, the caps' config keys in openvpn-auth-ldap's style
+ * (auth-ldap, auth-http), as two entries of a plugin's ovp_cfg_key table (config.h):
+ * ADDR_OFF and USER_OFF are the offsets of their long fields.
+ */
+/* clang-format off */
+#define OVP_ADMIT_CFG_KEYS(addr_off, user_off)                                                 \
+    {.name = "MaxPerAddress",                                                                  \
+     .type = OVP_CFG_INT,                                                                      \
+     .def = "32",                                                                              \
+     .offset = (addr_off),                                                                     \
+     .min = 1,                                                                                 \
+     .max = 1000000,                                                                           \
+     .help = "authentications in progress from one client address (IPv6: one /64) before "     \
+             "more fail with TEMP"},                                                           \
+    {.name = "MaxPerUser",                                                                     \
+     .type = OVP_CFG_INT,                                                                      \
+     .def = "8",                                                                               \
+     .offset = (user_off),                                                                     \
+     .min = 1,                                                                                 \
+     .max = 1000000,                                                                           \
+     .help = "authentications in progress for one username before more fail with TEMP"}
+/* clang-format on */
 
 /*
  * The client-visible TEMP reason for a refusal RESULT (not OVP_ADMIT_IN): the
