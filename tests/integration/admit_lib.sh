@@ -35,10 +35,14 @@ admit_check() {
         [ "$(admit_fig "$f" temp_other)" = 0 ] && [ "$(admit_fig "$f" denied)" = 0 ] ||
             fail "$f flood: other answers than the caps' TEMP: $(cat "$WORK/$f.txt")"
     done
-    [ "$(admit_fig user ok)" = 8 ] && [ "$(admit_fig user temp_user)" = 292 ] ||
-        fail "MaxPerUser 8 (default): not 8 admitted and 292 refused: $(cat "$WORK/user.txt")"
-    [ "$(admit_fig addr ok)" = 32 ] && [ "$(admit_fig addr temp_addr)" = 268 ] ||
-        fail "MaxPerAddress 32 (default): not 32 admitted and 268 refused: $(cat "$WORK/addr.txt")"
+    # At most 8 (32) at once: a few more get through when the first ones end before
+    # the last of the 300 arrive (as auth_pam/flood.sh allows); the rest are refused.
+    ok=$(admit_fig user ok)
+    [ "$ok" -ge 8 ] && [ "$ok" -le 50 ] && [ "$(admit_fig user temp_user)" = $((300 - ok)) ] ||
+        fail "MaxPerUser 8 (default): not 8..50 admitted and the rest refused: $(cat "$WORK/user.txt")"
+    ok=$(admit_fig addr ok)
+    [ "$ok" -ge 32 ] && [ "$ok" -le 80 ] && [ "$(admit_fig addr temp_addr)" = $((300 - ok)) ] ||
+        fail "MaxPerAddress 32 (default): not 32..80 admitted and the rest refused: $(cat "$WORK/addr.txt")"
 
     # One line per refusal within the budget (10 per 10 s), the rest summed up.
     lines=$(grep -c "authentication refused without $1" "$WORK/serve.out")

@@ -1,10 +1,11 @@
 #!/bin/sh
 # admit.sh: admission caps (MaxPerUser, MaxPerAddress, their defaults 8 and 32) under a
 # flood of 300 clients at once from one address, against a service that takes 3 s for
-# the flood's users: for one username, all but 8 are refused at once with TEMP; for 300
-# usernames from that address, all but 32. The refusals' log lines stay within their
-# budget (10 per 10 s, then a summary), and 40 other clients (each its own user and
-# address) are answered in their normal time during each flood (figures printed).
+# the flood's users: for one username, all but about 8 are refused at once with TEMP;
+# for 300 usernames from that address, all but about 32. The refusals' log lines stay
+# within their budget (10 per 10 s, then a summary), and 40 other clients (each its own
+# user and address) are answered in their normal time during each flood (figures
+# printed).
 # Without the caps the flood held MaxInFlight and no other client was answered. Then,
 # with MaxPerUser 1, that every way a request ends gives its counts back.
 . "${srcdir:-.}/auth_http/lib.sh"
@@ -26,6 +27,7 @@ wait "$CORE"
 admit_check "the service"
 
 # Every path gives the counts back: with MaxPerUser 1 the next client of the same user
+# (300 ms later: the counts go back when the request is freed, just after its answer)
 # is admitted after an allow, a deny, a 503, a timeout, a client gone mid-request; one
 # held while the plugin is reloaded is freed at close (its table empty).
 service paths '{"default": {"action": "deny", "reason": "nope"},
@@ -38,20 +40,28 @@ R='TEMP: too many authentications in progress for this user, try again later'
 story paths "$WORK/p.conf" <<EOS
 client a1 user=ok pass=Paths-Pass-1 addr=192.0.2.1:1
 expect a1 ok
+wait 300ms
 client a2 user=ok pass=Paths-Pass-1 addr=192.0.2.2:1
 expect a2 ok
+wait 300ms
 client d1 user=deny pass=Paths-Pass-1 addr=192.0.2.3:1
 expect d1 fail nope
+wait 300ms
 client d2 user=deny pass=Paths-Pass-1 addr=192.0.2.4:1
 expect d2 fail nope
+wait 300ms
 client e1 user=err pass=Paths-Pass-1 addr=192.0.2.5:1
 expect e1 fail-contains 'could not be asked'
+wait 300ms
 client e2 user=err pass=Paths-Pass-1 addr=192.0.2.6:1
 expect e2 fail-contains 'could not be asked'
+wait 300ms
 client t1 user=slow pass=Paths-Pass-1 addr=192.0.2.7:1
 expect t1 fail-contains 'could not be asked'
+wait 300ms
 client t2 user=slow pass=Paths-Pass-1 addr=192.0.2.8:1
 expect t2 fail-contains 'could not be asked'
+wait 300ms
 client g1 user=gone pass=Paths-Pass-1 addr=192.0.2.9:1
 wait 300ms
 client g2 user=GONE pass=Paths-Pass-1 addr=192.0.2.10:1
