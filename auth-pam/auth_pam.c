@@ -495,9 +495,7 @@ static void
 rq_release(void *data)
 {
     struct ap_rq *rq = data;
-    struct ap_state *st = rq->st;
 
-    (void)st;
     ovp_admit_gate_give(&rq->adm);
     if (rq->cr)
     {

@@ -2,7 +2,6 @@
 #ifndef OVP_ADMIT_H
 #define OVP_ADMIT_H
 
-#include <pthread.h>
 #include <stddef.h>
 #include <stdint.h>
 
