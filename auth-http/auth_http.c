@@ -366,7 +366,6 @@ ah_auth(struct ah_state *st, const struct ovp_event *ev)
 {
     struct ovp_defer_req *req;
     struct ah_request *r;
-    const char *why;
     char err[256];
 
     req = ovp_defer_req_from_env(ev->envp, err, sizeof(err));
@@ -384,11 +383,14 @@ ah_auth(struct ah_state *st, const struct ovp_event *ev)
     }
     req->data = r;
     req->free_data = free_request; /* from here on, freeing REQ gives back what it counted */
-    if ((why = ovp_admit_request(st->admit, req, &r->adm, st->log, &st->adm_limit,
-                                 "the service")))
     {
-        ovp_defer_req_free(req);
-        return ovp_plugin_refuse_auth(st->log, ev, why);
+        const char *why =
+            ovp_admit_request(st->admit, req, &r->adm, st->log, &st->adm_limit, "the service");
+        if (why)
+        {
+            ovp_defer_req_free(req);
+            return ovp_plugin_refuse_auth(st->log, ev, why);
+        }
     }
     if (round_two(st, ev, req, r) < 0)
     {

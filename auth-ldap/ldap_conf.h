@@ -60,8 +60,6 @@ struct al_conf
     int tls_min;      /* AL_TLS_* */
     long bind_conns;  /* connections for user binds */
     long queue;       /* requests in flight or waiting */
-    long per_address; /* MaxPerAddress: in progress from one address (IPv6 /64) */
-    long per_user;    /* MaxPerUser: in progress for one username */
     long retry_max_s; /* longest backoff of a server found down */
     /* <Authorization> */
     char *base_dn;
@@ -77,6 +75,10 @@ struct al_conf
     char *pf_table;
     struct al_group *groups;
     size_t n_groups;
+    /* <LDAP> MaxPerAddress, MaxPerUser: authentications in progress from one address
+     * (IPv6: its /64) and for one username */
+    long per_address;
+    long per_user;
     /* derived */
     char **urls; /* the URLs split, n_urls of them */
     size_t n_urls;
