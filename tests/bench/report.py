@@ -333,9 +333,9 @@ def write(d):
                  "(the rest returned DEFERRED).\n\n")
         body = []
         for r in sec["inline"]:
-            d = r.get("deferred")
-            inl = (f(tuple(r["clients"] - x for x in reversed(d)), "%.0f")
-                   if isinstance(d, (list, tuple)) and None not in d else "–")
+            dfr = r.get("deferred")
+            inl = (f(tuple(r["clients"] - x for x in reversed(dfr)), "%.0f")
+                   if isinstance(dfr, (list, tuple)) and None not in dfr else "–")
             body.append([r["name"], r["clients"], inl, f(r["auth_p50"]), f(r["auth_p99"]),
                          f(r["auth_max"], "%.0f"), f(r["wall_s"], "%.3f"),
                          f(r["auths_s"], "%.0f"), f(r["failed"], "%d")])
