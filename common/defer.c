@@ -1046,10 +1046,9 @@ int
 ovp_defer_submit_wait(struct ovp_defer *d, struct ovp_defer_req *req, unsigned wait_us,
                       void (*wake)(void *arg), void *arg)
 {
-    struct ovp_defer_req *to_free = NULL;
     struct timespec ts;
     uint64_t until;
-    int st, verdict;
+    int st, verdict, rc;
 
     if (wait_us > OVP_DEFER_INLINE_WAIT_MAX_US)
     {
@@ -1084,30 +1083,32 @@ ovp_defer_submit_wait(struct ovp_defer *d, struct ovp_defer_req *req, unsigned w
     }
     /* Decided under the mutex: a finish from now on takes the deferred path. */
     req->waiter = 0;
-    d->users--;
-    pthread_cond_broadcast(&d->idle_cv);
+    rc = OVP_DEFER_QUEUED;
     if (st == RS_INLINE)
     {
         verdict = req->inline_verdict;
         pthread_mutex_unlock(&d->mu);
         answer(d, req, verdict, req->inline_reason, 1);
+        ovp_defer_req_free(req);
         pthread_mutex_lock(&d->mu);
         d->owned--;
-        pthread_mutex_unlock(&d->mu);
-        ovp_defer_req_free(req);
-        return verdict == OVP_ALLOW ? OVP_DEFER_ALLOWED : OVP_DEFER_REFUSED;
+        rc = verdict == OVP_ALLOW ? OVP_DEFER_ALLOWED : OVP_DEFER_REFUSED;
     }
-    if (st == RS_DONE && !req->held)
+    else if (st == RS_DONE && !req->held)
     {
         /* The deadline or close answered it (control file written) and settled it. */
         zombie_unlink(d, req);
+        pthread_mutex_unlock(&d->mu);
+        ovp_defer_req_free(req);
+        pthread_mutex_lock(&d->mu);
         d->owned--;
-        to_free = req;
     }
     /* QUEUED or HELD: deferred as usual; ANSWERING: the writer's settle frees it. */
+    /* Last: close waits for this, so no plugin code (free_data) runs after close. */
+    d->users--;
+    pthread_cond_broadcast(&d->idle_cv);
     pthread_mutex_unlock(&d->mu);
-    ovp_defer_req_free(to_free);
-    return OVP_DEFER_QUEUED;
+    return rc;
 }
 
 struct ovp_defer_req *
