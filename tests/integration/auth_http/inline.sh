@@ -15,7 +15,6 @@ service main '{"default": {"action": "deny"},
   "sso": {"action": "challenge", "text": "Enter your code", "answer": "246810",
           "final": {"action": "allow"}}
  }}'
-AUTH=AUTH_USER_PASS_VERIFY
 
 # A loaded machine (sanitizers, CI) can make even this service slower than 10ms now and
 # then; the inline run is tried again then (the point is that it can answer inline).
