@@ -361,11 +361,19 @@ ah_crresponse(struct ah_state *st, const struct ovp_event *ev)
     return OPENVPN_PLUGIN_FUNC_SUCCESS;
 }
 
+/* Tells the backend thread a request is queued (before any inline wait). */
+static void
+wake(void *backend)
+{
+    ah_backend_wake(backend);
+}
+
 static int
 ah_auth(struct ah_state *st, const struct ovp_event *ev)
 {
     struct ovp_defer_req *req;
     struct ah_request *r;
+    unsigned wait_us;
     char err[256];
 
     req = ovp_defer_req_from_env(ev->envp, err, sizeof(err));
@@ -397,12 +405,20 @@ ah_auth(struct ah_state *st, const struct ovp_event *ev)
         ovp_defer_req_free(req);
         return ovp_plugin_refuse_auth(st->log, ev, "TEMP: out of resources, try again");
     }
-    if (ovp_defer_submit(st->defer, req) < 0)
+    /*
+     * InlineWait: an answer within it is returned now. Not in round two: its pending
+     * file is read only after DEFERRED, and a person answers it.
+     */
+    wait_us = r->kind == AH_K_ASK ? (unsigned)st->conf.inline_wait_us : 0;
+    switch (ovp_defer_submit_wait(st->defer, req, wait_us, wake, st->backend))
     {
-        return OPENVPN_PLUGIN_FUNC_ERROR; /* TEMP reason written and logged */
+        case OVP_DEFER_QUEUED:
+            return OPENVPN_PLUGIN_FUNC_DEFERRED;
+        case OVP_DEFER_ALLOWED:
+            return OPENVPN_PLUGIN_FUNC_SUCCESS;
+        default:
+            return OPENVPN_PLUGIN_FUNC_ERROR; /* reason written and logged */
     }
-    ah_backend_wake(st->backend);
-    return OPENVPN_PLUGIN_FUNC_DEFERRED;
 }
 
 /*
@@ -517,11 +533,13 @@ log_setup(struct ah_state *st)
     }
     ovp_note(st->log,
              "service %s, Hooks%s%s, Timeout %ld ms (connect %ld ms), Retries %ld, Backoff "
-             "%ld ms, MaxInFlight %ld, MaxBody %ld, VerifyPeer %s%s%s%s, 2 threads",
+             "%ld ms, MaxInFlight %ld, MaxBody %ld, VerifyPeer %s%s%s%s, InlineWait %ld us, "
+             "2 threads",
              urls, c->hook_auth ? " auth" : "", c->hook_connect ? " client-connect" : "",
              c->timeout_ms, c->connect_timeout_ms, c->retries, c->backoff_ms, c->max_in_flight,
              c->max_body, c->verify_peer ? "yes" : "no", c->client_cert ? ", mTLS" : "",
-             c->bearer ? ", bearer token" : "", c->hmac_key ? ", HMAC-signed" : "");
+             c->bearer ? ", bearer token" : "", c->hmac_key ? ", HMAC-signed" : "",
+             c->inline_wait_us);
 }
 
 static int

@@ -12,6 +12,7 @@
 
 #include "admit.h"
 #include "config.h"
+#include "defer.h"
 #include "http_conf.h"
 #include "secret.h"
 #include "util.h"
@@ -135,6 +136,15 @@ static const struct ovp_cfg_key http_keys[] = {
      .min = 1000,
      .max = 3600000,
      .help = "how long a 202 answer waits for the client's reconnect"},
+    {.name = "InlineWait",
+     .type = OVP_CFG_DURATION_US,
+     .def = "0",
+     .offset = K(inline_wait_us),
+     .min = 0,
+     .max = OVP_DEFER_INLINE_WAIT_MAX_US,
+     .help = "how long the auth hook waits for the service's answer before deferring it; "
+             "OpenVPN's event loop (every tunnel) stalls up to that long per "
+             "authentication, so 10ms is the limit"},
 };
 #undef K
 

@@ -53,6 +53,7 @@ struct ah_conf
     int allow_plain;    /* AllowPlainHTTP */
     int follow_redirects;
     long pending_reconnect_ms; /* PendingReconnect */
+    long inline_wait_us;       /* InlineWait: the auth hook waits this long (0: never) */
     /* derived */
     struct ah_url *urls;
     size_t n_urls;

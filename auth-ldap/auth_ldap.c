@@ -285,7 +285,7 @@ log_setup(struct al_state *st)
     ovp_note(st->log,
              "LDAP %s (%zu server%s), %s, service bind %s%s%s, Timeout %ld s, StartTLS %s, "
              "TLSVerify %s, TLSMinVersion %s, referrals %s, %zu group%s%s, %ld bind "
-             "connection%s, TokenSkip %s, cache %ld/%ld ms, 2 threads",
+             "connection%s, TokenSkip %s, cache %ld/%ld ms, InlineWait %ld us, 2 threads",
              c->url, c->n_urls, c->n_urls == 1 ? "" : "s", c->search_filter,
              c->bind_dn ? "as \"" : "anonymous", c->bind_dn ? c->bind_dn : "",
              c->bind_dn ? "\"" : "", c->timeout_s, c->tls_enable ? "on" : "off",
@@ -293,7 +293,7 @@ log_setup(struct al_state *st)
              c->follow_referrals ? "followed" : "off", c->n_groups, c->n_groups == 1 ? "" : "s",
              c->require_group ? " (RequireGroup)" : "", c->bind_conns,
              c->bind_conns == 1 ? "" : "s", c->token_skip ? "on" : "off", c->cache_ttl_ms,
-             c->neg_cache_ttl_ms);
+             c->neg_cache_ttl_ms, c->inline_wait_us);
     if (c->tls_verify < 3)
     {
         ovp_warn(st->log,
@@ -399,6 +399,13 @@ fail:
     return -1;
 }
 
+/* Tells the backend thread a request is queued (before any inline wait). */
+static void
+wake(void *backend)
+{
+    al_backend_wake(backend);
+}
+
 static int
 al_auth(struct al_state *st, const struct ovp_event *ev)
 {
@@ -482,12 +489,17 @@ al_auth(struct al_state *st, const struct ovp_event *ev)
         atomic_fetch_add(&c->refs, 1);
         rq->c = c;
     }
-    if (ovp_defer_submit(st->defer, req) < 0)
+    /* InlineWait: an answer within it (a cache hit, a fast directory) is returned now. */
+    switch (ovp_defer_submit_wait(st->defer, req, (unsigned)st->conf.inline_wait_us, wake,
+                                  st->backend))
     {
-        return OPENVPN_PLUGIN_FUNC_ERROR; /* TEMP reason written and logged */
+        case OVP_DEFER_QUEUED:
+            return OPENVPN_PLUGIN_FUNC_DEFERRED;
+        case OVP_DEFER_ALLOWED:
+            return OPENVPN_PLUGIN_FUNC_SUCCESS;
+        default:
+            return OPENVPN_PLUGIN_FUNC_ERROR; /* reason written and logged */
     }
-    al_backend_wake(st->backend);
-    return OPENVPN_PLUGIN_FUNC_DEFERRED;
 }
 
 static int

@@ -11,6 +11,7 @@
 
 #include "admit.h"
 #include "config.h"
+#include "defer.h"
 #include "ldap_conf.h"
 #include "ldap_filter.h"
 #include "util.h"
@@ -106,6 +107,15 @@ static const struct ovp_cfg_key ldap_keys[] = {
      .min = 1,
      .max = 3600,
      .help = "longest wait in seconds before a down server is tried again"},
+    {.name = "InlineWait",
+     .type = OVP_CFG_DURATION_US,
+     .def = "0",
+     .offset = LK(inline_wait_us),
+     .min = 0,
+     .max = OVP_DEFER_INLINE_WAIT_MAX_US,
+     .help = "how long the auth hook waits for an answer (the cache, a fast directory) "
+             "before deferring it; OpenVPN's event loop (every tunnel) stalls up to that "
+             "long per authentication, so 10ms is the limit"},
 };
 
 static const struct ovp_cfg_key authz_keys[] = {

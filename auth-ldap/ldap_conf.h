@@ -56,11 +56,12 @@ struct al_conf
     int tls_enable; /* StartTLS on ldap:// URLs */
     int follow_referrals;
     char *ca_file, *ca_dir, *cert_file, *key_file, *cipher_suite;
-    int tls_verify;   /* AL_VERIFY_* */
-    int tls_min;      /* AL_TLS_* */
-    long bind_conns;  /* connections for user binds */
-    long queue;       /* requests in flight or waiting */
-    long retry_max_s; /* longest backoff of a server found down */
+    int tls_verify;      /* AL_VERIFY_* */
+    int tls_min;         /* AL_TLS_* */
+    long bind_conns;     /* connections for user binds */
+    long queue;          /* requests in flight or waiting */
+    long retry_max_s;    /* longest backoff of a server found down */
+    long inline_wait_us; /* InlineWait: the auth hook waits this long (0: never) */
     /* <Authorization> */
     char *base_dn;
     char *search_filter;

@@ -1069,14 +1069,15 @@ log_setup(struct ap_state *st)
     char line[OVP_LOG_LINE_MAX];
     size_t used;
 
-    used = (size_t)snprintf(
-        line, sizeof(line),
-        "PAM service \"%s\", helper pid %ld, workers=%ld queue=%ld "
-        "timeout=%ld ms token_skip=%s any_username=%s per_address=%ld "
-        "per_user=%ld, ",
-        st->args.service, (long)ovp_priv_pid(st->priv), st->conf.workers, st->conf.queue,
-        st->conf.timeout_ms, st->conf.token_skip ? "yes" : "no",
-        st->conf.any_username ? "yes" : "no", st->conf.per_address, st->conf.per_user);
+    used = (size_t)snprintf(line, sizeof(line),
+                            "PAM service \"%s\", helper pid %ld, workers=%ld queue=%ld "
+                            "timeout=%ld ms token_skip=%s any_username=%s per_address=%ld "
+                            "per_user=%ld inline_wait=%ld us, ",
+                            st->args.service, (long)ovp_priv_pid(st->priv), st->conf.workers,
+                            st->conf.queue, st->conf.timeout_ms,
+                            st->conf.token_skip ? "yes" : "no",
+                            st->conf.any_username ? "yes" : "no", st->conf.per_address,
+                            st->conf.per_user, st->conf.inline_wait_us);
     if (st->cr_on && used < sizeof(line))
     {
         used += (size_t)snprintf(line + used, sizeof(line) - used,
@@ -1479,6 +1480,7 @@ ap_auth(struct ap_state *st, const struct ovp_event *ev)
     const char *user = ovp_env_get(ev->envp, "username");
     const char *state = ovp_env_get(ev->envp, "session_state");
     const char *refusal;
+    unsigned wait_us;
     char err[256];
 
     /*
@@ -1546,11 +1548,21 @@ ap_auth(struct ap_state *st, const struct ovp_event *ev)
     }
     rq->deadline_ms =
         mono_ms() + (uint64_t)(rq->cr ? st->conf.crtext_timeout_ms : st->conf.timeout_ms);
-    if (ovp_defer_submit(st->defer, req) < 0)
+    /*
+     * inline_wait: a verdict PAM gives within it is this call's return value. Not for
+     * a challenged client: it waits for a person, and OpenVPN reads the pending file
+     * only after DEFERRED. A refusal held for PAM's fail delay stays deferred too.
+     */
+    wait_us = rq->cr ? 0 : (unsigned)st->conf.inline_wait_us;
+    switch (ovp_defer_submit_wait(st->defer, req, wait_us, NULL, NULL))
     {
-        return OPENVPN_PLUGIN_FUNC_ERROR; /* TEMP reason written and logged */
+        case OVP_DEFER_QUEUED:
+            return OPENVPN_PLUGIN_FUNC_DEFERRED;
+        case OVP_DEFER_ALLOWED:
+            return OPENVPN_PLUGIN_FUNC_SUCCESS;
+        default:
+            return OPENVPN_PLUGIN_FUNC_ERROR; /* reason written and logged */
     }
-    return OPENVPN_PLUGIN_FUNC_DEFERRED;
 }
 
 static int

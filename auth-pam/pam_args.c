@@ -9,6 +9,7 @@
 #include <strings.h>
 
 #include "config.h"
+#include "defer.h"
 #include "pam_args.h"
 #include "secret.h"
 
@@ -488,6 +489,15 @@ static const struct ovp_cfg_key conf_keys[] = {
      .help = "when the root helper is lost: temp (every client gets a temporary failure "
              "until OpenVPN is restarted) or restart (OpenVPN is made to reload; without "
              "root it then exits with an error for its supervisor to restart it)"},
+    {.name = "inline_wait",
+     .type = OVP_CFG_DURATION_US,
+     .def = "0",
+     .offset = offsetof(struct ap_conf, inline_wait_us),
+     .min = 0,
+     .max = OVP_DEFER_INLINE_WAIT_MAX_US,
+     .help = "how long the auth hook waits for PAM's answer before deferring it; OpenVPN's "
+             "event loop (every tunnel) stalls up to that long per authentication, so 10ms "
+             "is the limit"},
 };
 #define N_CONF_KEYS (sizeof(conf_keys) / sizeof(conf_keys[0]))
 

@@ -46,6 +46,7 @@ struct ap_conf
     long per_user;          /* requests in flight for one username (ASCII case folded) */
     long crtext_max;        /* clients shown the challenge and not yet answering */
     int on_helper_loss;     /* AP_LOSS_*: what losing the root helper does */
+    long inline_wait_us;    /* the auth hook waits this long for a verdict (0: never) */
 };
 
 /* Longest challenge text (OpenVPN reads pending-file lines of up to 1024 bytes). */

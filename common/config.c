@@ -990,6 +990,10 @@ static const struct unit duration_units[] = {
     {"", 1000}, {"ms", 1}, {"s", 1000}, {"m", 60000}, {"h", 3600000}, {NULL, 0},
 };
 
+static const struct unit duration_us_units[] = {
+    {"", 1000000}, {"us", 1}, {"ms", 1000}, {"s", 1000000}, {NULL, 0},
+};
+
 static const struct unit size_units[] = {
     {"", 1}, {"k", 1024L}, {"M", 1024L * 1024}, {"G", 1024L * 1024 * 1024}, {NULL, 0},
 };
@@ -1163,16 +1167,20 @@ convert(const struct ovp_cfg_key *k, const char *v, long *lv, int *iv, char *why
             }
             return 0;
         case OVP_CFG_DURATION:
+        case OVP_CFG_DURATION_US:
         case OVP_CFG_SIZE:
         {
-            const struct unit *units =
-                k->type == OVP_CFG_DURATION ? duration_units : size_units;
-            const char *base_name = k->type == OVP_CFG_DURATION ? "ms" : "";
-            const char *kind = k->type == OVP_CFG_DURATION ? "a duration" : "a size";
+            int us = k->type == OVP_CFG_DURATION_US;
+            const struct unit *units = k->type == OVP_CFG_DURATION ? duration_units
+                                       : us                        ? duration_us_units
+                                                                   : size_units;
+            const char *base_name = k->type == OVP_CFG_DURATION ? "ms" : us ? "us" : "";
+            const char *kind = k->type == OVP_CFG_SIZE ? "a size" : "a duration";
             const char *examples = k->type == OVP_CFG_DURATION
                                        ? "such as 250ms, 15s, 2m or 1h; a bare number is "
                                          "seconds"
-                                       : "such as 512, 64k, 16M or 1G";
+                                   : us ? "such as 300us or 2ms; a bare number is seconds"
+                                        : "such as 512, 64k, 16M or 1G";
 
             rc = parse_scaled(v, units, lv);
             if (k->min == 0 && k->max == 0)
@@ -1189,7 +1197,8 @@ convert(const struct ovp_cfg_key *k, const char *v, long *lv, int *iv, char *why
             {
                 fmt_scaled(lo, sizeof(lo), k->min, units, base_name);
                 fmt_scaled(hi, sizeof(hi), k->max, units, base_name);
-                snprintf(why, wlen, "expected %s from %s to %s (%s)", kind, lo, hi, examples);
+                snprintf(why, wlen, "expected %s from %s to %s (%s)%s%s", kind, lo, hi,
+                         examples, us && k->help ? ": " : "", us && k->help ? k->help : "");
                 return -1;
             }
             return 0;
@@ -1349,6 +1358,7 @@ store(const struct ovp_cfg_key *k, void *base, char *v, int append, char *why, s
             break;
         case OVP_CFG_INT:
         case OVP_CFG_DURATION:
+        case OVP_CFG_DURATION_US:
         case OVP_CFG_SIZE:
             *field_long(base, k) = lv;
             break;
@@ -1613,7 +1623,7 @@ check_table(const struct ovp_cfg_key *table, size_t n, char *err, size_t errlen)
             ovp_errf(err, errlen, "internal error: key %s: ENUM without choices", k->name);
             return -1;
         }
-        if ((unsigned)k->type > (unsigned)OVP_CFG_SIZE)
+        if ((unsigned)k->type > (unsigned)OVP_CFG_DURATION_US)
         {
             ovp_errf(err, errlen, "internal error: key %s: unknown type", k->name);
             return -1;

@@ -91,6 +91,12 @@ enum ovp_cfg_type
     OVP_CFG_ENUM,     /* int: index into choices */
     OVP_CFG_DURATION, /* long milliseconds: "250ms", "15s", "2m", "1h", bare = seconds */
     OVP_CFG_SIZE,     /* long bytes: "512", "64k", "16M" */
+    /*
+     * long microseconds, for short waits: "300us", "2ms", "0", bare = seconds as for
+     * DURATION. A value out of [min, max] is reported with the key's help appended,
+     * so the help can say why the limit is there.
+     */
+    OVP_CFG_DURATION_US,
 };
 
 /* Flags on a key. */

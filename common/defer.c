@@ -41,6 +41,15 @@
  * - An event-driven plugin stops its backend thread in ops.cancel (or before
  *   close): close frees what that thread still holds, and nothing may call
  *   ovp_defer_take or ovp_defer_finish once close has returned.
+ * - Inline wait (ovp_defer_submit_wait): the submitter marks the request WAITER
+ *   under the mutex and waits on INLINE_CV. A holder that finishes while WAITER is
+ *   set claims the request as usual but, instead of writing the files, leaves its
+ *   verdict in the request (state INLINE) for the waiter, which writes only the
+ *   reason file, logs and frees. A waiter that gives up clears WAITER under the same
+ *   mutex, so a later finish takes the deferred path: exactly one of the two
+ *   happens, whatever the timing. The waiter is a second hold: a request answered
+ *   by the deadline or close while waited on goes to ZOMBIE, and the last of holder
+ *   and waiter to let go frees it.
  */
 
 enum req_state
@@ -48,15 +57,17 @@ enum req_state
     RS_QUEUED = 0,    /* in LIVE, waiting for a worker or taker */
     RS_HELD = 1,      /* in LIVE, a worker or taker works on it */
     RS_ANSWERING = 2, /* claimed: its answer is being written; in no list */
-    RS_DONE = 3,      /* answered while held: in ZOMBIE until the holder finishes */
+    RS_DONE = 3,      /* answered while held or waited on: in ZOMBIE until both let go */
+    RS_INLINE = 4,    /* the holder's verdict went to the inline waiter; in no list */
 };
 
 struct ovp_defer
 {
     pthread_mutex_t mu;
-    pthread_cond_t work_cv; /* a request is waiting, or closing */
-    pthread_cond_t dl_cv;   /* HEAP got a new top, or closing */
-    pthread_cond_t idle_cv; /* a caller left take/finish, or a writer settled */
+    pthread_cond_t work_cv;   /* a request is waiting, or closing */
+    pthread_cond_t dl_cv;     /* HEAP got a new top, or closing */
+    pthread_cond_t idle_cv;   /* a caller left take/finish, or a writer settled */
+    pthread_cond_t inline_cv; /* a waited-on request was answered (any way) */
 
     struct ovp_defer_conf conf;
     char what[64];
@@ -569,10 +580,14 @@ settle(struct ovp_defer *d, struct ovp_defer_req *r)
     struct ovp_defer_req *to_free = NULL;
 
     pthread_mutex_lock(&d->mu);
-    if (r->held)
+    if (r->held || r->waiter)
     {
         req_set_state(r, RS_DONE);
         zombie_push(d, r);
+        if (r->waiter)
+        {
+            pthread_cond_broadcast(&d->inline_cv); /* answered deferred: it may go */
+        }
     }
     else
     {
@@ -598,10 +613,12 @@ log_reason(const char *reason)
 
 /*
  * Writes R's answer (reason file, then control file) and logs one line. Runs
- * without the mutex, on whichever thread answers.
+ * without the mutex, on whichever thread answers. INLINE: the answer is the
+ * hook's return value, so only the reason file is written (none for an allow).
  */
 static void
-answer(struct ovp_defer *d, struct ovp_defer_req *r, int verdict, const char *reason)
+answer(struct ovp_defer *d, struct ovp_defer_req *r, int verdict, const char *reason,
+       int inline_answer)
 {
     char text[OVP_REASON_MAX];
     char err[512];
@@ -640,8 +657,16 @@ answer(struct ovp_defer *d, struct ovp_defer_req *r, int verdict, const char *re
     }
     body = log_reason(text);
 
-    if (ovp_auth_write_answer(r->control_file, r->reason_file, verdict == OVP_ALLOW, text, err,
-                              sizeof(err)) < 0)
+    if (inline_answer)
+    {
+        if (verdict != OVP_ALLOW && r->reason_file && r->reason_file[0] &&
+            ovp_auth_write_reason(r->reason_file, text, err, sizeof(err)) < 0 && d->log)
+        {
+            ovp_logf_client(d->log, &r->who, PLOG_ERR, "cannot write the reason: %s", err);
+        }
+    }
+    else if (ovp_auth_write_answer(r->control_file, r->reason_file, verdict == OVP_ALLOW, text,
+                                   err, sizeof(err)) < 0)
     {
         if (d->log)
         {
@@ -704,7 +729,12 @@ finish_held(struct ovp_defer *d, struct ovp_defer_req *r, int verdict, const cha
     r->held = 0;
     if (st == RS_DONE)
     {
-        /* The deadline or close answered while we worked: only free. */
+        /* The deadline or close answered while we worked: only free (last to let go). */
+        if (r->waiter)
+        {
+            pthread_mutex_unlock(&d->mu);
+            return;
+        }
         zombie_unlink(d, r);
         d->owned--;
     }
@@ -730,8 +760,19 @@ finish_held(struct ovp_defer *d, struct ovp_defer_req *r, int verdict, const cha
             verdict = OVP_DENY; /* anything unexpected fails closed */
             d->st.denied++;
         }
+        if (r->waiter)
+        {
+            /* The submitter still waits: the answer is its return value; it frees R. */
+            d->st.answered_inline++;
+            r->inline_verdict = verdict;
+            snprintf(r->inline_reason, sizeof(r->inline_reason), "%s", reason ? reason : "");
+            req_set_state(r, RS_INLINE);
+            pthread_cond_broadcast(&d->inline_cv);
+            pthread_mutex_unlock(&d->mu);
+            return;
+        }
         pthread_mutex_unlock(&d->mu);
-        answer(d, r, verdict, reason);
+        answer(d, r, verdict, reason, 0);
         pthread_mutex_lock(&d->mu);
         d->owned--;
     }
@@ -807,7 +848,7 @@ deadline_main(void *arg)
         deadline_reason(d, r, reason, sizeof(reason));
         pthread_mutex_unlock(&d->mu);
 
-        answer(d, r, OVP_TEMP, reason);
+        answer(d, r, OVP_TEMP, reason, 0);
         ovp_defer_req_free(settle(d, r));
 
         pthread_mutex_lock(&d->mu);
@@ -821,6 +862,7 @@ deadline_main(void *arg)
 static void
 destroy(struct ovp_defer *d)
 {
+    pthread_cond_destroy(&d->inline_cv);
     pthread_cond_destroy(&d->idle_cv);
     pthread_cond_destroy(&d->dl_cv);
     pthread_cond_destroy(&d->work_cv);
@@ -892,6 +934,7 @@ ovp_defer_new(const struct ovp_defer_conf *conf, const struct ovp_defer_ops *ops
     pthread_cond_init(&d->dl_cv, &ca);
     pthread_cond_init(&d->work_cv, &ca);
     pthread_cond_init(&d->idle_cv, &ca);
+    pthread_cond_init(&d->inline_cv, &ca);
     pthread_condattr_destroy(&ca);
 
     /* Signals stay with OpenVPN's thread; threads are reused across a reload (util.h). */
@@ -918,8 +961,9 @@ ovp_defer_new(const struct ovp_defer_conf *conf, const struct ovp_defer_ops *ops
     return d;
 }
 
-int
-ovp_defer_submit(struct ovp_defer *d, struct ovp_defer_req *req)
+/* ovp_defer_submit; WAITER: the caller waits inline next (a second hold on REQ). */
+static int
+submit(struct ovp_defer *d, struct ovp_defer_req *req, int waiter)
 {
     char reason[OVP_REASON_MAX];
     char err[512];
@@ -950,6 +994,11 @@ ovp_defer_submit(struct ovp_defer *d, struct ovp_defer_req *req)
     req->submitted_ns = now;
     req->deadline_ns = now + (uint64_t)req_deadline_ms(d, req) * 1000000u;
     req->held = 0;
+    req->waiter = waiter;
+    if (waiter)
+    {
+        d->users++; /* close waits for the waiter to let go */
+    }
     req_set_state(req, RS_QUEUED);
     live_append(d, req);
     heap_push(d, req);
@@ -985,6 +1034,81 @@ reject:
     }
     ovp_defer_req_free(req);
     return -1;
+}
+
+int
+ovp_defer_submit(struct ovp_defer *d, struct ovp_defer_req *req)
+{
+    return submit(d, req, 0);
+}
+
+int
+ovp_defer_submit_wait(struct ovp_defer *d, struct ovp_defer_req *req, unsigned wait_us,
+                      void (*wake)(void *arg), void *arg)
+{
+    struct timespec ts;
+    uint64_t until;
+    int st, verdict, rc;
+
+    if (wait_us > OVP_DEFER_INLINE_WAIT_MAX_US)
+    {
+        wait_us = OVP_DEFER_INLINE_WAIT_MAX_US;
+    }
+    if (submit(d, req, wait_us > 0) < 0)
+    {
+        return OVP_DEFER_REJECTED;
+    }
+    /* From here on REQ stays ours to look at until we let go of it (WAITER). */
+    if (wake)
+    {
+        wake(arg);
+    }
+    if (wait_us == 0)
+    {
+        return OVP_DEFER_QUEUED;
+    }
+    until = req->submitted_ns + (uint64_t)wait_us * 1000u;
+    ts.tv_sec = (time_t)(until / 1000000000u);
+    ts.tv_nsec = (long)(until % 1000000000u);
+
+    pthread_mutex_lock(&d->mu);
+    while ((st = req_get_state(req)) < RS_ANSWERING)
+    {
+        if (pthread_cond_timedwait(&d->inline_cv, &d->mu, &ts) == ETIMEDOUT)
+        {
+            /* An answer handed over at this very instant still counts: look again. */
+            st = req_get_state(req);
+            break;
+        }
+    }
+    /* Decided under the mutex: a finish from now on takes the deferred path. */
+    req->waiter = 0;
+    rc = OVP_DEFER_QUEUED;
+    if (st == RS_INLINE)
+    {
+        verdict = req->inline_verdict;
+        pthread_mutex_unlock(&d->mu);
+        answer(d, req, verdict, req->inline_reason, 1);
+        ovp_defer_req_free(req);
+        pthread_mutex_lock(&d->mu);
+        d->owned--;
+        rc = verdict == OVP_ALLOW ? OVP_DEFER_ALLOWED : OVP_DEFER_REFUSED;
+    }
+    else if (st == RS_DONE && !req->held)
+    {
+        /* The deadline or close answered it (control file written) and settled it. */
+        zombie_unlink(d, req);
+        pthread_mutex_unlock(&d->mu);
+        ovp_defer_req_free(req);
+        pthread_mutex_lock(&d->mu);
+        d->owned--;
+    }
+    /* QUEUED or HELD: deferred as usual; ANSWERING: the writer's settle frees it. */
+    /* Last: close waits for this, so no plugin code (free_data) runs after close. */
+    d->users--;
+    pthread_cond_broadcast(&d->idle_cv);
+    pthread_mutex_unlock(&d->mu);
+    return rc;
 }
 
 struct ovp_defer_req *
@@ -1070,7 +1194,7 @@ ovp_defer_close(struct ovp_defer *d)
         claim_locked(d, r);
         d->st.cancelled++;
         pthread_mutex_unlock(&d->mu);
-        answer(d, r, OVP_TEMP, reason);
+        answer(d, r, OVP_TEMP, reason, 0);
         ovp_defer_req_free(settle(d, r));
         pthread_mutex_lock(&d->mu);
     }

@@ -51,6 +51,9 @@ struct ovp_defer_req
     size_t heap_pos; /* index in the engine's deadline heap */
     int state;
     int held;
+    int waiter;         /* the submitting thread waits inline for it */
+    int inline_verdict; /* the holder's answer, handed to the waiter */
+    char inline_reason[OVP_REASON_MAX];
     struct ovp_defer_req *prev, *next;
 };
 
@@ -87,7 +90,9 @@ struct ovp_defer_conf
 struct ovp_defer_stats
 {
     unsigned long submitted, allowed, denied, temp, timed_out, rejected, cancelled;
-    unsigned long pending; /* queued or in flight now */
+    unsigned long pending;         /* queued or in flight now */
+    unsigned long answered_inline; /* of allowed, denied, temp: answered within the
+                                    * submitter's inline wait (no control file) */
 };
 
 struct ovp_defer;
@@ -116,6 +121,37 @@ void ovp_defer_req_free(struct ovp_defer_req *req);
  * ERROR (OpenVPN then sends AUTH_FAILED with that reason).
  */
 int ovp_defer_submit(struct ovp_defer *d, struct ovp_defer_req *req);
+
+/* The longest inline wait: it stalls OpenVPN's event loop (every tunnel) that long. */
+#define OVP_DEFER_INLINE_WAIT_MAX_US 10000
+
+/* What ovp_defer_submit_wait did with a request. */
+enum ovp_defer_outcome
+{
+    OVP_DEFER_REJECTED = -1, /* as ovp_defer_submit's -1: reason written, return ERROR */
+    OVP_DEFER_QUEUED = 0,    /* answered later, through the control file: DEFERRED */
+    OVP_DEFER_ALLOWED = 1,   /* answered within the wait, allowed: return SUCCESS */
+    OVP_DEFER_REFUSED = 2,   /* answered within the wait, refused or TEMP: the reason
+                              * file is written and the line logged: return ERROR */
+};
+
+/*
+ * ovp_defer_submit, then a bounded wait on the calling thread (OpenVPN's) for an
+ * answer already on its way. WAKE (may be NULL) is called with ARG once REQ is
+ * queued, before the wait: it tells an event-driven backend thread there is work.
+ * Whoever answers first decides, under the engine's lock: a holder's verdict that
+ * arrives within WAIT_US (capped at OVP_DEFER_INLINE_WAIT_MAX_US) is handed to this
+ * thread, which writes only the reason file (OpenVPN reads it after a synchronous
+ * ERROR and deletes the auth files after any non-deferred return) and logs the same
+ * line as a deferred answer; otherwise the request stays deferred and its control
+ * file is written later, as for ovp_defer_submit. Never both, never neither. A
+ * request answered by the deadline or close during the wait is QUEUED (its control
+ * file holds the answer). REQ is owned by the engine and must not be used after the
+ * call. Returns enum ovp_defer_outcome. WAIT_US 0 is ovp_defer_submit plus WAKE.
+ * Not to be called while ovp_defer_close runs on another thread.
+ */
+int ovp_defer_submit_wait(struct ovp_defer *d, struct ovp_defer_req *req, unsigned wait_us,
+                          void (*wake)(void *arg), void *arg);
 
 /*
  * Event-driven mode: the plugin's backend thread takes the next request, waiting

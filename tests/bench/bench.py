@@ -280,6 +280,7 @@ class Bench:
                 "wall_s": js["wall_s"], "ok": js["authenticated"], "failed": js["failed"],
                 "auths_s": js["authenticated"] / js["wall_s"] if js["wall_s"] else None,
                 "resolve_p99_ms": js["resolve_ms_p99"], "exit": js["exit"],
+                "deferred": js.get("deferred"),
             })
             if keep_samples and i == 0:
                 self.samples[name] = auth
@@ -707,20 +708,67 @@ class Bench:
             log("http anchor %d ms: p50 %s us" % (lat, rows[-1]["p50"]))
         self.results["http_anchor"] = rows
 
+    def sec_inline(self):
+        """Item 4's cost: the auth call's stall with the inline wait off and at its maximum
+        (10 ms), backends 0 ms away, N clients arriving at once: the worst case, where the
+        wait is spent in full whenever the backend is busier than the wait."""
+        n = self.scale["n"]
+        waits = ("0", "10ms")
+        if os.geteuid() == 0 and self.plug["pam"]:
+            user = self.curve_pam[0] if getattr(self, "curve_pam", None) else self.account()
+            svc = self.pam_service("inline", ["auth required pam_unix.so",
+                                              "account required pam_unix.so"])
+            for w in waits:
+                self.auth_case("inline", "ovp-auth-pam inline_wait=%s" % w, [
+                    self.plug["pam"], "inline_wait=%s" % w, "per_user=1000000",
+                    "per_address=1000000", "queue=100000", svc], n, user, PW_PAM, 0)
+        else:
+            self.results["skipped"].append("inline wait, ovp-auth-pam: needs root (pam_unix) "
+                                           "and the plugin")
+        if self.plug["ldap"]:
+            if not self.slapd_dir:
+                self.start_slapd()
+            for w in waits:
+                self.auth_case("inline", "ovp-auth-ldap InlineWait %s" % w, [
+                    self.plug["ldap"], self.ldap_conf(self.slapd_port, "inline-%s.conf" % w,
+                                                      ["InlineWait %s" % w])],
+                    n, LDAP_USER, LDAP_PW, 0)
+        if self.plug["http"]:
+            port = self.http_ok_port()
+            for w in waits:
+                self.auth_case("inline", "ovp-auth-http InlineWait %s" % w, [
+                    self.plug["http"], "url=http://127.0.0.1:%d/auth" % port,
+                    "maxinflight=%d" % max(256, 2 * n), "timeout=30s", "inlinewait=%s" % w],
+                    n, "alice", "secret", 0)
+
     def sec_connect(self):
         """Item 4: a real OpenVPN server and client, time to Initialization Sequence
-        Completed, per plugin (connect.sh, in network namespaces)."""
+        Completed, per plugin (connect.sh, in network namespaces); with the stall shim
+        preloaded into the server, the auth call's stall on OpenVPN's thread too."""
         if os.geteuid() != 0 or not os.path.exists("/dev/net/tun") or not shutil.which("openvpn"):
             self.results["skipped"].append("real client connect time: needs root, /dev/net/tun "
                                            "and openvpn")
             return
-        n = 1 if self.a.smoke else (3 if self.a.quick else 5)
+        n = 1 if self.a.smoke else (3 if self.a.quick else 10)
         outf = os.path.join(self.work, "connect.txt")
+        env = dict(os.environ)
+        if not self.asan and os.path.exists(self.shim):
+            env["OVP_BENCH_SHIM"] = self.shim
         r = subprocess.run(["bash", os.path.join(HERE, "connect.sh"), self.build, str(n), outf],
-                           capture_output=True, text=True, timeout=600)
+                           capture_output=True, text=True, timeout=1800, env=env)
         rows = {}
         fails = {}
+        stalls = {}
+        deferred = {}
         for line in open(outf) if os.path.exists(outf) else []:
+            if line.startswith("STALL "):
+                name, _, v = line[6:].strip().rpartition(" ")
+                stalls.setdefault(name, []).append(float(v))
+                continue
+            if line.startswith("DEFERRED "):
+                name, _, v = line[9:].strip().rpartition(" ")
+                deferred[name] = int(v)
+                continue
             name, _, v = line.strip().rpartition(" ")
             if " FAIL" in line:
                 name = line.split(" FAIL")[0]
@@ -730,10 +778,15 @@ class Bench:
             rows.setdefault(name, []).append(int(v))
         if r.returncode != 0:
             log("connect.sh exited %d: %s" % (r.returncode, r.stdout[-300:] + r.stderr[-300:]))
-        self.results["connect"] = [{"name": k, "n": len(v), "ms": spread(v),
-                                    "fail": fails.get(k, 0)} for k, v in rows.items()]
+        self.results["connect"] = [
+            {"name": k, "n": len(v), "ms": spread(v), "fail": fails.get(k, 0),
+             "stall_us": ((pct(stalls[k], 50), pct(stalls[k], 99), max(stalls[k]))
+                          if stalls.get(k) else None),
+             "stall_n": len(stalls.get(k, [])), "deferred": deferred.get(k)}
+            for k, v in rows.items()]
         for k, v in rows.items():
-            log("connect %s: %s ms" % (k, spread(v)))
+            log("connect %s: %s ms, auth stall %s us, deferred %s" % (
+                k, spread(v), spread(stalls[k]) if stalls.get(k) else "-", deferred.get(k)))
 
     # ------------------------------------------------------------------ run
     def run(self):
@@ -741,7 +794,7 @@ class Bench:
         self.results["machine"] = machine()
         t0 = time.monotonic()
         for name in ("pam", "pamwrap", "ldap", "curve", "ladb", "memory", "callgrind",
-                     "http", "http_anchor", "connect"):
+                     "http", "http_anchor", "inline", "connect"):
             if only and name not in only:
                 continue
             s = time.monotonic()

@@ -321,6 +321,27 @@ def write(d):
                          f(r["p50"], "%.0f"), f(r["p99"], "%.0f"), f(r["max"], "%.0f"),
                          f(r["auths_s"], "%.0f")] for r in res["http_anchor"]]))
 
+    if sec.get("inline"):
+        L.append("\n## The inline wait under a burst (backends 0 ms away)\n")
+        L.append("The cost side of `inline_wait` / `InlineWait` (off, and at its maximum of "
+                 "10 ms): N clients arrive at once at the reference core, as in the sections "
+                 "above (pam_unix on the throwaway account; slapd without delay_proxy; the "
+                 "trivial HTTP service). While the auth call waits, the core's one thread "
+                 "waits, so under a burst the backend is busy and many calls spend the whole "
+                 "wait: this is the worst case of the stall, and what it does to the time to "
+                 "answer everyone. *inline* counts the auth calls answered within the wait "
+                 "(the rest returned DEFERRED).\n\n")
+        body = []
+        for r in sec["inline"]:
+            dfr = r.get("deferred")
+            inl = (f(tuple(r["clients"] - x for x in reversed(dfr)), "%.0f")
+                   if isinstance(dfr, (list, tuple)) and None not in dfr else "–")
+            body.append([r["name"], r["clients"], inl, f(r["auth_p50"]), f(r["auth_p99"]),
+                         f(r["auth_max"], "%.0f"), f(r["wall_s"], "%.3f"),
+                         f(r["auths_s"], "%.0f"), f(r["failed"], "%d")])
+        L.append(table(["plugin", "clients", "inline", "auth stall p50 µs", "auth stall p99 µs",
+                        "auth stall max µs", "all answered s", "auths/s", "failed"], body))
+
     la = res.get("ladb")
     if la:
         L.append("\n## learn-address-db\n")
@@ -415,14 +436,27 @@ def write(d):
                  "away: pam_unix on a throwaway account, slapd in the server's namespace. "
                  "Debian builds OpenVPN without async push, so a deferred answer reaches the "
                  "client at OpenVPN's next check of the auth control file, up to about a "
-                 "second later; a synchronous answer goes out at once. (The opt-in bounded "
-                 "inline wait of the issue is not in the defer engine yet.)\n\n"
+                 "second later; a synchronous answer goes out at once. The rows with "
+                 "`inline_wait` / `InlineWait` have the auth call wait up to that long for "
+                 "the answer and return it itself when it comes in time. *Auth call stall* is "
+                 "the time that call spent on OpenVPN's one thread, measured in the real "
+                 "server by tests/bench/stall_shim.so (preloaded): p50 / p99 / max over the "
+                 "connections of the row (with this few, p99 is close to the max); "
+                 "*deferred* counts the auth calls that returned DEFERRED (the server's "
+                 "log). ovp-auth-http asks the test fixture service (tests/fixtures/"
+                 "http_service.py, allow) on loopback in the server's namespace.\n\n"
                  % m.get("pkg_openvpn", ""))
         base = [r for r in con if r["name"] == "no auth plugin"]
+
+        def stall(r):
+            st = r.get("stall_us")
+            return "–" if not st else "%.0f / %.0f / %.0f" % tuple(st)
+
         L.append(table(["plugin", "connections", "time to connect ms", "over no plugin ms",
-                        "failed"],
+                        "auth call stall µs p50 / p99 / max", "deferred", "failed"],
                        [[r["name"], r["n"], f(r["ms"], "%.0f"),
                          "%+.0f" % (med(r["ms"]) - med(base[0]["ms"])) if base else "–",
+                         stall(r), "–" if r.get("deferred") is None else r["deferred"],
                          r["fail"]] for r in con]))
     if res.get("skipped"):
         L.append("\n## Not measured in this run\n")

@@ -14,6 +14,7 @@
 #include <cmocka.h>
 #include <jansson.h>
 
+#include "../../auth-http/http_backend.h"
 #include "../../auth-http/http_conf.h"
 #include "../../auth-http/http_json.h"
 #include "secret.h"
@@ -465,6 +466,66 @@ body__no_copy_of_the_password_or_response_is_freed_unwiped(void **state)
     watched = NULL;
 }
 
+/* Linked with -Wl,--wrap=free (Makefile.am): every free of the code under test passes
+ * here and, while WRAP_WATCHED is set, is searched for each of its secrets (a
+ * NULL-ended list): a copy of a secret freed unwiped. */
+void __real_free(void *p);
+void __wrap_free(void *p);
+static const char *const *wrap_watched;
+static int wrap_frees, wrap_freed_with_secret;
+
+void
+__wrap_free(void *p)
+{
+    if (p && wrap_watched)
+    {
+        wrap_frees++;
+        for (const char *const *w = wrap_watched; *w; w++)
+        {
+            if (memmem(p, malloc_usable_size(p), *w, strlen(*w)))
+            {
+                wrap_freed_with_secret++;
+            }
+        }
+    }
+    __real_free(p);
+}
+
+/* A request after completion: ah_request_free wipes the body it sent (the password is
+ * in it) and the service's ticket before it frees them. */
+static void
+request__free_wipes_the_body_and_ticket_before_freeing(void **state)
+{
+    static const char *const secrets[] = {"Req-Pass-58", "Req-Ticket-93", NULL};
+    const char *envp[] = {"username=alice", "password=Req-Pass-58", "common_name=a",
+                          "untrusted_ip=192.0.2.1", NULL};
+    struct ah_body_in in;
+    struct ah_request *r = calloc(1, sizeof(*r));
+    char err[128];
+    (void)state;
+
+    assert_non_null(r);
+    memset(&in, 0, sizeof(in));
+    in.envp = envp;
+    in.fields = AH_F_USERNAME | AH_F_PASSWORD | AH_F_COMMON_NAME | AH_F_UNTRUSTED_IP;
+    in.hook = "auth";
+    in.with_password = 1;
+    r->body = ah_body_build(&in, NULL, err, sizeof(err));
+    assert_non_null(r->body);
+    assert_non_null(strstr(r->body, "Req-Pass-58"));
+    r->body_len = strlen(r->body);
+    r->kind = AH_K_POLL;
+    r->ticket = ovp_strdup_secret("Req-Ticket-93");
+    assert_non_null(r->ticket);
+    wrap_watched = secrets;
+    wrap_frees = wrap_freed_with_secret = 0;
+    ah_request_free(r);
+    wrap_watched = NULL;
+    /* the body, the ticket and the request itself, none holding a secret */
+    assert_int_equal(wrap_frees, 3);
+    assert_int_equal(wrap_freed_with_secret, 0);
+}
+
 int
 main(void)
 {
@@ -481,6 +542,7 @@ main(void)
         cmocka_unit_test(body__password_never_sent_when_not_allowed),
         cmocka_unit_test(body__invalid_utf8_is_replaced_and_reported),
         cmocka_unit_test(body__no_copy_of_the_password_or_response_is_freed_unwiped),
+        cmocka_unit_test(request__free_wipes_the_body_and_ticket_before_freeing),
         cmocka_unit_test(answer__members_parsed_strictly),
         cmocka_unit_test(answer__malformed_bodies_are_errors),
         cmocka_unit_test(reason__controls_become_spaces_and_length_is_capped),

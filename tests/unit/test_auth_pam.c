@@ -1,6 +1,7 @@
 /* test_auth_pam.c: unit tests for ovp-auth-pam's pure parts: options, mapping, crtext, wire. */
 #include "ovpbuild.h"
 
+#include <malloc.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -561,6 +562,66 @@ wire_req__every_field_at_its_limit_fits_one_frame(void **state)
     ap_wire_req_clear(&out);
     free(big);
     free(data);
+}
+
+/* Linked with -Wl,--wrap=free (Makefile.am): every free of the code under test passes
+ * here and, while WATCHED is set, is searched for each of its secrets (a NULL-ended list):
+ * a copy of a secret freed unwiped. */
+void __real_free(void *p);
+void __wrap_free(void *p);
+static const char *const *watched;
+static int watched_frees, freed_with_secret;
+
+void
+__wrap_free(void *p)
+{
+    if (p && watched)
+    {
+        watched_frees++;
+        for (const char *const *w = watched; *w; w++)
+        {
+            if (memmem(p, malloc_usable_size(p), *w, strlen(*w)))
+            {
+                freed_with_secret++;
+            }
+        }
+    }
+    __real_free(p);
+}
+
+/* The helper's request after completion: ap_wire_req_clear wipes the password and the
+ * OTP before it frees them, and leaves the structure empty. */
+static void
+wire_req__clear_wipes_the_password_and_otp_before_freeing(void **state)
+{
+    uint8_t data[4096];
+    struct ovp_priv_buf b = {data, 0, sizeof(data)};
+    struct ap_wire_out in = {.who = "[cn@192.0.2.2:5]",
+                             .username = "alice",
+                             .password = "Wire-Pass-61",
+                             .common_name = "cn",
+                             .otp = "Wire-Otp-27",
+                             .rhost = "192.0.2.2"};
+    static const char *const secrets[] = {"Wire-Pass-61", "Wire-Otp-27", NULL};
+    struct ap_wire_req out;
+    (void)state;
+
+    assert_int_equal(ap_wire_req_encode(&b, &in), 0);
+    assert_int_equal(ap_wire_req_decode(b.data, b.len, &out), 0);
+    assert_string_equal(out.password, "Wire-Pass-61");
+    assert_string_equal(out.otp, "Wire-Otp-27");
+    watched = secrets;
+    watched_frees = freed_with_secret = 0;
+    ap_wire_req_clear(&out);
+    watched = NULL;
+    /* who, username, password, common_name, otp, rhost: six blocks, none holding a secret */
+    assert_int_equal(watched_frees, 6);
+    assert_int_equal(freed_with_secret, 0);
+    assert_null(out.password);
+    assert_null(out.otp);
+    assert_null(out.username);
+    /* the frame it was decoded from is the caller's to wipe (pam_helper.c does) */
+    ovp_wipe(data, b.len);
 }
 
 static void
@@ -1146,6 +1207,7 @@ main(void)
         cmocka_unit_test(wire_req__truncated_or_trailing_bytes_are_refused),
         cmocka_unit_test(wire_req__nul_or_oversize_fields_are_refused),
         cmocka_unit_test(wire_req__every_field_at_its_limit_fits_one_frame),
+        cmocka_unit_test(wire_req__clear_wipes_the_password_and_otp_before_freeing),
         cmocka_unit_test(wire_rep__round_trip),
         cmocka_unit_test(wire_rep__bad_replies_are_refused),
         cmocka_unit_test(conf_parse__defaults_without_crtext),

@@ -1339,6 +1339,50 @@ bind__duration_unbounded_overflow_is_error(void **state)
 }
 
 static void
+bind__duration_us_units_and_range_error_with_help(void **state)
+{
+    static const struct ovp_cfg_key k[] = {
+        {.name = "InlineWait",
+         .type = OVP_CFG_DURATION_US,
+         .offset = 0,
+         .min = 0,
+         .max = 10000,
+         .help = "it stalls the event loop"},
+    };
+    static const struct
+    {
+        const char *text;
+        long us;
+    } ok[] = {{"0", 0}, {"300us", 300}, {"300 us", 300}, {"2ms", 2000}, {"10ms", 10000}};
+    struct ovp_cfg_node *root;
+    char text[64];
+    long v;
+    size_t i;
+
+    for (i = 0; i < sizeof(ok) / sizeof(ok[0]); i++)
+    {
+        snprintf(text, sizeof(text), "InlineWait %s\n", ok[i].text);
+        root = parse_ok(text);
+        v = -1;
+        assert_int_equal(ovp_cfg_bind(root, k, 1, &v, NULL, err, sizeof(err)), 0);
+        assert_int_equal(v, ok[i].us);
+        ovp_cfg_free(root);
+    }
+    root = parse_ok("InlineWait 11ms\n");
+    assert_int_equal(ovp_cfg_bind(root, k, 1, &v, NULL, err, sizeof(err)), -1);
+    assert_has(err, "t.conf:1: InlineWait '11ms': expected a duration from 0us to 10ms");
+    assert_has(err, "such as 300us or 2ms");
+    assert_has(err, "it stalls the event loop");
+    ovp_cfg_free(root);
+    root = parse_ok("InlineWait 1\n"); /* a bare number is seconds */
+    assert_int_equal(ovp_cfg_bind(root, k, 1, &v, NULL, err, sizeof(err)), -1);
+    ovp_cfg_free(root);
+    root = parse_ok("InlineWait 3ns\n");
+    assert_int_equal(ovp_cfg_bind(root, k, 1, &v, NULL, err, sizeof(err)), -1);
+    ovp_cfg_free(root);
+}
+
+static void
 bind__size_suffixes(void **state)
 {
     static const struct
@@ -2051,6 +2095,7 @@ main(void)
         cmocka_unit_test(bind__enum_lists_choices),
         cmocka_unit_test(bind__duration_suffixes),
         cmocka_unit_test(bind__duration_unbounded_overflow_is_error),
+        cmocka_unit_test(bind__duration_us_units_and_range_error_with_help),
         cmocka_unit_test(bind__size_suffixes),
         cmocka_unit_test(bind__size_range_is_shown_in_units),
         cmocka_unit_test(bind__secret_value_is_masked_in_error),

@@ -117,11 +117,10 @@ new_files(void)
     return nfiles++;
 }
 
-/* A request as an AUTH_USER_PASS_VERIFY call would give it, with tracked data. */
+/* A request for the files of index I, as an AUTH_USER_PASS_VERIFY call would give it. */
 static struct ovp_defer_req *
-new_req(unsigned *idx)
+req_at(unsigned i)
 {
-    unsigned i = new_files();
     char user[64], ctl[160], reason[160], pending[160];
     snprintf(user, sizeof(user), "username=user%u", i);
     snprintf(ctl, sizeof(ctl), "auth_control_file=%s", files[i].ctl);
@@ -145,11 +144,19 @@ new_req(unsigned *idx)
     t->pwlen = strlen(r->password);
     r->data = t;
     r->free_data = tdata_free;
+    return r;
+}
+
+/* A request with fresh files, with tracked data. */
+static struct ovp_defer_req *
+new_req(unsigned *idx)
+{
+    unsigned i = new_files();
     if (idx)
     {
         *idx = i;
     }
-    return r;
+    return req_at(i);
 }
 
 static uint64_t
@@ -1060,6 +1067,401 @@ close__twice_on_fresh_engines(void **state)
     check_hygiene();
 }
 
+/* ------------------------------------------------------------ inline wait */
+
+/* Waits until WANT requests' data were freed (or TIMEOUT_MS passed); the count. */
+static int
+wait_freed(int want, unsigned timeout_ms)
+{
+    uint64_t until = now_ms() + timeout_ms;
+    int n;
+    while ((n = __atomic_load_n(&data_freed, __ATOMIC_SEQ_CST)) < want && now_ms() < until)
+    {
+        sleep_ms(1);
+    }
+    /* A second free would show up here too. */
+    return __atomic_load_n(&data_freed, __ATOMIC_SEQ_CST);
+}
+
+/* Host log lines that contain NEEDLE. */
+static int
+lines_with(const char *needle)
+{
+    int n = 0;
+    for (size_t k = 0; k < fakehost_count(); k++)
+    {
+        n += strstr(fakehost_text(k), needle) != NULL;
+    }
+    return n;
+}
+
+/* Bytes in PATH (-1: missing). */
+static long
+file_size(const char *path)
+{
+    struct stat sb;
+    return stat(path, &sb) == 0 ? (long)sb.st_size : -1;
+}
+
+static void
+inline__fast_allow_is_answered_inline_without_control_file(void **state)
+{
+    (void)state;
+    struct backend b;
+    struct ovp_defer_stats st;
+    unsigned i;
+    backend_init(&b, OVP_ALLOW, "");
+    struct ovp_defer *d = engine(&b, 1, 8, 5000);
+
+    assert_int_equal(ovp_defer_submit_wait(d, new_req(&i), 10000, NULL, NULL),
+                     OVP_DEFER_ALLOWED);
+    /* The request is freed before the call returns; nothing is left for OpenVPN to poll. */
+    assert_int_equal(data_freed, 1);
+    assert_int_equal(file_size(files[i].ctl), 0);
+    assert_int_equal(file_size(files[i].reason), 0);
+    ovp_defer_get_stats(d, &st);
+    assert_int_equal(st.submitted, 1);
+    assert_int_equal(st.allowed, 1);
+    assert_int_equal(st.answered_inline, 1);
+    assert_int_equal(st.pending, 0);
+    ovp_log_drain(tlog);
+    assert_true(fakehost_find("authentication succeeded") >= 0);
+    assert_true(fakehost_find("192.0.2.7") >= 0);
+    ovp_defer_close(d);
+    check_hygiene();
+    backend_destroy(&b);
+}
+
+static void
+inline__fast_deny_writes_reason_only_and_logs_one_line(void **state)
+{
+    (void)state;
+    struct backend b;
+    struct ovp_defer_stats st;
+    unsigned i, j;
+    backend_init(&b, OVP_DENY, "authentication failed: wrong password");
+    struct ovp_defer *d = engine(&b, 1, 8, 5000);
+
+    assert_int_equal(ovp_defer_submit_wait(d, new_req(&i), 10000, NULL, NULL),
+                     OVP_DEFER_REFUSED);
+    assert_int_equal(file_size(files[i].ctl), 0);
+    assert_string_equal(reason_of(i), "authentication failed: wrong password");
+    ovp_log_drain(tlog);
+    assert_true(fakehost_find("authentication failed: wrong password") >= 0);
+    assert_int_equal(lines_with("authentication failed"), 1);
+
+    /* TEMP keeps its prefix, as on the deferred path. */
+    b.verdict = OVP_TEMP;
+    snprintf(b.reason, sizeof(b.reason), "directory busy");
+    assert_int_equal(ovp_defer_submit_wait(d, new_req(&j), 10000, NULL, NULL),
+                     OVP_DEFER_REFUSED);
+    assert_int_equal(file_size(files[j].ctl), 0);
+    assert_string_equal(reason_of(j), "TEMP: directory busy");
+    ovp_defer_get_stats(d, &st);
+    assert_int_equal(st.denied, 1);
+    assert_int_equal(st.temp, 1);
+    assert_int_equal(st.answered_inline, 2);
+    assert_int_equal(data_freed, 2);
+    ovp_defer_close(d);
+    check_hygiene();
+    backend_destroy(&b);
+}
+
+static void
+inline__slow_backend_is_deferred_and_answered_through_the_control_file(void **state)
+{
+    (void)state;
+    struct backend b;
+    struct ovp_defer_stats st;
+    unsigned i;
+    backend_init(&b, OVP_DENY, "too late for inline");
+    b.block = 1;
+    struct ovp_defer *d = engine(&b, 1, 8, 5000);
+
+    uint64_t t0 = now_ms();
+    assert_int_equal(ovp_defer_submit_wait(d, new_req(&i), 2000, NULL, NULL), OVP_DEFER_QUEUED);
+    assert_true(now_ms() - t0 < 1000);
+    assert_int_equal(data_freed, 0);
+    assert_int_equal(file_size(files[i].ctl), 0);
+    backend_release(&b);
+    assert_int_equal(wait_answer(i, 3000), '0');
+    assert_string_equal(reason_of(i), "too late for inline");
+    wait_pending(d, 0, 3000);
+    ovp_defer_get_stats(d, &st);
+    assert_int_equal(st.denied, 1);
+    assert_int_equal(st.answered_inline, 0);
+    assert_int_equal(wait_freed(1, 3000), 1);
+    ovp_defer_close(d);
+    check_hygiene();
+    backend_destroy(&b);
+}
+
+static int wake_calls;
+
+static void
+count_wake(void *arg)
+{
+    (void)arg;
+    wake_calls++;
+}
+
+static void
+inline__zero_wait_is_a_plain_submit_and_wakes(void **state)
+{
+    (void)state;
+    struct backend b;
+    unsigned i;
+    backend_init(&b, OVP_ALLOW, "");
+    struct ovp_defer *d = engine(&b, 1, 8, 5000);
+
+    wake_calls = 0;
+    assert_int_equal(ovp_defer_submit_wait(d, new_req(&i), 0, count_wake, NULL),
+                     OVP_DEFER_QUEUED);
+    assert_int_equal(wake_calls, 1);
+    assert_int_equal(wait_answer(i, 3000), '1');
+    wait_pending(d, 0, 3000);
+    ovp_defer_close(d);
+    assert_int_equal(data_freed, 1);
+    check_hygiene();
+    backend_destroy(&b);
+}
+
+static void
+inline__wait_is_capped(void **state)
+{
+    (void)state;
+    struct backend b;
+    unsigned i;
+    backend_init(&b, OVP_ALLOW, "");
+    b.block = 1;
+    struct ovp_defer *d = engine(&b, 1, 8, 5000);
+
+    uint64_t t0 = now_ms();
+    assert_int_equal(ovp_defer_submit_wait(d, new_req(&i), 5000000, NULL, NULL),
+                     OVP_DEFER_QUEUED);
+    assert_true(now_ms() - t0 < 500); /* 10 ms, with room for a loaded machine */
+    backend_release(&b);
+    assert_int_equal(wait_answer(i, 3000), '1');
+    ovp_defer_close(d);
+    assert_int_equal(data_freed, 1);
+    check_hygiene();
+    backend_destroy(&b);
+}
+
+static void
+inline__full_queue_is_rejected_with_temp(void **state)
+{
+    (void)state;
+    struct backend b;
+    unsigned i, j;
+    backend_init(&b, OVP_ALLOW, "");
+    b.block = 1;
+    struct ovp_defer *d = engine(&b, 1, 1, 5000);
+
+    assert_int_equal(ovp_defer_submit_wait(d, new_req(&i), 200, NULL, NULL), OVP_DEFER_QUEUED);
+    assert_int_equal(ovp_defer_submit_wait(d, new_req(&j), 200, NULL, NULL),
+                     OVP_DEFER_REJECTED);
+    assert_non_null(strstr(reason_of(j), "TEMP"));
+    assert_int_equal(file_size(files[j].ctl), 0);
+    backend_release(&b);
+    assert_int_equal(wait_answer(i, 3000), '1');
+    ovp_defer_close(d);
+    assert_int_equal(data_freed, 2);
+    check_hygiene();
+    backend_destroy(&b);
+}
+
+/* No backend takes it: the request's own deadline answers during the wait. */
+static void
+inline__deadline_during_the_wait_answers_through_the_control_file(void **state)
+{
+    (void)state;
+    struct backend b;
+    struct ovp_defer_stats st;
+    unsigned i;
+    backend_init(&b, OVP_ALLOW, "");
+    struct ovp_defer *d = engine(&b, 0, 8, 5000);
+    struct ovp_defer_req *r = new_req(&i);
+    r->deadline_ms = 2;
+
+    assert_int_equal(ovp_defer_submit_wait(d, r, 10000, NULL, NULL), OVP_DEFER_QUEUED);
+    assert_int_equal(wait_answer(i, 3000), '0');
+    assert_non_null(strstr(reason_of(i), "TEMP: TestBackend did not answer in 2 ms"));
+    wait_pending(d, 0, 3000);
+    ovp_defer_get_stats(d, &st);
+    assert_int_equal(st.timed_out, 1);
+    assert_int_equal(st.answered_inline, 0);
+    assert_int_equal(wait_freed(1, 3000), 1);
+    ovp_defer_close(d);
+    check_hygiene();
+    backend_destroy(&b);
+}
+
+/*
+ * The handover race: a backend thread answers at about the moment the inline wait
+ * ends, before, at or after it. Whatever the timing, every request is answered
+ * exactly once, either inline (no control file) or deferred (control file), and
+ * freed once; the counters add up.
+ */
+struct racer
+{
+    struct ovp_defer *d;
+    pthread_t t;
+    int stop;
+    long offset_ns; /* answer this long after submit (set per round) */
+    unsigned served;
+};
+
+static uint64_t
+mono_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+static void *
+racer_main(void *p)
+{
+    struct racer *k = p;
+    while (!__atomic_load_n(&k->stop, __ATOMIC_ACQUIRE))
+    {
+        struct ovp_defer_req *r = ovp_defer_take(k->d, 20);
+        if (!r)
+        {
+            continue;
+        }
+        long off = __atomic_load_n(&k->offset_ns, __ATOMIC_ACQUIRE);
+        uint64_t at = r->submitted_ns + (uint64_t)(off > 0 ? off : 0);
+        while (mono_ns() < at)
+        {
+            /* spin: a sleep's granularity would blur the moment */
+        }
+        ovp_defer_finish(k->d, r, (r->id % 2) ? OVP_ALLOW : OVP_DENY, "odd one out");
+        k->served++;
+    }
+    return NULL;
+}
+
+static void
+racer_cancel(void *state)
+{
+    struct racer *k = state;
+    __atomic_store_n(&k->stop, 1, __ATOMIC_RELEASE);
+    pthread_join(k->t, NULL);
+}
+
+static void
+inline__answer_at_the_deadline_is_answered_exactly_once(void **state)
+{
+    (void)state;
+    enum
+    {
+        ROUNDS = 3000,
+        WAIT_US = 200
+    };
+    struct racer k = {0};
+    struct ovp_defer_ops ops = {NULL, racer_cancel};
+    struct ovp_defer_conf conf = {0, 8, 5000, "TestRace"};
+    struct ovp_defer_stats st;
+    unsigned long inl = 0, deferred = 0;
+    char err[256];
+    unsigned i = new_files();
+    unsigned seed = 12345;
+
+    k.d = ovp_defer_new(&conf, &ops, &k, tlog, err, sizeof(err));
+    assert_non_null(k.d);
+    assert_int_equal(pthread_create(&k.t, NULL, racer_main, &k), 0);
+    for (unsigned n = 0; n < ROUNDS; n++)
+    {
+        /*
+         * Around the deadline: from 60 us before it to 1 ms after (a waiter wakes a
+         * little late, timer slack, so "after" needs the wider side).
+         */
+        seed = seed * 1103515245u + 12345u;
+        __atomic_store_n(&k.offset_ns,
+                         (long)WAIT_US * 1000 - 60000 + (long)((seed >> 8) % 1060000u),
+                         __ATOMIC_RELEASE);
+        touch(files[i].ctl);
+        touch(files[i].reason);
+        int rc = ovp_defer_submit_wait(k.d, req_at(i), WAIT_US, NULL, NULL);
+        if (rc == OVP_DEFER_QUEUED)
+        {
+            char c = wait_answer(i, 3000);
+            assert_true(c == '0' || c == '1');
+            deferred++;
+        }
+        else
+        {
+            assert_true(rc == OVP_DEFER_ALLOWED || rc == OVP_DEFER_REFUSED);
+            assert_int_equal(file_size(files[i].ctl), 0);
+            if (rc == OVP_DEFER_REFUSED)
+            {
+                assert_string_equal(reason_of(i), "odd one out");
+            }
+            inl++;
+        }
+        wait_pending(k.d, 0, 3000);
+        /*
+         * Freed exactly once, whichever way it went (a holder frees just after it
+         * lets go of the count wait_pending looks at: wait for it).
+         */
+        assert_int_equal(wait_freed((int)n + 1, 3000), (int)n + 1);
+    }
+    ovp_defer_get_stats(k.d, &st);
+    assert_int_equal(st.submitted, ROUNDS);
+    assert_int_equal(st.allowed + st.denied, ROUNDS);
+    assert_int_equal(st.answered_inline, inl);
+    assert_int_equal(st.timed_out + st.cancelled + st.temp, 0);
+    ovp_defer_close(k.d);
+    assert_int_equal(k.served, ROUNDS);
+    print_message("inline race: %lu answered inline, %lu deferred\n", inl, deferred);
+    /* Both sides of the moment were hit, or the test did not test the race. */
+    assert_true(inl > 0);
+    assert_true(deferred > 0);
+    check_hygiene();
+}
+
+/* Close while a request is waited on (from another thread): answered once, freed once. */
+struct closer
+{
+    struct ovp_defer *d;
+    unsigned delay_ms;
+};
+
+static void *
+closer_main(void *p)
+{
+    struct closer *c = p;
+    sleep_ms(c->delay_ms);
+    ovp_defer_close(c->d);
+    return NULL;
+}
+
+static void
+inline__close_during_the_wait_answers_temp_once(void **state)
+{
+    (void)state;
+    struct backend b;
+    unsigned i;
+    pthread_t t;
+    backend_init(&b, OVP_ALLOW, "");
+    b.block = 1;
+    struct ovp_defer *d = engine(&b, 1, 8, 5000);
+    struct closer c = {d, 2};
+
+    assert_int_equal(pthread_create(&t, NULL, closer_main, &c), 0);
+    assert_int_equal(ovp_defer_submit_wait(d, new_req(&i), 10000, NULL, NULL),
+                     OVP_DEFER_QUEUED);
+    pthread_join(t, NULL);
+    char buf[8];
+    assert_string_equal(slurp(files[i].ctl, buf, sizeof(buf)), "0");
+    assert_non_null(strstr(reason_of(i), "reloading"));
+    assert_int_equal(data_freed, 1);
+    check_hygiene();
+    backend_destroy(&b);
+}
+
 /* ------------------------------------------------------- event-driven */
 
 static void
@@ -1445,6 +1847,24 @@ main(void)
         cmocka_unit_test_setup_teardown(
             close__in_flight_and_queued_are_answered_temp_and_cancel_called, setup, teardown),
         cmocka_unit_test_setup_teardown(close__twice_on_fresh_engines, setup, teardown),
+        cmocka_unit_test_setup_teardown(
+            inline__fast_allow_is_answered_inline_without_control_file, setup, teardown),
+        cmocka_unit_test_setup_teardown(inline__fast_deny_writes_reason_only_and_logs_one_line,
+                                        setup, teardown),
+        cmocka_unit_test_setup_teardown(
+            inline__slow_backend_is_deferred_and_answered_through_the_control_file, setup,
+            teardown),
+        cmocka_unit_test_setup_teardown(inline__zero_wait_is_a_plain_submit_and_wakes, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(inline__wait_is_capped, setup, teardown),
+        cmocka_unit_test_setup_teardown(inline__full_queue_is_rejected_with_temp, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(
+            inline__deadline_during_the_wait_answers_through_the_control_file, setup, teardown),
+        cmocka_unit_test_setup_teardown(inline__answer_at_the_deadline_is_answered_exactly_once,
+                                        setup, teardown),
+        cmocka_unit_test_setup_teardown(inline__close_during_the_wait_answers_temp_once, setup,
+                                        teardown),
         cmocka_unit_test_setup_teardown(event__take_and_finish, setup, teardown),
         cmocka_unit_test_setup_teardown(event__finish_after_deadline_only_frees, setup,
                                         teardown),

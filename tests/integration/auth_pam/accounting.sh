@@ -43,10 +43,16 @@ grep 'hang' "$LOG" | grep -q 'did not finish within 1000 ms and was killed' ||
     tabs name=stuck username=slow password=Slow-Secret-2 expect=temp max_ms=1500
     tabs name=later at=6500 username=fine password=Fine-Secret-1 expect=temp max_ms=1500
 } > "$WORK/c3"
-LOG="$WORK/c3.log"
-run_driver "$LOG" "$WORK/c3" --stop-helper-at 300 --limit 8 -- workers=1 timeout=1s acc
+# TEMP is also what a transaction that pam_wrapper's race broke gets (see lib.sh), with
+# no line about the helper: such a run is made again.
+for _try in 1 2 3; do
+    LOG="$WORK/c3-$_try.log"
+    run_driver "$LOG" "$WORK/c3" --stop-helper-at 300 --limit 8 -- workers=1 timeout=1s acc
+    n=$(grep 'slow' "$LOG" | grep -c 'no answer from the PAM helper')
+    [ "$n" -eq 0 ] && pamwrap_broke "$LOG" || break
+    echo "note: pam_wrapper race in part 3 (see lib.sh); running it again"
+done
 expect_ok "a request the helper never answers"
-n=$(grep 'slow' "$LOG" | grep -c 'no answer from the PAM helper')
 [ "$n" -eq 1 ] || fail "the freed slot is logged $n times, not once"
 
 finish
