@@ -65,34 +65,12 @@ chmod 644 "$E2E_DIR/auth-http.conf"
 e2e_server_conf "plugin $PLUGIN $E2E_DIR/auth-http.conf"
 e2e_start_server
 
-# wait_up NAME SECONDS: 0 once client NAME is connected; 1 at an AUTH_FAILED that is not
-# TEMP (a TEMP makes the client retry by itself), at its exit, or when time is up; E2E_WHY
-# says which.
-wait_up() {
-    local f="$E2E_DIR/$1.log" t=$(( $2 * 10 ))
-    E2E_WHY=""
-    while [ $t -gt 0 ]; do
-        grep -q "Initialization Sequence Completed" "$f" 2>/dev/null && return 0
-        if grep "AUTH_FAILED" "$f" 2>/dev/null | grep -qv "AUTH_FAILED,TEMP"; then
-            E2E_WHY=$(grep "AUTH_FAILED" "$f" | grep -v "AUTH_FAILED,TEMP" | grep -m1 -o "AUTH_FAILED.*")
-            return 1
-        fi
-        if [ -s "$E2E_DIR/$1.pid" ] && ! kill -0 "$(cat "$E2E_DIR/$1.pid")" 2>/dev/null; then
-            E2E_WHY="the client exited: $(tail -n 2 "$f" | tr '\n' '|')"
-            return 1
-        fi
-        sleep 0.1
-        t=$((t - 1))
-    done
-    E2E_WHY="no connection within $2 s: $(tail -n 3 "$f" 2>/dev/null | tr '\n' '|')"
-    return 1
-}
 # user_requests USER: requests the service got for USER
 user_requests() { http_log_count "$H" "e.get('username') == '$1'"; }
 
 # 1. allowed: tunnel up, the pushed route from client_config in the client, a ping across
 e2e_client c1 alice alice Alice-Pass-1
-wait_up c1 20 || e2e_fail "alice was not allowed: $E2E_WHY"
+e2e_wait_up c1 20 || e2e_fail "alice was not allowed: $E2E_WHY"
 ip -n "$E2E_CLI" route show 10.77.0.0/16 | grep -q "dev tun" \
     || e2e_soft_fail "the route from client_config is not in the client: $(ip -n "$E2E_CLI" route | tr '\n' '|')"
 ip netns exec "$E2E_CLI" ping -c 1 -W 2 198.51.100.1 >/dev/null \
@@ -109,7 +87,7 @@ e2e_stop c1
 # 1b. an odd username (quotes, a comma, a backslash, UTF-8) arrives intact and is allowed
 ODD="o'brien \"q\", jürgen\\x ☃"
 e2e_client c1b alice "$ODD" Odd-Pass-1
-wait_up c1b 20 || e2e_soft_fail "the odd username was not allowed: $E2E_WHY"
+e2e_wait_up c1b 20 || e2e_soft_fail "the odd username was not allowed: $E2E_WHY"
 e2e_stop c1b
 got=$(http_log_query "$H" 'e["body"].get("username")' "e['body'].get('password') == 'Odd-Pass-1'" | head -n 1)
 [ "$got" = "$ODD" ] || e2e_soft_fail "the odd username arrived as '$got', sent '$ODD'"
@@ -117,7 +95,7 @@ got=$(http_log_query "$H" 'e["body"].get("username")' "e['body'].get('password')
 
 # 2. denied with the service's reason
 e2e_client c2 bob bob Bob-Pass-2
-wait_up c2 20 && e2e_fail "bob was allowed"
+e2e_wait_up c2 20 && e2e_fail "bob was allowed"
 case $E2E_WHY in
     "AUTH_FAILED,account locked until Monday"*) e2e_log "ok: bob denied with the service's reason" ;;
     *) e2e_soft_fail "bob: expected AUTH_FAILED,account locked until Monday; got: $E2E_WHY" ;;
@@ -137,7 +115,7 @@ t=100
 while [ "$(user_requests carol)" -lt 2 ] && [ $t -gt 0 ]; do sleep 0.1; t=$((t - 1)); done
 [ "$(user_requests carol)" -ge 2 ] || e2e_soft_fail "the client did not retry after TEMP"
 http_override "$H" null
-if wait_up c3 30; then
+if e2e_wait_up c3 30; then
     e2e_log "ok: after $(user_requests carol) tries, the client connected once the service was back"
 else
     e2e_soft_fail "after the outage the client did not connect: $E2E_WHY"
@@ -153,7 +131,7 @@ grep -q "PLUGIN ovp-auth-http.*hmac.key" "$E2E_DIR/server.log" \
     || e2e_soft_fail "no line saying the HMAC key file (0600 root) is kept from the first read"
 n0=$(http_log_count "$H")
 e2e_client c4 alice alice Alice-Pass-1
-if wait_up c4 20; then
+if e2e_wait_up c4 20; then
     e2e_log "ok: after the SIGHUP as nobody alice connects"
 else
     e2e_soft_fail "after the SIGHUP alice did not connect: $E2E_WHY"
@@ -162,7 +140,7 @@ e2e_stop c4
 [ "$(http_log_count "$H" "e['seq'] > $n0 and e['hmac'] == 'ok' and e['bearer'] == 'ok'")" -ge 1 ] \
     || e2e_soft_fail "after the SIGHUP no correctly signed request reached the service: $(http_log_query "$H" '"%s hmac=%s bearer=%s" % (e.get("username"), e["hmac"], e["bearer"])' "e['seq'] > $n0" | tr '\n' '|')"
 e2e_client c5 bob bob Bob-Pass-2
-wait_up c5 20 && e2e_soft_fail "after the SIGHUP bob was allowed"
+e2e_wait_up c5 20 && e2e_soft_fail "after the SIGHUP bob was allowed"
 case $E2E_WHY in
     "AUTH_FAILED,account locked until Monday"*) e2e_log "ok: after the SIGHUP bob is still denied with the reason" ;;
     *) e2e_soft_fail "after the SIGHUP bob got: $E2E_WHY" ;;
@@ -176,7 +154,7 @@ grep -q "Hooks" "$E2E_DIR/auth-http.conf" || e2e_fail "could not add Hooks to th
 e2e_sighup
 n0=$(http_log_count "$H")
 e2e_client c7 alice alice Alice-Pass-1
-if wait_up c7 20; then
+if e2e_wait_up c7 20; then
     ip -n "$E2E_CLI" route show 10.79.0.0/16 | grep -q "dev tun" \
         || e2e_soft_fail "the route from the client-connect answer is not in the client"
     e2e_log "ok: with Hooks auth client-connect the client-connect answer's route is pushed"

@@ -67,25 +67,6 @@ auth-user-pass-verify $E2E_DIR/verify.sh via-file
 client-crresponse $E2E_DIR/crresponse.sh"
 e2e_start_server
 
-wait_up() { # as in auth_http.sh: a TEMP is not the end
-    local f="$E2E_DIR/$1.log" t=$(( $2 * 10 ))
-    E2E_WHY=""
-    while [ $t -gt 0 ]; do
-        grep -q "Initialization Sequence Completed" "$f" 2>/dev/null && return 0
-        if grep "AUTH_FAILED" "$f" 2>/dev/null | grep -qv "AUTH_FAILED,TEMP"; then
-            E2E_WHY=$(grep "AUTH_FAILED" "$f" | grep -v "AUTH_FAILED,TEMP" | grep -m1 -o "AUTH_FAILED.*")
-            return 1
-        fi
-        if [ -s "$E2E_DIR/$1.pid" ] && ! kill -0 "$(cat "$E2E_DIR/$1.pid")" 2>/dev/null; then
-            E2E_WHY="the client exited: $(tail -n 2 "$f" | tr '\n' '|')"
-            return 1
-        fi
-        sleep 0.1
-        t=$((t - 1))
-    done
-    E2E_WHY="no connection within $2 s: $(tail -n 3 "$f" 2>/dev/null | tr '\n' '|')"
-    return 1
-}
 gui() { # gui NAME PORT ARGS...: the GUI-like management client for client NAME
     local name=$1 port=$2
     shift 2
@@ -105,7 +86,7 @@ grep -q "AUTH_PENDING received" "$E2E_DIR/a.log" || e2e_soft_fail "no AUTH_PENDI
 [ "$(tries sso-a Pass-A)" = 2 ] || e2e_soft_fail "expected two tries with the same credentials: $(cat "$OUT/verify.log")"
 grep -q "^verify user=sso-a .*iv_sso=openurl " "$OUT/verify.log" || e2e_soft_fail "IV_SSO did not reach the server"
 touch "$OUT/sso-a.signedin"
-wait_up a 20 || e2e_soft_fail "after sign-in the openurl client did not connect: $E2E_WHY"
+e2e_wait_up a 20 || e2e_soft_fail "after sign-in the openurl client did not connect: $E2E_WHY"
 e2e_stop a
 e2e_log "ok: TEMP, restart after 1 s, same credentials, OPEN_URL in the client log, then connected"
 
@@ -133,7 +114,7 @@ grep -q "^verify user=web-b .*iv_sso=webauth,crtext iv_gui=ovp-e2e-gui " "$OUT/v
     || e2e_soft_fail "IV_SSO / IV_GUI_VER did not reach the server: $(grep web-b "$OUT/verify.log" | head -n 1)"
 [ "$(cat "$E2E_DIR/b.urls" 2>/dev/null)" = https://sso.example/web-b ] || e2e_soft_fail "the GUI got no URL"
 touch "$OUT/web-b.signedin"
-wait_up b 20 || e2e_soft_fail "after sign-in the GUI client did not connect: $E2E_WHY"
+e2e_wait_up b 20 || e2e_soft_fail "after sign-in the GUI client did not connect: $E2E_WHY"
 e2e_stop b
 e2e_log "ok: a GUI is not asked again after TEMP, sees Verification Failed and a new hold, then WEB_AUTH"
 
@@ -141,7 +122,7 @@ e2e_log "ok: a GUI is not asked again after TEMP, sees Verification Failed and a
 e2e_client c carol cr-c Pass-C "setenv IV_SSO crtext
 management 127.0.0.1 7506"
 gui c 7506 --cr-answer 246810
-wait_up c 30 || e2e_soft_fail "the crtext client did not connect: $E2E_WHY"
+e2e_wait_up c 30 || e2e_soft_fail "the crtext client did not connect: $E2E_WHY"
 grep -q "^>>> >INFOMSG:CR_TEXT:R:Enter your code$" "$E2E_DIR/c.mgmt" || e2e_soft_fail "no CR_TEXT on management"
 grep -q "^crresponse \[MjQ2ODEw\]$" "$OUT/verify.log" \
     || e2e_soft_fail "the server's client-crresponse did not get the base64 answer: $(grep crresponse "$OUT/verify.log")"
@@ -150,7 +131,7 @@ e2e_log "ok: CR_TEXT on management, cr-response reaches the server as base64"
 
 # 4. a client without IV_SSO: OpenVPN refuses the pending file itself
 e2e_client d dave nosso-d Pass-D ""
-wait_up d 20 && e2e_fail "a client without IV_SSO connected"
+e2e_wait_up d 20 && e2e_fail "a client without IV_SSO connected"
 case $E2E_WHY in
     "AUTH_FAILED,Authentication failed, required pending auth method 'openurl' not supported"*)
         e2e_log "ok: without IV_SSO OpenVPN says: $E2E_WHY" ;;

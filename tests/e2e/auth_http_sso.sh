@@ -58,25 +58,6 @@ chmod 644 "$E2E_DIR/auth-http.conf"
 e2e_server_conf "plugin $PLUGIN $E2E_DIR/auth-http.conf"
 e2e_start_server
 
-wait_up() { # wait_up NAME SECONDS: as in auth_http.sh (a TEMP is not the end)
-    local f="$E2E_DIR/$1.log" t=$(( $2 * 10 ))
-    E2E_WHY=""
-    while [ $t -gt 0 ]; do
-        grep -q "Initialization Sequence Completed" "$f" 2>/dev/null && return 0
-        if grep "AUTH_FAILED" "$f" 2>/dev/null | grep -qv "AUTH_FAILED,TEMP"; then
-            E2E_WHY=$(grep "AUTH_FAILED" "$f" | grep -v "AUTH_FAILED,TEMP" | grep -m1 -o "AUTH_FAILED.*")
-            return 1
-        fi
-        if [ -s "$E2E_DIR/$1.pid" ] && ! kill -0 "$(cat "$E2E_DIR/$1.pid")" 2>/dev/null; then
-            E2E_WHY="the client exited: $(tail -n 2 "$f" | tr '\n' '|')"
-            return 1
-        fi
-        sleep 0.1
-        t=$((t - 1))
-    done
-    E2E_WHY="no connection within $2 s: $(tail -n 3 "$f" 2>/dev/null | tr '\n' '|')"
-    return 1
-}
 gui() { # gui NAME PORT ARGS...: the GUI-like management client of client NAME
     local name=$1 port=$2
     shift 2
@@ -131,7 +112,7 @@ esac
 sleep 2 # a while on the sign-in page: the plugin polls, the service says "not yet"
 out=$(browse "$URL") || e2e_fail "signing in at $URL failed"
 [ "$out" = "200 signed in" ] || e2e_fail "signing in at $URL: $out"
-if wait_up sso 20; then
+if e2e_wait_up sso 20; then
     e2e_log "ok: signed in, the tunnel is up"
     ip -n "$E2E_CLI" route show 10.78.0.0/16 | grep -q "dev tun" \
         || e2e_soft_fail "the route from the final answer's client_config is not in the client"
@@ -160,7 +141,7 @@ e2e_client web bob web-user Web-Pass-2 "setenv IV_SSO webauth"
 e2e_wait_log web.log "Info command was pushed by server \('WEB_AUTH::$HTTP_BASE/sso/tk-" 30 \
     || e2e_soft_fail "no WEB_AUTH for a webauth-only client: $(grep -e 'Info command' -e 'AUTH_FAILED' "$E2E_DIR/web.log" | tail -n 2 | tr '\n' '|')"
 http_complete_user "$H" web-user >/dev/null
-if wait_up web 20; then
+if e2e_wait_up web 20; then
     e2e_log "ok: a webauth-only client got WEB_AUTH and connected after the sign-in"
 else
     e2e_soft_fail "the webauth client did not connect after the sign-in: $E2E_WHY"
@@ -174,7 +155,7 @@ e2e_stop web
 #    the plugin's refusal must reach it before that.
 e2e_client late carol late-user Late-Pass-3 "setenv IV_SSO openurl"
 e2e_wait_log late.log "OPEN_URL" 30 || e2e_soft_fail "no OPEN_URL for late-user"
-if wait_up late 40; then
+if e2e_wait_up late 40; then
     e2e_soft_fail "a client that never signed in connected"
 else
     e2e_log "late-user, never signed in: ${E2E_WHY}"
@@ -187,7 +168,7 @@ e2e_stop late
 
 # 4. a client whose IV_SSO lacks openurl/webauth is told why
 e2e_client nosso dave nosso-user Nosso-Pass-4 "setenv IV_SSO crtext"
-wait_up nosso 20 && e2e_fail "a client without openurl/webauth connected"
+e2e_wait_up nosso 20 && e2e_fail "a client without openurl/webauth connected"
 case $E2E_WHY in
     "AUTH_FAILED,this client cannot do"*) e2e_log "ok: without openurl: $E2E_WHY" ;;
     *) e2e_soft_fail "a client without openurl got: $E2E_WHY" ;;
@@ -198,7 +179,7 @@ e2e_stop nosso
 e2e_client otp erin otp-user Otp-Pass-5 "setenv IV_SSO crtext
 management 127.0.0.1 7506"
 gui otp 7506 --cr-answer 246810
-if wait_up otp 30; then
+if e2e_wait_up otp 30; then
     e2e_log "ok: the right code connects"
 else
     e2e_soft_fail "the right code did not connect: $E2E_WHY"
@@ -213,7 +194,7 @@ e2e_stop otp
 e2e_client otp2 frank otp-user Otp-Pass-5 "setenv IV_SSO crtext
 management 127.0.0.1 7507"
 gui otp2 7507 --cr-answer 111111
-wait_up otp2 30 && e2e_soft_fail "a wrong code connected"
+e2e_wait_up otp2 30 && e2e_soft_fail "a wrong code connected"
 case $E2E_WHY in
     "AUTH_FAILED,wrong code"*) e2e_log "ok: a wrong code: $E2E_WHY" ;;
     *) e2e_soft_fail "a wrong code got: $E2E_WHY" ;;

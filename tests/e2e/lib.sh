@@ -475,6 +475,32 @@ e2e_wait_log() {
     return 1
 }
 
+# e2e_wait_up NAME SECONDS: 0 once client NAME is connected; 1 at an AUTH_FAILED that is
+# not TEMP (a TEMP makes the client retry by itself), at its exit, or when time is up;
+# E2E_WHY says which. A client that exits right after its AUTH_FAILED line is reported
+# with that line: the log is read again once the exit is seen.
+e2e_wait_up() {
+    local f="$E2E_DIR/$1.log" t=$(( $2 * 10 )) exited
+    E2E_WHY=""
+    while [ $t -gt 0 ]; do
+        exited=0
+        [ -s "$E2E_DIR/$1.pid" ] && ! kill -0 "$(cat "$E2E_DIR/$1.pid")" 2>/dev/null && exited=1
+        grep -q "Initialization Sequence Completed" "$f" 2>/dev/null && return 0
+        if grep "AUTH_FAILED" "$f" 2>/dev/null | grep -qv "AUTH_FAILED,TEMP"; then
+            E2E_WHY=$(grep "AUTH_FAILED" "$f" | grep -v "AUTH_FAILED,TEMP" | grep -m1 -o "AUTH_FAILED.*")
+            return 1
+        fi
+        if [ $exited = 1 ]; then
+            E2E_WHY="the client exited: $(tail -n 2 "$f" | tr '\n' '|')"
+            return 1
+        fi
+        sleep 0.1
+        t=$((t - 1))
+    done
+    E2E_WHY="no connection within $2 s: $(tail -n 3 "$f" 2>/dev/null | tr '\n' '|')"
+    return 1
+}
+
 # e2e_stop NAME: stops the process whose pid file is E2E_DIR/NAME.pid (SIGTERM).
 e2e_stop() {
     local pid
