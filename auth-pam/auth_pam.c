@@ -505,19 +505,6 @@ rq_release(void *data)
     free(rq);
 }
 
-/* Copies TEXT for a log line: control bytes replaced (usernames are the client's). */
-static void
-clean(char *dst, size_t cap, const char *src)
-{
-    size_t i = 0;
-    for (; src[i] && i + 1 < cap; i++)
-    {
-        unsigned char c = (unsigned char)src[i];
-        dst[i] = (c < 0x20 || c == 0x7f) ? '?' : (char)c;
-    }
-    dst[i] = '\0';
-}
-
 /*
  * Counts REQ under its address and its username, unless one of them already
  * has its cap of requests in flight. OpenVPN's thread: one lock, two lookups in
@@ -826,7 +813,7 @@ handle_reply(struct ap_state *st, const struct ovp_priv_frame *f)
         return;
     }
     cr_retire_req(st, req);
-    clean(detail, sizeof(detail), rep.detail);
+    ovp_copy_printable(detail, sizeof(detail), rep.detail);
     if (rep.verdict == OVP_ALLOW)
     {
         ovp_logf_client(st->log, &req->who, PLOG_DEBUG, "PAM: %s", detail);

@@ -361,19 +361,6 @@ ovp_admit_gate_close(struct ovp_admit_gate *g, struct ovp_log *log)
     ovp_admit_gate_free(g);
 }
 
-/* Copies SRC for a message: control bytes replaced (names are the client's). */
-static void
-clean(char *dst, size_t cap, const char *src)
-{
-    size_t i = 0;
-    for (; src[i] && i + 1 < cap; i++)
-    {
-        unsigned char c = (unsigned char)src[i];
-        dst[i] = (c < 0x20 || c == 0x7f) ? '?' : (char)c;
-    }
-    dst[i] = '\0';
-}
-
 int
 ovp_admit_gate_take(struct ovp_admit_gate *g, const char *address, const char *username,
                     struct ovp_admit_hold *hold, char *msg, size_t msglen)
@@ -421,7 +408,7 @@ ovp_admit_gate_take(struct ovp_admit_gate *g, const char *address, const char *u
     }
     if (ia == -1 && has_addr)
     {
-        clean(text, sizeof(text), address);
+        ovp_copy_printable(text, sizeof(text), address);
         ovp_errf(msg, msglen, "%lu authentications in progress from %s (%s%lu)", na, text,
                  g->addr_cap, g->per_address);
         return OVP_ADMIT_OVER_ADDR;
@@ -431,7 +418,7 @@ ovp_admit_gate_take(struct ovp_admit_gate *g, const char *address, const char *u
         ovp_errf(msg, msglen, "the admission table is full");
         return OVP_ADMIT_FULL;
     }
-    clean(text, sizeof(text), username);
+    ovp_copy_printable(text, sizeof(text), username);
     ovp_errf(msg, msglen, "%lu authentications in progress for user \"%s\" (%s%lu)", nu, text,
              g->user_cap, g->per_user);
     return OVP_ADMIT_OVER_USER;

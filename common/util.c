@@ -24,6 +24,18 @@ ovp_errf(char *err, size_t errlen, const char *fmt, ...)
     va_end(ap);
 }
 
+void
+ovp_copy_printable(char *dst, size_t cap, const char *src)
+{
+    size_t i = 0;
+    for (; src[i] && i + 1 < cap; i++)
+    {
+        unsigned char c = (unsigned char)src[i];
+        dst[i] = (c < 0x20 || c == 0x7f) ? '?' : (char)c;
+    }
+    dst[i] = '\0';
+}
+
 uint64_t
 ovp_now_ns(void)
 {

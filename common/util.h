@@ -13,6 +13,13 @@
 void ovp_errf(char *err, size_t errlen, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
+/*
+ * Copies SRC (NUL-terminated) into DST of CAP bytes (CAP > 0), cut to fit and always
+ * NUL-terminated, with every control byte (below 0x20, and 0x7f) replaced by '?': for
+ * client-given text (names, addresses) in a log line, which must not forge a line.
+ */
+void ovp_copy_printable(char *dst, size_t cap, const char *src);
+
 /* CLOCK_MONOTONIC in nanoseconds and in milliseconds. */
 uint64_t ovp_now_ns(void);
 int64_t ovp_now_ms(void);
