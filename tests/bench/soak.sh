@@ -247,6 +247,12 @@ sanitizer_reports() {
     say "$name: sanitizers ${SAN:-none}: $leaks leak reports, $errors other reports"
 }
 
+built() {
+    [ -f "$build/$1/.libs/ovp-$1.so" ] && return 0
+    say "${1#auth-}: SKIP: $1 is not built in $build"
+    return 1
+}
+
 plugin_so() {
     # a short link: a plugin line must stay under 256 characters
     ln -sf "$build/$1/.libs/ovp-$1.so" "$W/ovp-$1.so"
@@ -255,6 +261,7 @@ plugin_so() {
 
 run_pam() {
     local wrapper matrix
+    built auth-pam || return 77
     wrapper=$(ls /usr/lib/*/libpam_wrapper.so 2>/dev/null | head -n 1)
     matrix=$(ls /usr/lib/*/pam_wrapper/pam_matrix.so 2>/dev/null | head -n 1)
     if [ -z "$wrapper" ] || [ -z "$matrix" ]; then
@@ -276,6 +283,7 @@ run_pam() {
 }
 
 run_ldap() {
+    built auth-ldap || return 77
     . "$top/tests/fixtures/slapd.sh"
     if ! slapd_available; then
         say "ldap: SKIP: slapd or the LDAP tools missing"
@@ -308,6 +316,7 @@ EOF
 }
 
 run_http() {
+    built auth-http || return 77
     if ! command -v python3 >/dev/null; then
         say "http: SKIP: python3 missing"
         return 77
