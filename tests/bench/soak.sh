@@ -56,6 +56,8 @@ REFCORE=$build/tests/core/ovp-refcore
 # this script in a mount namespace; without root it runs as it is, with a note).
 . "$top/tests/private_tmp.sh"
 ovp_private_tmp "$0" "${args[@]}"
+# inside, the real /tmp is /tmp/.orig (a --json FILE under /tmp must outlive the namespace)
+case $json in /tmp/*) [ -n "${OVP_PRIVATE_TMP:-}" ] && json=/tmp/.orig/${json#/tmp/} ;; esac
 
 say() { printf 'soak: %s\n' "$*" >&2; }
 W=$(mktemp -d "${TMPDIR:-/tmp}/ovp-soak.XXXXXX") || exit 1
@@ -355,8 +357,8 @@ done
 
 machine=$(printf '%s, %s CPUs, kernel %s' \
     "$(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -n 1)" "$(nproc)" "$(uname -r)")
-out=$(printf '{"date":"%s","build":"%s","sanitizers":"%s","batch":%d,"machine":"%s","load_after":"%s","runs":[%s]}' \
-    "$(date -u '+%Y-%m-%d %H:%M UTC')" "${build#"$top"/}" "${SAN:-none}" "$batch" "$machine" \
+out=$(printf '{"command":"tests/bench/soak.sh %s","date":"%s","build":"%s","sanitizers":"%s","batch":%d,"machine":"%s","load_after":"%s","runs":[%s]}' \
+    "${args[*]//$top\//}" "$(date -u '+%Y-%m-%d %H:%M UTC')" "${build#"$top"/}" "${SAN:-none}" "$batch" "$machine" \
     "$(cut -d' ' -f1-3 /proc/loadavg)" "$(IFS=,; echo "${RESULTS[*]}")")
 printf '%s\n' "$out"
 [ -n "$json" ] && printf '%s\n' "$out" | python3 -m json.tool > "$json"
