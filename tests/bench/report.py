@@ -234,6 +234,10 @@ def soak_section(d):
             half = n // 2
             L.append("\n### RSS over %s auth cycles: ovp-auth-%s, optimised build\n"
                      % ("{:,}".format(r["cycles"]), r["plugin"]))
+            if r.get("cycles_asked", r["cycles"]) > r["cycles"]:
+                L.append("%s cycles were asked for; at the rate of the first batches they "
+                         "would have taken longer than the run's time limit, so it ran as "
+                         "many as fit.\n" % "{:,}".format(r["cycles_asked"]))
             L.append("`%s` (%s, `%s`), %s; load average after: %s. %s cycles in %.0f s "
                      "(%d cycles/s, the reload's pause included); %d connected, %d refused, "
                      "%d answered otherwise; the plugin logged %d successes and %d "
