@@ -271,7 +271,8 @@ def soak_section(d):
                  "are suppressed (tests/core/lsan.supp). *pam_wrapper races*: a client "
                  "refused because pam_wrapper's copy of the PAM services raced (the test "
                  "tool's, tests/private_tmp.sh) is driven again and counted; each must "
-                 "match a logged race.\n"
+                 "match a logged race (such a transaction also leaves one of pam_wrapper's "
+                 "62 /tmp/pam.X names taken, so soak.sh frees those between batches).\n"
                  % (s.get("command", "tests/bench/soak.sh"), s["build"], s["date"],
                     s["machine"], s["load_after"]))
         L.append(table(["plugin", "cycles", "connected", "refused", "answered otherwise",
