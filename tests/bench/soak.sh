@@ -223,7 +223,7 @@ soak() {
     local races=0 race_refusals=0
     if [ -n "${RACY:-}" ]; then
         race_refusals=$(grep -c 'pam_authenticate: Permission denied' "$W/$name.err")
-        races=$((race_refusals + $(grep -c 'PAM transaction ended without an answer (exit status 1)' "$W/$name.err")))
+        races=$((race_refusals + $(grep -c -E 'PAM transaction ended without an answer \(exit status 1\)|pam_start\(.*\) failed' "$W/$name.err")))
         if [ "$missed" -gt "$races" ]; then
             say "$name: $missed clients with the right password were not connected, only $races pam_wrapper races logged"
             unexpected=$((unexpected + missed - races))
@@ -235,7 +235,7 @@ soak() {
         say "$name: the plugin logged $said_ok successes and $said_fail refusals, the core $opens starts"
         FAILED=1
     fi
-    grep -v -E '^PLUGIN ovp-auth-[a-z]*: \[.*\] (authentication (succeeded|failed)|(allow|deny) by .*: HTTP [0-9]* in [0-9]* ms: .*|PAM: user "soak": pam_authenticate: (Authentication failure|Permission denied)|PAM: the PAM transaction ended without an answer \(exit status 1\)|temporary failure: PAM is unavailable, try again \([0-9]* ms\)|bind as .* refused: Invalid credentials)' "$W/$name.err" \
+    grep -v -E '^PLUGIN ovp-auth-[a-z]*: \[.*\] (authentication (succeeded|failed)|(allow|deny) by .*: HTTP [0-9]* in [0-9]* ms: .*|PAM: user "soak": pam_authenticate: (Authentication failure|Permission denied)|PAM: the PAM transaction ended without an answer \(exit status 1\)|PAM: pam_start\(.*\) failed: .*|temporary failure: PAM is unavailable, try again \([0-9]* ms\)|bind as .* refused: Invalid credentials)' "$W/$name.err" \
         | grep -v -E '^(Initialization Sequence Completed|sighup received|sigterm received)' > "$W/$name.other"
     say "$name: other lines of the core and the plugin ($(wc -l < "$W/$name.other")):"
     head -n 20 "$W/$name.other" >&2
