@@ -209,6 +209,85 @@ def targets(res):
     return out
 
 
+def soak_section(d):
+    """The soak (tests/bench/soak.sh): RSS over many cycles on the optimised build
+    (soak-rss.json) and the sanitizer soak (soak-asan.json), when DIR holds them."""
+    rss_f, asan_f = os.path.join(d, "soak-rss.json"), os.path.join(d, "soak-asan.json")
+    if not (os.path.exists(rss_f) or os.path.exists(asan_f)):
+        return []
+    L = ["\n## Memory over many auth cycles, and the sanitizer soak\n"]
+    L.append("tests/bench/soak.sh: one core in serve mode hosts the plugin for the whole run; "
+             "ovp-refcore's driver (`--drive`) brings the clients in batches (of each batch "
+             "a tenth with a wrong password, each of those must be refused; every other "
+             "client must be connected); the core is reloaded (SIGHUP: the plugin closed "
+             "and opened again in the same process) after half the batches. Every answer is "
+             "counted twice: by the drivers and by the plugin's own log line per answer. "
+             "RSS (VmRSS) of the core after every batch. Backends on the same machine: "
+             "tests/fixtures/http_service.py (request log off), slapd "
+             "(tests/fixtures/slapd.sh), PAM under pam_wrapper + pam_matrix.\n")
+    if os.path.exists(rss_f):
+        s = json.load(open(rss_f))
+        for r in s["runs"]:
+            rss = r["rss_kb"]
+            n = len(rss)
+            per = s["batch"]
+            half = n // 2
+            L.append("\n### RSS over %s auth cycles: ovp-auth-%s, optimised build\n"
+                     % ("{:,}".format(r["cycles"]), r["plugin"]))
+            if r.get("cycles_asked", r["cycles"]) > r["cycles"]:
+                L.append("%s cycles were asked for; at the rate of the first batches they "
+                         "would have taken longer than the run's time limit, so it ran as "
+                         "many as fit.\n" % "{:,}".format(r["cycles_asked"]))
+            L.append("`%s` (%s, `%s`), %s; load average after: %s. %s cycles in %.0f s "
+                     "(%d cycles/s, the reload's pause included); %d connected, %d refused, "
+                     "%d answered otherwise; the plugin logged %d successes and %d "
+                     "refusals; opened %d times.\n"
+                     % (s.get("command", "tests/bench/soak.sh"), s["build"],
+                        "CFLAGS=-O2 -g", s["machine"], s["load_after"],
+                        "{:,}".format(r["cycles"]), r["seconds"], r["cycles_per_s"],
+                        r["connected"] + r.get("driven_again", 0), r["refused"],
+                        r["unexpected"], r["plugin_said_succeeded"],
+                        r["plugin_said_failed"], r["plugin_opens"]))
+            L.append("RSS of the core: idle (plugin open, no client yet) %d kB; after the "
+                     "first batch %d kB; after the last %d kB. Over the second half (after "
+                     "the reload, %s cycles): %d -> %d kB, %+.1f kB per 100,000 cycles; "
+                     "highest sample %d kB.\n"
+                     % (r["rss_idle_kb"], rss[0], rss[-1], "{:,}".format((n - half) * per),
+                        rss[half], rss[-1],
+                        (rss[-1] - rss[half]) * 100000.0 / max(1, (n - 1 - half) * per),
+                        max(rss)))
+            step = max(1, n // 20)
+            idx = sorted(set(list(range(step - 1, n, step)) + [0, half - 1, half, n - 1]))
+            L.append(table(["after cycles", "core RSS kB"],
+                           [["{:,}".format((i + 1) * per), rss[i]] for i in idx if 0 <= i < n]))
+    if os.path.exists(asan_f):
+        s = json.load(open(asan_f))
+        L.append("\n### Under AddressSanitizer and UndefinedBehaviorSanitizer\n")
+        L.append("`%s` (%s: `configure --enable-sanitizers`), %s, %s; load average after: "
+                 "%s. `detect_leaks=1` in every process (the core, every driver, auth-pam's "
+                 "root helper), reports written to files and counted: a leak is "
+                 "LeakSanitizer's report at an exit (the core's at SIGTERM after the "
+                 "run); any report fails the run. pam_wrapper's own allocations at load "
+                 "are suppressed (tests/core/lsan.supp). *pam_wrapper races*: a client "
+                 "refused because pam_wrapper's copy of the PAM services raced (the test "
+                 "tool's, tests/private_tmp.sh) is driven again and counted; each must "
+                 "match a logged race (such a transaction also leaves one of pam_wrapper's "
+                 "62 /tmp/pam.X names taken, so soak.sh frees those between batches).\n"
+                 % (s.get("command", "tests/bench/soak.sh"), s["build"], s["date"],
+                    s["machine"], s["load_after"]))
+        L.append(table(["plugin", "cycles", "connected", "refused", "answered otherwise",
+                        "pam_wrapper races (driven again)", "reloads", "leak reports",
+                        "other sanitizer reports", "core exit", "s", "cycles/s"],
+                       [["ovp-auth-" + r["plugin"], "{:,}".format(r["cycles"]),
+                         r["connected"] + r.get("driven_again", 0), r["refused"],
+                         r["unexpected"],
+                         "%d (%d)" % (r.get("pamwrap_races", 0), r.get("driven_again", 0)),
+                         r["reloads"], r["leak_reports"], r["sanitizer_errors"],
+                         r["core_exit"], "%.0f" % r["seconds"], r["cycles_per_s"]]
+                        for r in s["runs"]]))
+    return L
+
+
 def write(d):
     data = json.load(open(os.path.join(d, "results.json")))
     res = data["results"]
@@ -216,11 +295,12 @@ def write(d):
     pngs = plots(d, data)
     L = []
     L.append("# ovp benchmarks: side by side with what operators run today\n")
-    L.append("Written by `scripts/ovp-dev bench%s` (tests/bench/bench.py) on %s UTC, %s mode, "
-             "each figure run %d times: a cell reads *median (min–max)* over the repeats. "
-             "The whole run took %.0f s.\n"
-             % (" --quick" if res.get("mode") == "quick" else "",
-                time.strftime("%Y-%m-%d %H:%M", time.gmtime()), res.get("mode"),
+    L.append("Drawn on %s UTC from the results of `scripts/ovp-dev bench%s` (tests/bench/bench.py; "
+             "sections rerun with `--only ... --merge` are from later runs than the rest), "
+             "%s mode, each figure run %d times: a cell reads *median (min–max)* over the repeats. "
+             "The whole first run took %.0f s.\n"
+             % (time.strftime("%Y-%m-%d %H:%M", time.gmtime()),
+                " --quick" if res.get("mode") == "quick" else "", res.get("mode"),
                 res.get("repeats", 1), res.get("total_s", 0)))
     L.append("**Machine**: %s, %s CPUs, %s RAM, %s, kernel %s; OpenVPN %s, openvpn-auth-ldap %s, "
              "slapd %s, valgrind %s. Load average (1, 5, 15 min) before the run: %s; at its "
@@ -407,6 +487,7 @@ def write(d):
                  "kB (%+d kB). After each batch: %s.\n"
                  % (cyc["batches"], cyc["per_batch"], cyc["batches"] * cyc["per_batch"], r[0],
                     r[-1], r[-1] - r[0], ", ".join(str(x) for x in r)))
+    L.extend(soak_section(d))
     cg = res.get("callgrind")
     if cg:
         L.append("\n## Instruction counts (callgrind)\n")

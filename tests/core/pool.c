@@ -167,11 +167,69 @@ item_less(const struct freed_item *a, const struct freed_item *b)
     return a->key < b->key || (a->key == b->key && a->idx < b->idx);
 }
 
+/* Places IT at hole I or below it, restoring the heap order of the subtree under I. */
+static void
+heap_sift_down(struct pool *p, size_t i, struct freed_item it)
+{
+    for (;;)
+    {
+        size_t c = 2 * i + 1;
+
+        if (c >= p->n_freed)
+        {
+            break;
+        }
+        if (c + 1 < p->n_freed && item_less(&p->freed[c + 1], &p->freed[c]))
+        {
+            c++;
+        }
+        if (!item_less(&p->freed[c], &it))
+        {
+            break;
+        }
+        p->freed[i] = p->freed[c];
+        i = c;
+    }
+    p->freed[i] = it;
+}
+
+/*
+ * Drops the stale items (entries handed out again, or released again later) and
+ * rebuilds the heap. Only best_freed drops them otherwise, and it runs only when a CN
+ * has no entry of its own: clients that keep coming back with their names would grow
+ * the heap by one item per release for as long as the server runs. At most one item
+ * per entry is live, so after this the heap holds at most n.
+ */
+static void
+heap_compact(struct pool *p)
+{
+    size_t k = 0;
+
+    for (size_t j = 0; j < p->n_freed; j++)
+    {
+        const struct pool_entry *e = &p->e[p->freed[j].idx];
+
+        if (!e->in_use && e->gen == p->freed[j].gen)
+        {
+            p->freed[k++] = p->freed[j];
+        }
+    }
+    p->n_freed = k;
+    for (size_t j = k / 2; j-- > 0;)
+    {
+        heap_sift_down(p, j, p->freed[j]);
+    }
+}
+
 static void
 heap_push(struct pool *p, struct freed_item it)
 {
     size_t i;
 
+    if (p->n_freed == p->cap_freed && p->n_freed >= p->n)
+    {
+        heap_compact(p);
+    }
     if (p->n_freed == p->cap_freed)
     {
         p->cap_freed = p->cap_freed ? p->cap_freed * 2 : 64;
@@ -190,30 +248,10 @@ static struct freed_item
 heap_pop(struct pool *p)
 {
     struct freed_item top = p->freed[0], last = p->freed[--p->n_freed];
-    size_t i = 0;
 
-    for (;;)
-    {
-        size_t c = 2 * i + 1;
-
-        if (c >= p->n_freed)
-        {
-            break;
-        }
-        if (c + 1 < p->n_freed && item_less(&p->freed[c + 1], &p->freed[c]))
-        {
-            c++;
-        }
-        if (!item_less(&p->freed[c], &last))
-        {
-            break;
-        }
-        p->freed[i] = p->freed[c];
-        i = c;
-    }
     if (p->n_freed)
     {
-        p->freed[i] = last;
+        heap_sift_down(p, 0, last);
     }
     return top;
 }

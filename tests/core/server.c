@@ -551,6 +551,10 @@ server_note_resolved(struct server *s, uint64_t started_ns)
     uint64_t now = now_ns();
 
     st->last_resolved_ns = now;
+    if (s->host && !s->host->keep_stall)
+    {
+        return; /* a mode that reports no percentiles (serve) keeps no samples */
+    }
     if (st->n_resolve == st->cap_resolve)
     {
         st->cap_resolve = st->cap_resolve ? st->cap_resolve * 2 : 1024;

@@ -328,6 +328,42 @@ pool__reuses_the_earliest_released(void **state)
     pool_free(p);
 }
 
+/* clients that come back with their names leave stale released items behind (a
+ * million of them in a soak); once those are dropped the earliest released free
+ * address still comes first */
+static void
+pool__stale_releases_are_dropped(void **state)
+{
+    struct pool *p;
+    uint32_t v4;
+    int h[5], a;
+
+    (void)state;
+    p = pool_new(0x0a080000u, 0xfffffff8u, NULL, 0, 0, 0); /* 5 addresses */
+    for (int i = 0; i < 5; i++)
+    {
+        char cn[8];
+
+        snprintf(cn, sizeof(cn), "c%d", i);
+        h[i] = pool_acquire(p, cn, &v4, NULL);
+    }
+    pool_release(p, h[2]);
+    pool_release(p, h[4]);
+    /* c0 comes and goes 1000 times: each release is an item, each but the last stale */
+    for (int i = 0; i < 1000; i++)
+    {
+        pool_release(p, h[0]);
+        a = pool_acquire(p, "c0", &v4, NULL);
+        assert_int_equal(a, h[0]);
+    }
+    /* the earliest released: h[2] (released first, and the lower index in a tie) */
+    a = pool_acquire(p, "x", &v4, NULL);
+    assert_int_equal(a, h[2]);
+    assert_int_equal(pool_acquire(p, "y", &v4, NULL), h[4]);
+    assert_int_equal(pool_acquire(p, "z", &v4, NULL), -1);
+    pool_free(p);
+}
+
 /* with duplicate-cn the lowest free address comes first, never-used or not */
 static void
 pool__duplicate_cn_takes_the_lowest_free(void **state)
@@ -488,6 +524,7 @@ main(void)
         cmocka_unit_test_setup(pool__a_common_name_gets_its_address_back, reset),
         cmocka_unit_test_setup(pool__exhaustion_is_reported, reset),
         cmocka_unit_test_setup(pool__reuses_the_earliest_released, reset),
+        cmocka_unit_test_setup(pool__stale_releases_are_dropped, reset),
         cmocka_unit_test_setup(pool__duplicate_cn_takes_the_lowest_free, reset),
         cmocka_unit_test_setup(routes__add_update_and_late_delete, reset),
         cmocka_unit_test_setup(routes__a_failed_add_is_not_learned, reset),
