@@ -18,6 +18,7 @@ repeats=$2
 out=$3
 top_srcdir=$(cd "$(dirname "$0")/../.." && pwd)
 E2E_TAG=bench-connect
+E2E_VERB=4 # the figures are of a production server (and its log is read at verb 4)
 . "$top_srcdir/tests/e2e/lib.sh"
 . "$top_srcdir/tests/fixtures/slapd.sh"
 e2e_init

@@ -13,7 +13,7 @@ e2e_sanitized "$PLUGIN"
 # expected password is one of its words, which OpenVPN itself prints: the scan skips the
 # config and OpenVPN's log (what the plugin logs is checked below).
 secret_skip server.conf "the test plugin's expected password is on its plugin line"
-secret_skip server.log "OpenVPN echoes the test plugin's line (its expected password) at verb 4"
+secret_skip server.log "OpenVPN echoes the test plugin's line (its expected password) at verb 4 and above"
 e2e_server_conf "plugin $PLUGIN user=alice password=Corr3ct-Horse mode=defer delay_ms=300 \"reason=wrong password, try again\" events=AUTH_USER_PASS_VERIFY,CLIENT_CONNECT_V2 \"ccfg=push \\\"route 203.0.113.0 255.255.255.0\\\"\""
 e2e_start_server
 

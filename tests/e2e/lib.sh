@@ -35,6 +35,9 @@ E2E_PAMFILES=""   # /etc/pam.d files to remove (e2e_pam_service)
 E2E_SOFT=""       # failures recorded by e2e_soft_fail, reported by e2e_finish
 # The user OpenVPN drops to (`user`); e2e_start_server gives it the pid file.
 E2E_RUNAS=${E2E_RUNAS:-nobody}
+# The server's verbosity: OpenVPN's highest, so that every line a plugin may log at any
+# verbosity is in the logs the secret scan reads (the benchmarks set 4: it costs time).
+E2E_VERB=${E2E_VERB:-11}
 # Where the server's log lines land, relative to E2E_DIR (e2e_syslog_sink changes it).
 E2E_SERVER_LOG=server.log
 # Prefixes of the server's command line, outermost first (see e2e_start_server).
@@ -361,7 +364,7 @@ group nogroup
 persist-key
 persist-tun
 tmp-dir $E2E_DIR/tmp
-verb 4
+verb $E2E_VERB
 keepalive 2 10
 hand-window 20
 $1
